@@ -1,0 +1,1 @@
+"""The `hipercow` sub-commands, one module per group."""

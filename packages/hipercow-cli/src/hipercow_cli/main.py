@@ -1,0 +1,89 @@
+"""The `hipercow` command: wires the sub-commands together and turns errors into two lines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from hipercow_core import __version__
+
+from hipercow_cli import output
+from hipercow_cli.commands import driver, task
+from hipercow_cli.errors import report, want_traceback
+
+PLUGIN_GROUP = "hipercow.cli"
+
+app = typer.Typer(
+    name="hipercow",
+    help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.out(f"hipercow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root_options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show debug logging on stderr.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Run your project's work on an HPC cluster: tasks, logs, results, environments."""
+    if verbose:
+        from hipercow_core.log import enable_logging
+
+        enable_logging("debug")
+
+
+@app.command("init")
+def init(
+    path: Annotated[Path, typer.Argument(help="Project directory.")] = Path(),
+) -> None:
+    """Create a hipercow root in the project directory (safe to run again)."""
+    from hipercow_core.root import Root
+
+    root, created = Root.init(path)
+    if created:
+        output.success(f"Initialised hipercow at '{root.project}'")
+    else:
+        output.out(f"hipercow is already initialised at '{root.project}'")
+
+
+app.add_typer(driver.app, name="driver")
+app.add_typer(driver.cluster_app, name="cluster")
+app.add_typer(task.app, name="task")
+
+
+def _add_plugins() -> None:
+    """Sub-apps that other packages register under the `hipercow.cli` entry point group."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        sub = ep.load()
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=ep.name)
+
+
+def main() -> None:
+    """Console-script entry point; typer reports usage errors, we report the rest."""
+    _add_plugins()
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as e:
+        if want_traceback():
+            raise
+        sys.exit(report(e))

@@ -1,0 +1,114 @@
+"""How the CLI shows things: plain, colour when a person is watching, JSON on request.
+
+Plain text goes through `sys.stdout` directly, since quick commands should not
+pay for importing rich; rich is loaded only for tables and spinners.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+_STATUS_COLOURS = {
+    "created": "36",
+    "submitted": "34",
+    "running": "33",
+    "success": "32",
+    "failure": "31",
+    "cancelled": "35",
+    "missing": "90",
+}
+
+
+def colour_enabled(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def status_text(status: str) -> str:
+    code = _STATUS_COLOURS.get(status)
+    if code and colour_enabled():
+        return f"\x1b[{code}m{status}\x1b[0m"
+    return status
+
+
+def emit_json(value: Any) -> None:
+    """Write any msgspec-encodable value as indented JSON on stdout."""
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n")
+    sys.stdout.flush()
+
+
+def success(text: str) -> None:
+    mark = "\x1b[32m✔\x1b[0m" if colour_enabled() else "✔"
+    out(f"{mark} {text}")
+
+
+def warn(text: str) -> None:
+    mark = "\x1b[33m!\x1b[0m" if colour_enabled(sys.stderr) else "!"
+    err(f"{mark} {text}")
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def table(*columns: str) -> Table:
+    from rich.table import Table
+
+    result = Table(box=None, pad_edge=False, show_edge=False)
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    return result
+
+
+@contextmanager
+def spinner(message: str) -> Iterator[Any]:
+    """A spinner on stderr while a person watches; nothing when piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with console(stderr=True).status(message) as status:
+        yield status
+
+
+def show_time(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def show_duration(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    seconds = value.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def show_command(command: Sequence[str]) -> str:
+    import shlex
+
+    return shlex.join(command)

@@ -1,0 +1,95 @@
+"""hipercow_core: the task store, schema, drivers and runner shared by every hipercow package.
+
+A library first: it prints nothing and never exits; problems are raised as
+`HipercowError`s carrying a hint. Names are imported on first use, so the
+runner and quick commands pay only for what they touch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Root": "hipercow_core.root",
+    "HipercowError": "hipercow_core.errors",
+    "TaskStatus": "hipercow_core.schema",
+    "TaskData": "hipercow_core.schema",
+    "TaskInfo": "hipercow_core.schema",
+    "Resources": "hipercow_core.schema",
+    "ClusterInfo": "hipercow_core.schema",
+    "parse_resources": "hipercow_core.resources",
+    "TaskSpec": "hipercow_core.tasks",
+    "create_task": "hipercow_core.tasks",
+    "create_tasks": "hipercow_core.tasks",
+    "submit_tasks": "hipercow_core.tasks",
+    "task_status": "hipercow_core.tasks",
+    "tasks_status": "hipercow_core.tasks",
+    "task_info": "hipercow_core.tasks",
+    "task_log": "hipercow_core.tasks",
+    "task_outer_log": "hipercow_core.tasks",
+    "follow_log": "hipercow_core.tasks",
+    "cancel_tasks": "hipercow_core.tasks",
+    "wait_task": "hipercow_core.tasks",
+    "list_tasks": "hipercow_core.tasks",
+    "get_driver": "hipercow_core.drivers.registry",
+    "configure_driver": "hipercow_core.drivers.registry",
+}
+
+if TYPE_CHECKING:
+    from hipercow_core.drivers.registry import configure_driver, get_driver
+    from hipercow_core.errors import HipercowError
+    from hipercow_core.resources import parse_resources
+    from hipercow_core.root import Root
+    from hipercow_core.schema import ClusterInfo, Resources, TaskData, TaskInfo, TaskStatus
+    from hipercow_core.tasks import (
+        TaskSpec,
+        cancel_tasks,
+        create_task,
+        create_tasks,
+        follow_log,
+        list_tasks,
+        submit_tasks,
+        task_info,
+        task_log,
+        task_outer_log,
+        task_status,
+        tasks_status,
+        wait_task,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hipercow_core' has no attribute '{name}'")
+    return getattr(import_module(module), name)
+
+
+__all__ = [
+    "ClusterInfo",
+    "HipercowError",
+    "Resources",
+    "Root",
+    "TaskData",
+    "TaskInfo",
+    "TaskSpec",
+    "TaskStatus",
+    "cancel_tasks",
+    "configure_driver",
+    "create_task",
+    "create_tasks",
+    "follow_log",
+    "get_driver",
+    "list_tasks",
+    "parse_resources",
+    "submit_tasks",
+    "task_info",
+    "task_log",
+    "task_outer_log",
+    "task_status",
+    "tasks_status",
+    "wait_task",
+]

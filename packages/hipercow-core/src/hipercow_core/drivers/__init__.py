@@ -1,0 +1,1 @@
+"""Drivers: the protocol every cluster driver follows, and the registry that finds them."""

@@ -1,0 +1,180 @@
+"""The local driver's queue daemon: `python -m hipercow_core.drivers.local_daemon ROOT`.
+
+One daemon per machine and root, guaranteed by a file lock. It starts queued
+tasks first in, first out while their cores fit under the limit, reaps
+runners, records a runner that died without an outcome as lost, and exits
+after a short idle spell. A submitter that finds the lock free starts a new
+daemon; a daemon about to exit re-checks the queue after releasing the lock,
+so no queued task is ever left without a daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+from filelock import FileLock, Timeout
+
+from hipercow_core.drivers.local import (
+    LAUNCH_FILE,
+    Launch,
+    LocalDriver,
+    LocalOptions,
+    append_outer_log,
+    lock_path,
+    mark_lost,
+    max_cores,
+    queue_dir,
+)
+from hipercow_core.drivers.protocol import task_file
+from hipercow_core.drivers.registry import configured_entry, parse_options
+from hipercow_core.errors import HipercowError
+from hipercow_core.fsutil import atomic_write
+from hipercow_core.processes import detached_popen_kwargs, kill_tree
+from hipercow_core.root import Root, hostname
+from hipercow_core.store import file_status, log_path, read_task_data
+
+POLL_SECONDS = 0.1
+IDLE_SECONDS = 2.0
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    cores: int
+
+
+class Daemon:
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self.running: dict[str, Running] = {}
+
+    def limit(self) -> int:
+        entry = configured_entry(self.root.machine_config(), "local")
+        options = parse_options(LocalDriver, entry.options)
+        assert isinstance(options, LocalOptions)
+        return max_cores(options)
+
+    def queued(self) -> list[str]:
+        """Queued task ids, oldest first."""
+        try:
+            entries = list(os.scandir(queue_dir(self.root)))
+        except FileNotFoundError:
+            return []
+        entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
+        return [e.name for e in entries if not e.name.startswith(".")]
+
+    def cores_of(self, task_id: str, limit: int) -> int:
+        cores = read_task_data(self.root, task_id).resources.cores
+        return limit if cores == "node" else min(int(cores), limit)
+
+    def start_queued(self) -> None:
+        limit = self.limit()
+        used = sum(r.cores for r in self.running.values())
+        for task_id in self.queued():
+            entry = queue_dir(self.root) / task_id
+            try:
+                if file_status(self.root, task_id).is_terminal:
+                    entry.unlink(missing_ok=True)
+                    continue
+                cores = self.cores_of(task_id, limit)
+            except HipercowError:
+                entry.unlink(missing_ok=True)
+                continue
+            if used + cores > limit and self.running:
+                return
+            self.launch(task_id, cores)
+            entry.unlink(missing_ok=True)
+            used += cores
+
+    def launch(self, task_id: str, cores: int) -> None:
+        with log_path(self.root, task_id).open("ab") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hipercow_core.run",
+                    "--root",
+                    str(self.root.project),
+                    task_id,
+                ],
+                cwd=self.root.project,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                **detached_popen_kwargs(),
+            )
+        import psutil
+
+        try:
+            created = psutil.Process(process.pid).create_time()
+        except psutil.NoSuchProcess:
+            created = time.time()
+        launch = Launch(process.pid, created, hostname(), datetime.now(UTC))
+        atomic_write(task_file(self.root, task_id, LAUNCH_FILE), msgspec.json.encode(launch))
+        append_outer_log(self.root, task_id, f"started runner pid {process.pid} ({cores} cores)")
+        self.running[task_id] = Running(process, cores)
+
+    def reap(self) -> None:
+        for task_id, running in list(self.running.items()):
+            code = running.process.poll()
+            if code is None:
+                continue
+            del self.running[task_id]
+            append_outer_log(self.root, task_id, f"runner exited with code {code}")
+            if not file_status(self.root, task_id).is_terminal and mark_lost(
+                self.root, task_id, f"runner exited with code {code} without an outcome"
+            ):
+                kill_tree(running.process.pid, grace=0.5)
+
+    def step(self) -> bool:
+        """One round of reaping and starting; True while there is work."""
+        self.reap()
+        self.start_queued()
+        return bool(self.running or self.queued())
+
+    def serve(self, lock: FileLock) -> None:
+        idle_since: float | None = None
+        while True:
+            if self.step():
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > IDLE_SECONDS:
+                lock.release()
+                if not self.queued():
+                    return
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    return
+                idle_since = None
+            time.sleep(POLL_SECONDS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    root = Root(Path(args[0]))
+    lock_file = lock_path(root)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_file)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return 0
+    try:
+        Daemon(root).serve(lock)
+    finally:
+        if lock.is_locked:
+            lock.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

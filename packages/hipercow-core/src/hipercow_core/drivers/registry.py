@@ -1,0 +1,114 @@
+"""Finding drivers through the `hipercow.drivers` entry point group.
+
+Installing a package is all it takes to add a driver. The `local` driver is
+known without scanning entry points, since it lives here and is the default.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+from typing import Any, cast
+
+import msgspec
+
+from hipercow_core.drivers.protocol import Driver, DriverFactory
+from hipercow_core.errors import DriverError, InvalidInputError
+from hipercow_core.root import Root
+from hipercow_core.schema import DriverEntry, MachineConfig
+
+GROUP = "hipercow.drivers"
+DEFAULT_DRIVER = "local"
+_BUILTIN = {"local": "hipercow_core.drivers.local:LocalDriver"}
+
+
+@cache
+def _entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return {**found, **_BUILTIN}
+
+
+def available_drivers() -> list[str]:
+    return sorted(_entry_points())
+
+
+def load_driver_class(name: str) -> DriverFactory:
+    target = _BUILTIN.get(name) or _entry_points().get(name)
+    if target is None:
+        raise DriverError(
+            f"unknown driver '{name}'",
+            f"Available drivers: {', '.join(available_drivers())}; "
+            "install the package that provides it.",
+        )
+    module_name, _, attribute = target.partition(":")
+    return cast(DriverFactory, getattr(import_module(module_name), attribute))
+
+
+def parse_options(factory: DriverFactory, options: dict[str, Any]) -> msgspec.Struct:
+    """Convert user-given key=value text into the driver's own options record."""
+    try:
+        return msgspec.convert(options, factory.options_type, strict=False)
+    except msgspec.ValidationError as e:
+        known = ", ".join(factory.options_type.__struct_fields__)
+        raise InvalidInputError(
+            f"invalid option for driver '{factory.name}': {e}",
+            f"Options of '{factory.name}': {known}.",
+        ) from None
+
+
+def configured_entry(config: MachineConfig, name: str | None) -> DriverEntry:
+    """The configured driver to use: the one named, else the default, else `local`."""
+    wanted = name or config.default
+    if wanted is None:
+        if len(config.drivers) == 1:
+            return config.drivers[0]
+        return DriverEntry(DEFAULT_DRIVER)
+    for entry in config.drivers:
+        if entry.name == wanted:
+            return entry
+    if wanted == DEFAULT_DRIVER:
+        return DriverEntry(DEFAULT_DRIVER)
+    configured = ", ".join(e.name for e in config.drivers) or "none"
+    raise DriverError(
+        f"driver '{wanted}' is not configured on this machine (configured: {configured})",
+        f"Run 'hipercow driver configure {wanted}' first.",
+    )
+
+
+def get_driver(root: Root, name: str | None = None) -> Driver:
+    """The driver `name` (or the default one) as configured for this machine."""
+    entry = configured_entry(root.machine_config(), name)
+    factory = load_driver_class(entry.name)
+    return factory(root, parse_options(factory, entry.options))
+
+
+def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEntry:
+    """Validate and save a driver's options for this machine; it becomes the default.
+
+    Options given now are merged over those saved before, so options can be
+    changed one at a time.
+    """
+    factory = load_driver_class(name)
+    config = root.machine_config()
+    earlier = next((e.options for e in config.drivers if e.name == name), {})
+    parsed = parse_options(factory, {**earlier, **options})
+    entry = DriverEntry(name, msgspec.to_builtins(parsed))
+    drivers = [e for e in config.drivers if e.name != name]
+    config.drivers = [*drivers, entry]
+    config.default = name
+    root.save_machine_config(config)
+    return entry
+
+
+def unconfigure_driver(root: Root, name: str) -> bool:
+    config = root.machine_config()
+    remaining = [e for e in config.drivers if e.name != name]
+    if len(remaining) == len(config.drivers):
+        return False
+    config.drivers = remaining
+    if config.default == name:
+        config.default = remaining[-1].name if remaining else None
+    root.save_machine_config(config)
+    return True

@@ -1,0 +1,48 @@
+"""Errors that hipercow_core raises.
+
+The library never prints or exits: every problem a user can cause or fix is a
+`HipercowError` carrying a one-line message and a hint saying what to do next,
+so that any front end (the CLI, a notebook) can show it in two lines.
+"""
+
+from __future__ import annotations
+
+
+class HipercowError(Exception):
+    """Base of every error a user is expected to read."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RootNotFoundError(HipercowError):
+    """No hipercow root above the working directory."""
+
+
+class InvalidTaskIdError(HipercowError):
+    """An id that is not 32 hex digits, so could name a path outside the root."""
+
+
+class TaskNotFoundError(HipercowError):
+    """A well-formed id with no task behind it."""
+
+
+class InvalidResourcesError(HipercowError):
+    """A resource request that cannot be parsed or exceeds what the cluster has."""
+
+
+class DriverError(HipercowError):
+    """A driver is unknown, unconfigured, or its scheduler refused a request."""
+
+
+class TaskStateError(HipercowError):
+    """An operation that the task's current status does not allow."""
+
+
+class InvalidInputError(HipercowError):
+    """Any other input that hipercow cannot accept as given."""

@@ -1,0 +1,30 @@
+"""Task ids: 32 lower-case hex digits, the only form that may name a task directory.
+
+Validating here, before any path is built, is what keeps an id such as
+`../../etc` from ever reaching the filesystem.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from hipercow_core.errors import InvalidTaskIdError
+
+_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+def new_task_id() -> str:
+    """A fresh random id; 128 random bits make clashes between creators negligible."""
+    return secrets.token_hex(16)
+
+
+def validate_task_id(task_id: str) -> str:
+    """Return the id unchanged, or raise if it is not a well-formed task id."""
+    if not _ID_PATTERN.fullmatch(task_id):
+        shown = task_id if len(task_id) <= 40 else task_id[:37] + "..."
+        raise InvalidTaskIdError(
+            f"'{shown}' is not a task id",
+            "Task ids are 32 hex digits; 'hipercow task list' shows the ones in this root.",
+        )
+    return task_id

@@ -1,0 +1,80 @@
+"""The few things that differ between POSIX and Windows, kept in one place.
+
+Starting a process that outlives its parent, and killing a whole process
+tree, are done differently on each; everything else in core is portable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+IS_WINDOWS = sys.platform == "win32"
+
+
+def detached_popen_kwargs() -> dict[str, Any]:
+    """Popen arguments for a process in its own group, surviving its parent."""
+    if IS_WINDOWS:
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS  # type: ignore[attr-defined,unused-ignore]
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def kill_tree(pid: int, grace: float = 2.0) -> None:
+    """Stop a process and everything it started: politely, then by force.
+
+    On POSIX the runner leads its own process group, so the group is signalled
+    even when the leader is already gone and its children were orphaned.
+    """
+    import psutil
+
+    try:
+        leader = psutil.Process(pid)
+        members = [leader, *leader.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        members = []
+    _signal_group(pid, signal.SIGTERM)
+    for process in members:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(members, timeout=grace)
+    _signal_group(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=grace)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    if IS_WINDOWS:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def process_alive(pid: int, create_time: float | None) -> bool:
+    """Whether `pid` is still the process we started (pids get reused)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return create_time is None or abs(process.create_time() - create_time) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until the process has exited; True if it did within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_alive(pid, None):
+            return True
+        time.sleep(0.05)
+    return False

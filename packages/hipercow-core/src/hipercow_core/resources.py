@@ -1,0 +1,233 @@
+"""Parsing and validating resource requests in the forms people type.
+
+Parsing turns text into a `Resources` record; validation checks that record
+against the cluster's own `ClusterInfo`, with messages that name the limit.
+Memory is kept in megabytes, 1 GB = 1000 MB, as the HPC portal counts it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+
+from hipercow_core.errors import InvalidResourcesError
+from hipercow_core.schema import ClusterInfo, HoldUntil, Priority, Resources
+
+_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m?)?", re.IGNORECASE)
+_CLOCK = re.compile(r"(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2})|(?P<h2>\d+):(?P<m2>\d{2})")
+_MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?)b?", re.IGNORECASE)
+_MEMORY_SCALE = {"k": 0.001, "m": 1, "g": 1000, "t": 1000_000, "": 1000}
+_WHOLE_NODE = {"node", "all"}
+
+
+def parse_cores(value: str | int) -> int | str:
+    """A positive core count, or `node` for a whole node (`all` is accepted too)."""
+    text = str(value).strip().lower()
+    if text in _WHOLE_NODE:
+        return "node"
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise InvalidResourcesError(
+        f"cores: '{value}' is not a number of cores",
+        "Give a whole number of at least 1, or 'node' for a whole node.",
+    )
+
+
+def parse_duration_minutes(value: str | int, field: str) -> int:
+    """Minutes from `90`, `45m`, `1h30`, `1h30m`, `2d`, `1d12h` or `1:30:00`."""
+    text = str(value).strip()
+    minutes = _duration_minutes(text)
+    if minutes is None or minutes <= 0:
+        raise InvalidResourcesError(
+            f"{field}: '{value}' is not a duration",
+            "Use minutes (90) or units such as 45m, 1h30, 2d, or H:MM:SS.",
+        )
+    return minutes
+
+
+def _duration_minutes(text: str) -> int | None:
+    if not text:
+        return None
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        if clock["h2"] is not None:
+            return int(clock["h2"]) * 60 + int(clock["m2"])
+        seconds = int(clock["h"] or 0) * 3600 + int(clock["m"]) * 60 + int(clock["s"])
+        return math.ceil(seconds / 60)
+    match = _DURATION.fullmatch(text)
+    if not match or not any(match.groupdict().values()):
+        return None
+    days, hours, mins = (int(match[k] or 0) for k in ("d", "h", "m"))
+    return days * 1440 + hours * 60 + mins
+
+
+def parse_memory_mb(value: str | int, field: str) -> int:
+    """Megabytes from `4` (GB), `4G`, `512M`, `1T`, `1.5g`; 1 GB = 1000 MB."""
+    match = _MEMORY.fullmatch(str(value).strip())
+    megabytes = math.ceil(float(match["n"]) * _MEMORY_SCALE[match["unit"].lower()]) if match else 0
+    if megabytes <= 0:
+        raise InvalidResourcesError(
+            f"{field}: '{value}' is not an amount of memory",
+            "Give a number of GB (4) or a number with a unit: 512M, 4G, 1T.",
+        )
+    return megabytes
+
+
+def parse_hold_until(value: str, now: datetime | None = None) -> HoldUntil:
+    """A start-not-before request: a duration, a future date-time, or a named time."""
+    text = value.strip().lower()
+    if text in ("tonight", "midnight", "weekend"):
+        return HoldUntil(kind=text)  # type: ignore[arg-type]
+    minutes = _duration_minutes(text)
+    if minutes is not None and minutes > 0:
+        return HoldUntil(kind="after", minutes=minutes)
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidResourcesError(
+            f"hold_until: '{value}' is not a time",
+            "Use a duration (2h), a date-time (2026-12-01T09:00), tonight, midnight or weekend.",
+        ) from None
+    at = at if at.tzinfo else at.astimezone()
+    if at <= (now or datetime.now().astimezone()):
+        raise InvalidResourcesError(
+            f"hold_until: '{value}' is in the past",
+            "Give a date-time in the future, or leave hold_until out to start now.",
+        )
+    return HoldUntil(kind="at", at=at)
+
+
+def resolve_hold_until(hold: HoldUntil, now: datetime) -> datetime:
+    """The absolute start time; called once per submission so a batch agrees.
+
+    `tonight` is 19:00 today, or now between 19:00 and 03:00; `midnight` the
+    next 00:00; `weekend` Saturday 00:00, or now during a weekend.
+    """
+    now = now if now.tzinfo else now.astimezone()
+    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if hold.kind == "at" and hold.at is not None:
+        return hold.at
+    if hold.kind == "after" and hold.minutes is not None:
+        return now + timedelta(minutes=hold.minutes)
+    if hold.kind == "tonight":
+        if now.hour >= 19 or now.hour < 3:
+            return now
+        return start_of_day.replace(hour=19)
+    if hold.kind == "midnight":
+        return start_of_day + timedelta(days=1)
+    if now.weekday() >= 5:
+        return now
+    return start_of_day + timedelta(days=5 - now.weekday())
+
+
+def parse_priority(value: str) -> Priority:
+    text = value.strip().lower()
+    if text == "low":
+        return "low"
+    if text == "normal":
+        return "normal"
+    raise InvalidResourcesError(f"priority: '{value}' is not a priority", "Use 'low' or 'normal'.")
+
+
+def parse_nodes(values: Sequence[str]) -> tuple[str, ...]:
+    """Node names, split on commas, de-duplicated in the order given."""
+    names: dict[str, None] = {}
+    for value in values:
+        for name in value.split(","):
+            if name.strip():
+                names[name.strip()] = None
+    return tuple(names)
+
+
+def parse_resources(
+    *,
+    cores: str | int | None = None,
+    exclusive: bool = False,
+    max_runtime: str | int | None = None,
+    hold_until: str | None = None,
+    memory_per_node: str | int | None = None,
+    memory_per_task: str | int | None = None,
+    requested_nodes: Sequence[str] = (),
+    priority: str | None = None,
+    queue: str | None = None,
+) -> Resources:
+    """Build a `Resources` from user text; unspecified fields keep their defaults."""
+    fields: dict[str, object] = {"exclusive": exclusive}
+    if cores is not None:
+        fields["cores"] = parse_cores(cores)
+    if max_runtime is not None:
+        fields["max_runtime"] = parse_duration_minutes(max_runtime, "max_runtime")
+    if hold_until is not None:
+        fields["hold_until"] = parse_hold_until(hold_until)
+    if memory_per_node is not None:
+        fields["memory_per_node"] = parse_memory_mb(memory_per_node, "memory_per_node")
+    if memory_per_task is not None:
+        fields["memory_per_task"] = parse_memory_mb(memory_per_task, "memory_per_task")
+    if requested_nodes:
+        fields["requested_nodes"] = parse_nodes(requested_nodes)
+    if priority is not None:
+        fields["priority"] = parse_priority(priority)
+    if queue is not None:
+        if not queue.strip():
+            raise InvalidResourcesError("queue: the queue name is empty", "Name a queue.")
+        fields["queue"] = queue.strip()
+    return msgspec.convert(fields, Resources)
+
+
+def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:
+    """Check a request against the cluster and fill in its default queue."""
+    where = f"the {cluster.driver} cluster '{cluster.name}'"
+    if isinstance(resources.cores, int) and resources.cores > cluster.max_cores:
+        raise InvalidResourcesError(
+            f"{resources.cores} cores requested, but the largest node of {where} "
+            f"has {cluster.max_cores} (max_cores)",
+            f"Ask for at most {cluster.max_cores} cores, or 'node' for a whole node.",
+        )
+    for field in ("memory_per_node", "memory_per_task"):
+        value = getattr(resources, field)
+        if value is not None and value > cluster.max_memory:
+            raise InvalidResourcesError(
+                f"{field} of {_show_mb(value)} requested, but the largest node of {where} "
+                f"has {_show_mb(cluster.max_memory)} (max_memory)",
+                f"Ask for at most {_show_mb(cluster.max_memory)}.",
+            )
+    queue_name = resources.queue or cluster.default_queue
+    if cluster.queues and queue_name is not None:
+        queue = cluster.queue(queue_name)
+        if queue is None:
+            known = ", ".join(q.name for q in cluster.queues)
+            raise InvalidResourcesError(
+                f"queue '{queue_name}' does not exist on {where}",
+                f"Use one of: {known}.",
+            )
+        if (
+            resources.max_runtime is not None
+            and queue.max_runtime is not None
+            and resources.max_runtime > queue.max_runtime
+        ):
+            raise InvalidResourcesError(
+                f"max_runtime of {resources.max_runtime} minutes exceeds the "
+                f"{queue.max_runtime}-minute limit of queue '{queue.name}'",
+                "Ask for less time or choose a queue with a longer limit.",
+            )
+    if resources.requested_nodes and cluster.nodes:
+        known_nodes = {n.name for n in cluster.nodes}
+        unknown = [n for n in resources.requested_nodes if n not in known_nodes]
+        if unknown:
+            raise InvalidResourcesError(
+                f"requested node(s) {', '.join(unknown)} do not exist on {where}",
+                f"Known nodes: {', '.join(sorted(known_nodes))}.",
+            )
+    if queue_name is not None and cluster.queues and resources.queue is None:
+        return msgspec.structs.replace(resources, queue=queue_name)
+    return resources
+
+
+def _show_mb(megabytes: int) -> str:
+    if megabytes >= 1000 and megabytes % 100 == 0:
+        return f"{megabytes / 1000:g} GB"
+    return f"{megabytes} MB"

@@ -1,0 +1,133 @@
+"""The hipercow root: `hipercow/` inside the user's project directory.
+
+The root is the one source of truth, kept on a share that the cluster nodes
+see too. It is found like git finds `.git`: walking up from the working
+directory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from hipercow_core import __version__
+from hipercow_core.errors import InvalidInputError, RootNotFoundError
+from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.ids import validate_task_id
+from hipercow_core.schema import SCHEMA_VERSION, MachineConfig, RootMeta
+
+ROOT_DIRNAME = "hipercow"
+META_FILENAME = "hipercow.json"
+ROOT_ENV = "HIPERCOW_ROOT"
+
+
+def hostname() -> str:
+    """This machine's name, which keys its driver configuration."""
+    return os.environ.get("HIPERCOW_HOSTNAME") or socket.gethostname()
+
+
+class Root:
+    """A project directory holding a `hipercow/` root."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.path = project / ROOT_DIRNAME
+
+    def __repr__(self) -> str:
+        return f"Root({str(self.project)!r})"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.path / "tasks"
+
+    def task_dir(self, task_id: str) -> Path:
+        """The directory of a task; the id is validated before any path is built."""
+        validate_task_id(task_id)
+        return self.tasks_dir / task_id[:2] / task_id[2:]
+
+    def config_path(self, host: str | None = None) -> Path:
+        return self.path / "config" / f"{host or hostname()}.json"
+
+    def cache_dir(self, host: str | None = None) -> Path:
+        """Per-machine cache; only ever a cache, so losing it loses nothing."""
+        return self.path / "cache" / (host or hostname())
+
+    def relative_path(self, directory: Path) -> str:
+        """`directory` relative to the project, POSIX-style, refusing paths outside it."""
+        resolved = directory.resolve()
+        project = self.project.resolve()
+        try:
+            relative = resolved.relative_to(project)
+        except ValueError:
+            raise InvalidInputError(
+                f"'{directory}' is outside the project '{project}'",
+                "Run hipercow from inside the project directory that holds the root.",
+            ) from None
+        return relative.as_posix() or "."
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Root:
+        """The nearest root at or above `start` (or $HIPERCOW_ROOT when set)."""
+        explicit = os.environ.get(ROOT_ENV)
+        if explicit and start is None:
+            root = cls(Path(explicit))
+            if (root.path / META_FILENAME).is_file():
+                return root
+            raise RootNotFoundError(
+                f"{ROOT_ENV} is '{explicit}', which holds no hipercow root",
+                f"Run 'hipercow init {explicit}' or unset {ROOT_ENV}.",
+            )
+        here = (start or Path.cwd()).resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / ROOT_DIRNAME / META_FILENAME).is_file():
+                return cls(candidate)
+        raise RootNotFoundError(
+            f"no hipercow root found in '{here}' or any directory above it",
+            "Run 'hipercow init' in your project directory first.",
+        )
+
+    @classmethod
+    def init(cls, project: Path) -> tuple[Root, bool]:
+        """Create the root if needed; returns the root and whether it was new."""
+        root = cls(project.resolve())
+        meta = root.path / META_FILENAME
+        if meta.is_file():
+            return root, False
+        if root.path.exists() and not root.path.is_dir():
+            raise InvalidInputError(
+                f"'{root.path}' exists and is not a directory",
+                "Move that file away, then run 'hipercow init' again.",
+            )
+        root.tasks_dir.mkdir(parents=True, exist_ok=True)
+        (root.path / "config").mkdir(exist_ok=True)
+        atomic_write(
+            root.path / ".gitignore", b"# hipercow's task store: not for version control\n*\n"
+        )
+        record = RootMeta(
+            schema_version=SCHEMA_VERSION,
+            created=datetime.now(UTC),
+            hipercow_version=__version__,
+        )
+        atomic_write(meta, msgspec.json.encode(record))
+        return root, True
+
+    def meta(self) -> RootMeta:
+        raw = read_bytes(self.path / META_FILENAME)
+        if raw is None:
+            raise RootNotFoundError(f"'{self.path}' is not a hipercow root")
+        return msgspec.json.decode(raw, type=RootMeta)
+
+    def machine_config(self, host: str | None = None) -> MachineConfig:
+        raw = read_bytes(self.config_path(host))
+        if raw is None:
+            return MachineConfig()
+        return msgspec.json.decode(raw, type=MachineConfig)
+
+    def save_machine_config(self, config: MachineConfig, host: str | None = None) -> None:
+        path = self.config_path(host)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, msgspec.json.format(msgspec.json.encode(config)) + b"\n")

@@ -1,0 +1,131 @@
+"""`hipercow-task-run ID`: the thin runner that a scheduler starts on a node.
+
+It imports little (msgspec and the store), since it starts once per task.
+It marks the task running, runs the work in the task's directory with the
+task's environment variables, sends stdout and stderr straight into the task
+log as they are written, and records the outcome as the terminal marker.
+When the runner itself is told to stop (SIGTERM from a scheduler enforcing a
+time limit, or a cancel), it writes no outcome: the party that stopped it
+knows the reason better and records it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from hipercow_core.errors import HipercowError
+from hipercow_core.root import Root
+from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
+from hipercow_core.store import (
+    file_status,
+    log_path,
+    mark_finished,
+    mark_running,
+    read_task_data,
+)
+
+USAGE = "usage: hipercow-task-run [--root PATH] TASK_ID"
+
+
+class _Stopped:
+    """Set when the runner receives SIGTERM/SIGINT, so the outcome is left to its stopper."""
+
+    signal: int | None = None
+
+
+def task_environment(root: Root, data: TaskData) -> dict[str, str]:
+    """The process environment of a task: ours, plus the task's own variables."""
+    env = dict(os.environ)
+    env.update(data.envvars)
+    env["HIPERCOW_TASK_ID"] = data.id
+    env["HIPERCOW_ROOT"] = str(root.project)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _finish(root: Root, task_id: str, code: int, reason: str | None = None) -> None:
+    status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
+    mark_finished(root, task_id, FinishedMarker(status, _now(), exit_code=code, reason=reason))
+
+
+def _start(data: TaskData, cwd: Path, env: dict[str, str], log: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(data.command),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _forward_signals(process: subprocess.Popen[bytes]) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        _Stopped.signal = signum
+        process.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def run_task(root: Root, task_id: str) -> int:
+    """Run one task to completion; returns its exit code (non-zero on failure)."""
+    data = read_task_data(root, task_id)
+    if file_status(root, task_id).is_terminal:
+        return 0
+    mark_running(root, task_id, RunningMarker(_now(), socket.gethostname(), os.getpid()))
+    cwd = root.project / data.path
+    with open(log_path(root, task_id), "ab", buffering=0) as log:
+        try:
+            process = _start(data, cwd, task_environment(root, data), log.fileno())
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+            code, reason = _cannot_start(data, cwd, e)
+            log.write(f"hipercow: {reason}: {e}\n".encode())
+            _finish(root, task_id, code, reason)
+            return code
+        _forward_signals(process)
+        code = process.wait()
+    if _Stopped.signal is not None and code < 0:
+        return 128 + _Stopped.signal
+    _finish(root, task_id, code, f"killed by signal {-code}" if code < 0 else None)
+    return code
+
+
+def _cannot_start(data: TaskData, cwd: Path, error: OSError) -> tuple[int, str]:
+    if not cwd.is_dir():
+        return 1, f"working directory '{data.path}' does not exist"
+    if isinstance(error, PermissionError):
+        return 126, f"command '{data.command[0]}' is not executable"
+    return 127, f"command '{data.command[0]}' not found"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    root_path: str | None = None
+    if len(args) == 3 and args[0] == "--root":
+        root_path, args = args[1], args[2:]
+    if len(args) != 1:
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        root = Root.find(Path(root_path)) if root_path else Root.find()
+        return run_task(root, args[0])
+    except HipercowError as e:
+        print(f"hipercow-task-run: {e.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""Creating tasks and asking about them: the operations behind `hipercow task ...`.
+
+Status comes from the task's files first; only tasks the files call
+submitted or running are put to their driver, in one batched call per driver,
+and what the driver learns is written back as markers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from hipercow_core.drivers.protocol import Driver
+from hipercow_core.drivers.registry import get_driver
+from hipercow_core.errors import DriverError, InvalidInputError, TaskStateError
+from hipercow_core.ids import new_task_id
+from hipercow_core.log import get_logger
+from hipercow_core.resources import validate_resources
+from hipercow_core.root import Root
+from hipercow_core.schema import (
+    Resources,
+    TaskData,
+    TaskInfo,
+    TaskKind,
+    TaskStatus,
+    TaskTimes,
+)
+from hipercow_core.store import (
+    TaskSummary,
+    file_status,
+    iter_task_ids,
+    log_path,
+    read_markers,
+    read_task_data,
+    summarise,
+    write_task,
+)
+
+log = get_logger(__name__)
+
+_ENVVAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class TaskSpec(msgspec.Struct, frozen=True):
+    """What a caller asks for; `create_tasks` turns each into a stored task."""
+
+    command: tuple[str, ...]
+    kind: TaskKind = "shell"
+    resources: Resources = Resources()
+    envvars: dict[str, str] = {}
+    environment: str | None = None
+    bundle: str | None = None
+    retry_of: str | None = None
+    depends_on: tuple[str, ...] = ()
+    payload: dict[str, str] = {}
+
+
+def _check_envvars(envvars: Mapping[str, str]) -> None:
+    for name in envvars:
+        if not _ENVVAR_NAME.fullmatch(name):
+            raise InvalidInputError(
+                f"'{name}' is not a valid environment variable name",
+                "Use letters, digits and underscores, not starting with a digit.",
+            )
+
+
+def create_tasks(
+    root: Root,
+    specs: Sequence[TaskSpec],
+    *,
+    cwd: Path | None = None,
+    driver: str | None = None,
+    submit: bool = True,
+) -> list[str]:
+    """Validate, write and (by default) submit tasks in one batch; returns their ids.
+
+    Everything is validated before anything is written, so bad input creates
+    nothing. If submission fails the tasks stay `created` and the error says
+    how to send them later.
+    """
+    path = root.relative_path(cwd or Path.cwd())
+    backend = get_driver(root, driver)
+    cluster = backend.cluster_info() if specs else None
+    now = datetime.now(UTC)
+    records = []
+    for spec in specs:
+        if not spec.command:
+            raise InvalidInputError("no command given", "Put the command after '--'.")
+        _check_envvars(spec.envvars)
+        assert cluster is not None
+        records.append(
+            TaskData(
+                id=new_task_id(),
+                kind=spec.kind,
+                command=spec.command,
+                path=path,
+                created=now,
+                resources=validate_resources(spec.resources, cluster),
+                environment=spec.environment,
+                envvars=dict(spec.envvars),
+                driver=backend.name,
+                bundle=spec.bundle,
+                retry_of=spec.retry_of,
+                depends_on=spec.depends_on,
+                payload=dict(spec.payload),
+            )
+        )
+    for record in records:
+        write_task(root, record)
+    ids = [r.id for r in records]
+    log.debug("created tasks", count=len(ids), driver=backend.name)
+    if submit and ids:
+        submit_with(backend, ids)
+    return ids
+
+
+def create_task(
+    root: Root,
+    command: Sequence[str],
+    *,
+    kind: TaskKind = "shell",
+    resources: Resources | None = None,
+    envvars: Mapping[str, str] | None = None,
+    environment: str | None = None,
+    cwd: Path | None = None,
+    driver: str | None = None,
+    submit: bool = True,
+) -> str:
+    """Create one task (and submit it unless `submit=False`); returns its id."""
+    spec = TaskSpec(
+        command=tuple(command),
+        kind=kind,
+        resources=resources or Resources(),
+        envvars=dict(envvars or {}),
+        environment=environment,
+    )
+    return create_tasks(root, [spec], cwd=cwd, driver=driver, submit=submit)[0]
+
+
+def submit_with(backend: Driver, ids: Sequence[str]) -> None:
+    try:
+        backend.submit(ids)
+    except DriverError as e:
+        shown = ids[0] if len(ids) == 1 else f"{len(ids)} tasks"
+        raise DriverError(
+            f"{e.message}",
+            (e.hint + " " if e.hint else "")
+            + f"{shown} stayed 'created': run 'hipercow task submit' to send them later.",
+        ) from None
+
+
+def submit_tasks(
+    root: Root, ids: Sequence[str] | None = None, driver: str | None = None
+) -> list[str]:
+    """Submit tasks left `created` (all of them when `ids` is None); returns those sent."""
+    candidates = list(ids) if ids is not None else list(iter_task_ids(root))
+    pending = [i for i in candidates if file_status(root, i) == TaskStatus.CREATED]
+    if ids is not None:
+        for task_id in ids:
+            read_task_data(root, task_id)
+    if not pending:
+        return []
+    by_driver: dict[str | None, list[str]] = defaultdict(list)
+    for task_id in pending:
+        by_driver[driver or read_task_data(root, task_id).driver].append(task_id)
+    for name, group in by_driver.items():
+        submit_with(get_driver(root, name), group)
+    return pending
+
+
+def _driver_of(root: Root, task_id: str) -> str | None:
+    markers = read_markers(root, task_id)
+    if markers.submitted is not None:
+        return markers.submitted.driver
+    return read_task_data(root, task_id).driver
+
+
+def tasks_status(
+    root: Root, ids: Iterable[str], *, reconcile: bool = True
+) -> dict[str, TaskStatus]:
+    """Statuses of many tasks; active ones are checked with their driver, batched."""
+    result = {task_id: file_status(root, task_id) for task_id in ids}
+    if reconcile:
+        active: dict[str | None, list[str]] = defaultdict(list)
+        for task_id, status in result.items():
+            if status.is_active:
+                active[_driver_of(root, task_id)].append(task_id)
+        for name, group in active.items():
+            try:
+                backend = get_driver(root, name)
+            except DriverError:
+                continue
+            result.update(backend.status(group))
+    return result
+
+
+def task_status(root: Root, task_id: str, *, reconcile: bool = True) -> TaskStatus:
+    """One task's status; a malformed id raises, an unknown one is `missing`."""
+    return tasks_status(root, [task_id], reconcile=reconcile)[task_id]
+
+
+def task_info(root: Root, task_id: str) -> TaskInfo:
+    """A task's data, status and times; also reconciles it with its driver."""
+    data = read_task_data(root, task_id)
+    status = task_status(root, task_id)
+    markers = read_markers(root, task_id)
+    submitted, running, finished = markers
+    return TaskInfo(
+        id=task_id,
+        status=status,
+        data=data,
+        times=TaskTimes(
+            created=data.created,
+            submitted=submitted.time if submitted else None,
+            started=running.time if running else None,
+            finished=finished.time if finished else None,
+        ),
+        driver=submitted.driver if submitted else data.driver,
+        job_id=submitted.job_id if submitted else None,
+        exit_code=finished.exit_code if finished else None,
+        reason=finished.reason if finished else None,
+        host=running.host if running else None,
+    )
+
+
+def task_log(root: Root, task_id: str) -> str | None:
+    """The task's own output so far; None if it has not started writing."""
+    read_task_data(root, task_id)
+    try:
+        return log_path(root, task_id).read_bytes().decode(errors="replace")
+    except FileNotFoundError:
+        return None
+
+
+def task_outer_log(root: Root, task_id: str) -> str | None:
+    """The scheduler's view of the task (its job's output), from the task's driver."""
+    read_task_data(root, task_id)
+    name = _driver_of(root, task_id)
+    if file_status(root, task_id) == TaskStatus.CREATED:
+        return None
+    return get_driver(root, name).outer_log(task_id)
+
+
+def follow_log(root: Root, task_id: str, *, poll: float = 0.25) -> Iterator[bytes]:
+    """Yield the task log's new bytes as they arrive, until the task has finished."""
+    read_task_data(root, task_id)
+    path = log_path(root, task_id)
+    offset = 0
+    while True:
+        status = task_status(root, task_id)
+        try:
+            with path.open("rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            offset += len(chunk)
+            yield chunk
+        if status.is_terminal or status == TaskStatus.MISSING:
+            return
+        time.sleep(poll)
+
+
+def cancel_tasks(root: Root, ids: Sequence[str]) -> dict[str, bool]:
+    """Cancel tasks that have not finished; True for each this call cancelled."""
+    for task_id in ids:
+        read_task_data(root, task_id)
+    result: dict[str, bool] = {}
+    by_driver: dict[str | None, list[str]] = defaultdict(list)
+    for task_id, status in tasks_status(root, ids).items():
+        if status.is_terminal:
+            result[task_id] = False
+        else:
+            by_driver[_driver_of(root, task_id)].append(task_id)
+    for name, group in by_driver.items():
+        result.update(get_driver(root, name).cancel(group))
+    return result
+
+
+def wait_task(
+    root: Root,
+    task_id: str,
+    *,
+    timeout: float | None = None,
+    poll: float = 0.1,
+    max_poll: float | None = None,
+    on_poll: Callable[[TaskStatus], None] | None = None,
+) -> TaskStatus:
+    """Poll until the task is terminal or `timeout` seconds pass; returns the last status.
+
+    Polls back off from `poll` to the driver's `max_poll_interval`, so a long
+    wait does not hammer the scheduler.
+    """
+    read_task_data(root, task_id)
+    ceiling = max_poll or _max_poll_interval(root, task_id)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    interval = poll
+    while True:
+        status = task_status(root, task_id)
+        if on_poll is not None:
+            on_poll(status)
+        if status.is_terminal:
+            return status
+        if status == TaskStatus.CREATED:
+            raise TaskStateError(
+                f"task '{task_id}' was never submitted",
+                f"Run 'hipercow task submit {task_id}' first.",
+            )
+        if deadline is not None and time.monotonic() >= deadline:
+            return status
+        pause = (
+            interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+        )
+        time.sleep(pause)
+        interval = min(interval * 1.5, ceiling)
+
+
+def _max_poll_interval(root: Root, task_id: str) -> float:
+    backend = get_driver(root, _driver_of(root, task_id))
+    return float(getattr(backend, "max_poll_interval", 1.0))
+
+
+def list_tasks(
+    root: Root,
+    *,
+    statuses: Iterable[TaskStatus] | None = None,
+    since: datetime | None = None,
+    reconcile: bool = True,
+) -> list[TaskSummary]:
+    """Tasks in creation order, filtered by status and creation time."""
+    wanted = set(statuses) if statuses else None
+    summaries = [summarise(root, task_id) for task_id in iter_task_ids(root)]
+    if reconcile:
+        active = [s.id for s in summaries if s.status.is_active]
+        if active:
+            fresh = tasks_status(root, active)
+            summaries = [s._replace(status=fresh.get(s.id, s.status)) for s in summaries]
+    epoch = datetime.min.replace(tzinfo=UTC)
+    selected = [
+        s
+        for s in summaries
+        if (wanted is None or s.status in wanted)
+        and (since is None or (s.created is not None and s.created >= since))
+    ]
+    selected.sort(key=lambda s: (s.created or epoch, s.id))
+    return selected
