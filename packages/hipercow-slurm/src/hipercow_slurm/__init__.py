@@ -1,0 +1,1 @@
+"""hipercow_slurm: placeholder until the driver lands."""

@@ -1,0 +1,1 @@
+"""hipercow_windows_hpc: placeholder until the driver lands."""
