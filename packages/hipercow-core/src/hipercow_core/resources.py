@@ -18,7 +18,7 @@ from hipercow_core.errors import InvalidResourcesError
 from hipercow_core.schema import ClusterInfo, HoldUntil, Priority, Resources
 
 _DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m?)?", re.IGNORECASE)
-_CLOCK = re.compile(r"(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2})|(?P<h2>\d+):(?P<m2>\d{2})")
+_CLOCK = re.compile(r"(?P<h>\d+):(?P<m>\d{2})(?::(?P<s>\d{2}))?")
 _MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?)b?", re.IGNORECASE)
 _MEMORY_SCALE = {"k": 0.001, "m": 1, "g": 1000, "t": 1000_000, "": 1000}
 _WHOLE_NODE = {"node", "all"}
@@ -38,7 +38,7 @@ def parse_cores(value: str | int) -> int | str:
 
 
 def parse_duration_minutes(value: str | int, field: str) -> int:
-    """Minutes from `90`, `45m`, `1h30`, `1h30m`, `2d`, `1d12h` or `1:30:00`."""
+    """Minutes from `90`, `45m`, `1h30`, `1h30m`, `2d`, `1d12h`, `1:30` or `1:30:00` (H:MM[:SS])."""
     text = str(value).strip()
     minutes = _duration_minutes(text)
     if minutes is None or minutes <= 0:
@@ -54,9 +54,7 @@ def _duration_minutes(text: str) -> int | None:
         return None
     clock = _CLOCK.fullmatch(text)
     if clock:
-        if clock["h2"] is not None:
-            return int(clock["h2"]) * 60 + int(clock["m2"])
-        seconds = int(clock["h"] or 0) * 3600 + int(clock["m"]) * 60 + int(clock["s"])
+        seconds = int(clock["h"]) * 3600 + int(clock["m"]) * 60 + int(clock["s"] or 0)
         return math.ceil(seconds / 60)
     match = _DURATION.fullmatch(text)
     if not match or not any(match.groupdict().values()):

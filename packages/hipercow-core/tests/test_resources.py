@@ -1,0 +1,136 @@
+"""Resource parsing in the forms people type, and validation against a cluster."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import msgspec
+import pytest
+
+from hipercow_core.errors import InvalidResourcesError
+from hipercow_core.resources import (
+    parse_cores,
+    parse_duration_minutes,
+    parse_hold_until,
+    parse_memory_mb,
+    parse_resources,
+    resolve_hold_until,
+    validate_resources,
+)
+from hipercow_core.schema import ClusterInfo, NodeInfo, QueueInfo, Resources
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("90", 90), ("45m", 45), ("1h30", 90), ("1h30m", 90), ("2d", 2880), ("1d12h", 2160),
+     ("2h", 120), ("1:30:00", 90), ("0:00:30", 1), ("1:30", 90), (30, 30)],
+)
+def test_durations_in_every_form(text: str | int, minutes: int) -> None:
+    assert parse_duration_minutes(text, "max_runtime") == minutes
+
+
+@pytest.mark.parametrize("text", ["soon", "", "0", "1x", "h", "-5", "1.5h"])
+def test_bad_durations_name_the_field(text: str) -> None:
+    with pytest.raises(InvalidResourcesError, match="max_runtime"):
+        parse_duration_minutes(text, "max_runtime")
+
+
+@pytest.mark.parametrize(
+    ("text", "mb"),
+    [("4", 4000), ("4G", 4000), ("4g", 4000), ("512M", 512), ("512mb", 512), ("1T", 1_000_000),
+     ("1.5G", 1500), ("4GB", 4000)],
+)
+def test_memory_units(text: str, mb: int) -> None:
+    assert parse_memory_mb(text, "memory_per_node") == mb
+
+
+@pytest.mark.parametrize("text", ["4X", "", "G", "-1G", "0"])
+def test_bad_memory(text: str) -> None:
+    with pytest.raises(InvalidResourcesError, match="memory_per_node"):
+        parse_memory_mb(text, "memory_per_node")
+
+
+def test_cores_accept_whole_node_and_reject_zero() -> None:
+    assert parse_cores("4") == 4
+    assert parse_cores("all") == "node"
+    assert parse_cores("NODE") == "node"
+    for bad in ("0", "-1", "two", ""):
+        with pytest.raises(InvalidResourcesError, match="cores"):
+            parse_cores(bad)
+
+
+def test_whole_node_survives_saving_and_loading() -> None:
+    resources = parse_resources(cores="node", exclusive=True, requested_nodes=["a,b", "a"])
+    loaded = msgspec.json.decode(msgspec.json.encode(resources), type=Resources)
+    assert loaded == resources
+    assert loaded.cores == "node"
+    assert loaded.requested_nodes == ("a", "b")
+
+
+def test_every_field_round_trips() -> None:
+    resources = parse_resources(
+        cores=2, exclusive=True, max_runtime="1h30", hold_until="tonight",
+        memory_per_node="8G", memory_per_task="512M", requested_nodes=["n1"],
+        priority="low", queue="short",
+    )
+    assert msgspec.json.decode(msgspec.json.encode(resources), type=Resources) == resources
+    assert resources.max_runtime == 90
+    assert resources.memory_per_node == 8000
+
+
+TZ = timezone(timedelta(hours=0))
+
+
+@pytest.mark.parametrize(
+    ("now", "kind", "expected"),
+    [
+        (datetime(2026, 11, 25, 10, 0, tzinfo=TZ), "tonight", datetime(2026, 11, 25, 19, 0, tzinfo=TZ)),
+        (datetime(2026, 11, 25, 20, 0, tzinfo=TZ), "tonight", datetime(2026, 11, 25, 20, 0, tzinfo=TZ)),
+        (datetime(2026, 11, 25, 2, 0, tzinfo=TZ), "tonight", datetime(2026, 11, 25, 2, 0, tzinfo=TZ)),
+        (datetime(2026, 11, 25, 10, 0, tzinfo=TZ), "midnight", datetime(2026, 11, 26, 0, 0, tzinfo=TZ)),
+        # Wednesday -> Saturday 00:00; Sunday -> now
+        (datetime(2026, 11, 25, 10, 0, tzinfo=TZ), "weekend", datetime(2026, 11, 28, 0, 0, tzinfo=TZ)),
+        (datetime(2026, 11, 29, 10, 0, tzinfo=TZ), "weekend", datetime(2026, 11, 29, 10, 0, tzinfo=TZ)),
+    ],
+)
+def test_named_hold_times(now: datetime, kind: str, expected: datetime) -> None:
+    assert resolve_hold_until(parse_hold_until(kind), now) == expected
+
+
+def test_hold_for_a_duration_and_at_a_time() -> None:
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
+    assert resolve_hold_until(parse_hold_until("2h"), now) == now + timedelta(hours=2)
+    future = (datetime.now().astimezone() + timedelta(days=3)).replace(microsecond=0)
+    assert resolve_hold_until(parse_hold_until(future.isoformat()), now) == future
+    with pytest.raises(InvalidResourcesError, match="in the past"):
+        parse_hold_until("2001-01-01T00:00")
+    with pytest.raises(InvalidResourcesError, match="hold_until"):
+        parse_hold_until("someday")
+
+
+CLUSTER = ClusterInfo(
+    name="hpc", driver="slurm", max_cores=8, max_memory=16000,
+    queues=(QueueInfo("main", default=True), QueueInfo("short", max_runtime=10, nodes=("n1",))),
+    default_queue="main",
+    nodes=(NodeInfo("n1", 8, 16000), NodeInfo("n2", 8, 16000)),
+)
+
+
+def test_validation_names_the_limit() -> None:
+    with pytest.raises(InvalidResourcesError, match=r"max_cores") as e:
+        validate_resources(parse_resources(cores=9), CLUSTER)
+    assert "8" in e.value.message
+    with pytest.raises(InvalidResourcesError, match="max_memory"):
+        validate_resources(parse_resources(memory_per_node="32G"), CLUSTER)
+    with pytest.raises(InvalidResourcesError, match="queue 'gpu'") as e:
+        validate_resources(parse_resources(queue="gpu"), CLUSTER)
+    assert e.value.hint is not None and "main, short" in e.value.hint
+    with pytest.raises(InvalidResourcesError, match="10-minute limit"):
+        validate_resources(parse_resources(queue="short", max_runtime="1h"), CLUSTER)
+    with pytest.raises(InvalidResourcesError, match="n9"):
+        validate_resources(parse_resources(requested_nodes=["n9"]), CLUSTER)
+
+
+def test_validation_fills_in_the_default_queue() -> None:
+    assert validate_resources(parse_resources(cores=2), CLUSTER).queue == "main"
+    assert validate_resources(parse_resources(cores="node"), CLUSTER).cores == "node"

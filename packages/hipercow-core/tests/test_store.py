@@ -1,0 +1,119 @@
+"""The root and the task store: discovery, ids, atomic markers, listing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hipercow_core.errors import InvalidTaskIdError, RootNotFoundError, TaskNotFoundError
+from hipercow_core.fsutil import write_once
+from hipercow_core.ids import new_task_id
+from hipercow_core.root import Root
+from hipercow_core.schema import FinishedMarker, MachineConfig, DriverEntry, TaskData, TaskStatus
+from hipercow_core.store import (
+    file_status,
+    iter_task_ids,
+    last_task_id,
+    mark_finished,
+    read_task_data,
+    write_task,
+)
+
+
+def make_task(root: Root, command: tuple[str, ...] = ("true",)) -> TaskData:
+    data = TaskData(id=new_task_id(), kind="shell", command=command, path=".",
+                    created=datetime.now(UTC))
+    write_task(root, data)
+    return data
+
+
+def test_init_is_idempotent_and_ignored_by_git(tmp_path: Path) -> None:
+    root, created = Root.init(tmp_path)
+    again, created_again = Root.init(tmp_path)
+    assert created and not created_again
+    assert again.path == root.path
+    assert (root.path / ".gitignore").read_text().strip().endswith("*")
+    assert root.meta().schema_version == 1
+
+
+def test_root_is_found_from_a_subdirectory(tmp_path: Path) -> None:
+    Root.init(tmp_path)
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert Root.find(deep).project == tmp_path.resolve()
+
+
+def test_no_root_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(RootNotFoundError) as e:
+        Root.find(tmp_path)
+    assert e.value.hint is not None and "hipercow init" in e.value.hint
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "..", "/etc/passwd", "ABC", "0" * 31, "0" * 33, "g" * 32])
+def test_ids_cannot_name_paths_outside_the_root(tmp_path: Path, bad: str) -> None:
+    root, _ = Root.init(tmp_path)
+    with pytest.raises(InvalidTaskIdError):
+        root.task_dir(bad)
+
+
+def test_task_round_trip_and_missing(tmp_path: Path) -> None:
+    root, _ = Root.init(tmp_path)
+    data = make_task(root, ("echo", "hi"))
+    assert read_task_data(root, data.id) == data
+    assert file_status(root, data.id) == TaskStatus.CREATED
+    other = new_task_id()
+    assert file_status(root, other) == TaskStatus.MISSING
+    with pytest.raises(TaskNotFoundError):
+        read_task_data(root, other)
+
+
+def test_half_made_task_reads_as_created(tmp_path: Path) -> None:
+    root, _ = Root.init(tmp_path)
+    task_id = new_task_id()
+    root.task_dir(task_id).mkdir(parents=True)
+    assert file_status(root, task_id) == TaskStatus.CREATED
+
+
+def test_terminal_marker_is_written_once(tmp_path: Path) -> None:
+    root, _ = Root.init(tmp_path)
+    data = make_task(root)
+    now = datetime.now(UTC)
+    winners: list[bool] = []
+
+    def finish(status: TaskStatus) -> None:
+        winners.append(mark_finished(root, data.id, FinishedMarker(status, now)))
+
+    threads = [threading.Thread(target=finish, args=(s,)) for s in
+               [TaskStatus.SUCCESS, TaskStatus.CANCELLED] * 10]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert winners.count(True) == 1
+    assert file_status(root, data.id) in (TaskStatus.SUCCESS, TaskStatus.CANCELLED)
+    assert not [p for p in root.task_dir(data.id).iterdir() if p.name.startswith(".tmp")]
+
+
+def test_write_once_refuses_to_replace(tmp_path: Path) -> None:
+    target = tmp_path / "marker"
+    assert write_once(target, b"first")
+    assert not write_once(target, b"second")
+    assert target.read_bytes() == b"first"
+
+
+def test_listing_and_last(tmp_path: Path) -> None:
+    root, _ = Root.init(tmp_path)
+    assert last_task_id(root) is None
+    made = [make_task(root).id for _ in range(5)]
+    assert sorted(iter_task_ids(root)) == sorted(made)
+    assert last_task_id(root) == made[-1]
+
+
+def test_driver_config_is_per_machine(tmp_path: Path) -> None:
+    root, _ = Root.init(tmp_path)
+    root.save_machine_config(MachineConfig([DriverEntry("local", {"max_cores": 2})], "local"), "laptop")
+    assert root.machine_config("laptop").default == "local"
+    assert root.machine_config("cluster-head").drivers == []

@@ -1,0 +1,86 @@
+"""Helpers for the end-to-end tests: running the CLI as a user would, and cleaning up.
+
+Importable from any test as `hipercow_testing` (pytest puts tests/ on the path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Cli:
+    """Runs `hipercow` as a user would: a separate process, in the project directory."""
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.cwd = cwd
+        self.env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        self.env.pop("HIPERCOW_TRACEBACK", None)
+
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None
+    ) -> Result:
+        done = subprocess.run(
+            [str(BIN / "hipercow"), *args],
+            cwd=cwd or self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        result = Result(done.returncode, done.stdout, done.stderr)
+        if check and result.code != 0:
+            raise AssertionError(
+                f"hipercow {' '.join(args)} exited {result.code}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+
+def kill_processes_under(path: Path) -> None:
+    """Kill every process started for this project, whatever its parent."""
+    marker = str(path)
+    victims = []
+    for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        if process.pid == os.getpid():
+            continue
+        with contextlib.suppress(psutil.Error):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            cwd = process.info["cwd"] or ""
+            if marker in cmdline or cwd.startswith(marker):
+                victims.append(process)
+    for process in victims:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(victims, timeout=5)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.1) -> None:
+    """Poll `predicate` until it holds; fail the test if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
