@@ -66,19 +66,33 @@ app.add_typer(driver.cluster_app, name="cluster")
 app.add_typer(task.app, name="task")
 
 
-def _add_plugins() -> None:
-    """Sub-apps that other packages register under the `hipercow.cli` entry point group."""
+BUILTIN_COMMANDS = frozenset({"init", "driver", "cluster", "task"})
+
+
+def _add_plugins(argv: list[str]) -> None:
+    """Sub-apps that other packages register under the `hipercow.cli` entry point group.
+
+    Scanning installed packages for entry points is the slowest part of
+    start-up, so it is skipped when the command is one of our own.
+    """
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in BUILTIN_COMMANDS:
+        return
     from importlib.metadata import entry_points
 
     for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
-        sub = ep.load()
+        try:
+            sub = ep.load()
+        except Exception as e:
+            output.warn(f"ignoring the '{ep.name}' commands: {ep.value} failed to load ({e})")
+            continue
         if isinstance(sub, typer.Typer):
             app.add_typer(sub, name=ep.name)
 
 
 def main() -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
-    _add_plugins()
+    _add_plugins(sys.argv[1:])
     try:
         app()
     except BrokenPipeError:

@@ -79,6 +79,8 @@ def configured_entry(config: MachineConfig, name: str | None) -> DriverEntry:
 
 def get_driver(root: Root, name: str | None = None) -> Driver:
     """The driver `name` (or the default one) as configured for this machine."""
+    if name is not None:
+        load_driver_class(name)
     entry = configured_entry(root.machine_config(), name)
     factory = load_driver_class(entry.name)
     return factory(root, parse_options(factory, entry.options))
