@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hipercow_testing import Cli, kill_processes_under
 
 from hipercow_core.root import Root
+from hipercow_testing import Cli, kill_processes_under
 
 
 @pytest.fixture

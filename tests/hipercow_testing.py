@@ -43,6 +43,7 @@ class Cli:
     ) -> Result:
         done = subprocess.run(
             [str(BIN / "hipercow"), *args],
+            check=False,
             cwd=cwd or self.cwd,
             env=self.env,
             capture_output=True,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hipercow_testing import Cli
 
 from hipercow_core.root import Root
+from hipercow_testing import Cli
 
 
 def snapshot(directory: Path) -> dict[str, int]:
@@ -92,6 +92,8 @@ def test_help_lists_commands_in_a_natural_order(cli: Cli) -> None:
     positions = [text.index(f" {name} ") for name in ("init", "driver", "cluster", "task")]
     assert positions == sorted(positions)
     task_help = cli("task", "--help").stdout
-    order = [task_help.index(f" {name} ") for name in
-             ("create", "submit", "status", "info", "log", "wait", "cancel", "list", "last")]
+    order = [
+        task_help.index(f" {name} ")
+        for name in ("create", "submit", "status", "info", "log", "wait", "cancel", "list", "last")
+    ]
     assert order == sorted(order)

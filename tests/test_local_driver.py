@@ -7,16 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import msgspec
 import psutil
 import pytest
-from hipercow_testing import BIN, Cli, wait_until
 
 from hipercow_core.drivers.local import Launch
 from hipercow_core.root import Root
+from hipercow_testing import BIN, Cli, wait_until
 
 
 def create(cli: Cli, *args: str) -> str:
@@ -70,7 +69,14 @@ def test_working_directory_and_environment_variables(cli: Cli, project: Root) ->
     sub = project.project / "analysis"
     sub.mkdir()
     task_id = cli(
-        "task", "create", "--env", "GREETING=hello there", "--", "sh", "-c", 'pwd; echo "$GREETING"',
+        "task",
+        "create",
+        "--env",
+        "GREETING=hello there",
+        "--",
+        "sh",
+        "-c",
+        'pwd; echo "$GREETING"',
         cwd=sub,
     ).stdout.strip()
     assert cli("task", "wait", task_id, check=False).code == 0
@@ -104,8 +110,11 @@ def test_a_runner_killed_from_outside_is_lost(cli: Cli, project: Root) -> None:
     info = json.loads(cli("task", "info", task_id, "--json").stdout)
     assert info["status"] == "failure"
     assert info["reason"] == "lost"
-    orphans = [p for p in psutil.process_iter(["cmdline", "cwd"])
-               if p.info["cmdline"] == ["sleep", "600"] and p.info["cwd"] == str(project.project)]
+    orphans = [
+        p
+        for p in psutil.process_iter(["cmdline", "cwd"])
+        if p.info["cmdline"] == ["sleep", "600"] and p.info["cwd"] == str(project.project)
+    ]
     assert orphans == []
 
 
@@ -123,7 +132,7 @@ def test_lost_is_found_by_a_status_check_even_without_the_daemon(cli: Cli, proje
 def test_tasks_outlive_the_command_that_submitted_them(cli: Cli, project: Root) -> None:
     task_id = create(cli, "--", "sh", "-c", "sleep 2; echo done")
     # the `hipercow` process has exited; nothing is waiting on the task
-    wait_until(lambda: (project.task_dir(task_id) / "finished.json").exists(), timeout=30)
+    wait_until((project.task_dir(task_id) / "finished.json").exists, timeout=30)
     assert cli("task", "log", task_id).stdout == "done\n"
 
 
@@ -151,7 +160,10 @@ def test_log_follow_streams_until_the_task_ends(cli: Cli) -> None:
     task_id = create(cli, "--", "sh", "-c", "echo one; sleep 1.5; echo two")
     follower = subprocess.Popen(
         [str(BIN / "hipercow"), "task", "log", "--follow", task_id],
-        cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE, text=True,
+        cwd=cli.cwd,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert follower.stdout is not None
     first = follower.stdout.readline()
@@ -194,8 +206,12 @@ def test_many_creators_at_once_make_distinct_tasks(cli: Cli, project: Root) -> N
         "r = Root.find(); "
         "print('\\n'.join(create_task(r, ['true']) for _ in range(20)))"
     )
-    go = [subprocess.Popen([sys.executable, "-c", code], cwd=project.project,
-                           stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    go = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=project.project, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     ids = []
     for process in go:
         out, _ = process.communicate(timeout=120)

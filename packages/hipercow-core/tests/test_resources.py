@@ -22,8 +22,19 @@ from hipercow_core.schema import ClusterInfo, NodeInfo, QueueInfo, Resources
 
 @pytest.mark.parametrize(
     ("text", "minutes"),
-    [("90", 90), ("45m", 45), ("1h30", 90), ("1h30m", 90), ("2d", 2880), ("1d12h", 2160),
-     ("2h", 120), ("1:30:00", 90), ("0:00:30", 1), ("1:30", 90), (30, 30)],
+    [
+        ("90", 90),
+        ("45m", 45),
+        ("1h30", 90),
+        ("1h30m", 90),
+        ("2d", 2880),
+        ("1d12h", 2160),
+        ("2h", 120),
+        ("1:30:00", 90),
+        ("0:00:30", 1),
+        ("1:30", 90),
+        (30, 30),
+    ],
 )
 def test_durations_in_every_form(text: str | int, minutes: int) -> None:
     assert parse_duration_minutes(text, "max_runtime") == minutes
@@ -37,8 +48,16 @@ def test_bad_durations_name_the_field(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "mb"),
-    [("4", 4000), ("4G", 4000), ("4g", 4000), ("512M", 512), ("512mb", 512), ("1T", 1_000_000),
-     ("1.5G", 1500), ("4GB", 4000)],
+    [
+        ("4", 4000),
+        ("4G", 4000),
+        ("4g", 4000),
+        ("512M", 512),
+        ("512mb", 512),
+        ("1T", 1_000_000),
+        ("1.5G", 1500),
+        ("4GB", 4000),
+    ],
 )
 def test_memory_units(text: str, mb: int) -> None:
     assert parse_memory_mb(text, "memory_per_node") == mb
@@ -69,9 +88,15 @@ def test_whole_node_survives_saving_and_loading() -> None:
 
 def test_every_field_round_trips() -> None:
     resources = parse_resources(
-        cores=2, exclusive=True, max_runtime="1h30", hold_until="tonight",
-        memory_per_node="8G", memory_per_task="512M", requested_nodes=["n1"],
-        priority="low", queue="short",
+        cores=2,
+        exclusive=True,
+        max_runtime="1h30",
+        hold_until="tonight",
+        memory_per_node="8G",
+        memory_per_task="512M",
+        requested_nodes=["n1"],
+        priority="low",
+        queue="short",
     )
     assert msgspec.json.decode(msgspec.json.encode(resources), type=Resources) == resources
     assert resources.max_runtime == 90
@@ -84,13 +109,37 @@ TZ = timezone(timedelta(hours=0))
 @pytest.mark.parametrize(
     ("now", "kind", "expected"),
     [
-        (datetime(2026, 11, 25, 10, 0, tzinfo=TZ), "tonight", datetime(2026, 11, 25, 19, 0, tzinfo=TZ)),
-        (datetime(2026, 11, 25, 20, 0, tzinfo=TZ), "tonight", datetime(2026, 11, 25, 20, 0, tzinfo=TZ)),
-        (datetime(2026, 11, 25, 2, 0, tzinfo=TZ), "tonight", datetime(2026, 11, 25, 2, 0, tzinfo=TZ)),
-        (datetime(2026, 11, 25, 10, 0, tzinfo=TZ), "midnight", datetime(2026, 11, 26, 0, 0, tzinfo=TZ)),
+        (
+            datetime(2026, 11, 25, 10, 0, tzinfo=TZ),
+            "tonight",
+            datetime(2026, 11, 25, 19, 0, tzinfo=TZ),
+        ),
+        (
+            datetime(2026, 11, 25, 20, 0, tzinfo=TZ),
+            "tonight",
+            datetime(2026, 11, 25, 20, 0, tzinfo=TZ),
+        ),
+        (
+            datetime(2026, 11, 25, 2, 0, tzinfo=TZ),
+            "tonight",
+            datetime(2026, 11, 25, 2, 0, tzinfo=TZ),
+        ),
+        (
+            datetime(2026, 11, 25, 10, 0, tzinfo=TZ),
+            "midnight",
+            datetime(2026, 11, 26, 0, 0, tzinfo=TZ),
+        ),
         # Wednesday -> Saturday 00:00; Sunday -> now
-        (datetime(2026, 11, 25, 10, 0, tzinfo=TZ), "weekend", datetime(2026, 11, 28, 0, 0, tzinfo=TZ)),
-        (datetime(2026, 11, 29, 10, 0, tzinfo=TZ), "weekend", datetime(2026, 11, 29, 10, 0, tzinfo=TZ)),
+        (
+            datetime(2026, 11, 25, 10, 0, tzinfo=TZ),
+            "weekend",
+            datetime(2026, 11, 28, 0, 0, tzinfo=TZ),
+        ),
+        (
+            datetime(2026, 11, 29, 10, 0, tzinfo=TZ),
+            "weekend",
+            datetime(2026, 11, 29, 10, 0, tzinfo=TZ),
+        ),
     ],
 )
 def test_named_hold_times(now: datetime, kind: str, expected: datetime) -> None:
@@ -109,7 +158,10 @@ def test_hold_for_a_duration_and_at_a_time() -> None:
 
 
 CLUSTER = ClusterInfo(
-    name="hpc", driver="slurm", max_cores=8, max_memory=16000,
+    name="hpc",
+    driver="slurm",
+    max_cores=8,
+    max_memory=16000,
     queues=(QueueInfo("main", default=True), QueueInfo("short", max_runtime=10, nodes=("n1",))),
     default_queue="main",
     nodes=(NodeInfo("n1", 8, 16000), NodeInfo("n2", 8, 16000)),

@@ -12,7 +12,7 @@ from hipercow_core.errors import InvalidTaskIdError, RootNotFoundError, TaskNotF
 from hipercow_core.fsutil import write_once
 from hipercow_core.ids import new_task_id
 from hipercow_core.root import Root
-from hipercow_core.schema import FinishedMarker, MachineConfig, DriverEntry, TaskData, TaskStatus
+from hipercow_core.schema import DriverEntry, FinishedMarker, MachineConfig, TaskData, TaskStatus
 from hipercow_core.store import (
     file_status,
     iter_task_ids,
@@ -24,8 +24,9 @@ from hipercow_core.store import (
 
 
 def make_task(root: Root, command: tuple[str, ...] = ("true",)) -> TaskData:
-    data = TaskData(id=new_task_id(), kind="shell", command=command, path=".",
-                    created=datetime.now(UTC))
+    data = TaskData(
+        id=new_task_id(), kind="shell", command=command, path=".", created=datetime.now(UTC)
+    )
     write_task(root, data)
     return data
 
@@ -52,7 +53,9 @@ def test_no_root_says_what_to_do(tmp_path: Path) -> None:
     assert e.value.hint is not None and "hipercow init" in e.value.hint
 
 
-@pytest.mark.parametrize("bad", ["../../etc", "..", "/etc/passwd", "ABC", "0" * 31, "0" * 33, "g" * 32])
+@pytest.mark.parametrize(
+    "bad", ["../../etc", "..", "/etc/passwd", "ABC", "0" * 31, "0" * 33, "g" * 32]
+)
 def test_ids_cannot_name_paths_outside_the_root(tmp_path: Path, bad: str) -> None:
     root, _ = Root.init(tmp_path)
     with pytest.raises(InvalidTaskIdError):
@@ -86,8 +89,10 @@ def test_terminal_marker_is_written_once(tmp_path: Path) -> None:
     def finish(status: TaskStatus) -> None:
         winners.append(mark_finished(root, data.id, FinishedMarker(status, now)))
 
-    threads = [threading.Thread(target=finish, args=(s,)) for s in
-               [TaskStatus.SUCCESS, TaskStatus.CANCELLED] * 10]
+    threads = [
+        threading.Thread(target=finish, args=(s,))
+        for s in [TaskStatus.SUCCESS, TaskStatus.CANCELLED] * 10
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -114,6 +119,8 @@ def test_listing_and_last(tmp_path: Path) -> None:
 
 def test_driver_config_is_per_machine(tmp_path: Path) -> None:
     root, _ = Root.init(tmp_path)
-    root.save_machine_config(MachineConfig([DriverEntry("local", {"max_cores": 2})], "local"), "laptop")
+    root.save_machine_config(
+        MachineConfig([DriverEntry("local", {"max_cores": 2})], "local"), "laptop"
+    )
     assert root.machine_config("laptop").default == "local"
     assert root.machine_config("cluster-head").drivers == []

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from hipercow_core import __version__
 
 from hipercow_cli import output
 from hipercow_cli.commands import driver, task
 from hipercow_cli.errors import report, want_traceback
+from hipercow_core import __version__
 
 PLUGIN_GROUP = "hipercow.cli"
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
+
 from hipercow_core.resources import parse_resources
-from hipercow_core.schema import Resources
+
+R = TypeVar("R")
 
 RESOURCES = "Resources"
 
@@ -53,28 +58,43 @@ Driver = Annotated[
 ]
 
 
-def resources_from(
-    cores: str | None,
-    exclusive: bool,
-    max_runtime: str | None,
-    hold_until: str | None,
-    memory_per_node: str | None,
-    memory_per_task: str | None,
-    nodes: list[str] | None,
-    priority: str | None,
-    queue: str | None,
-) -> Resources:
-    return parse_resources(
-        cores=cores,
-        exclusive=exclusive,
-        max_runtime=max_runtime,
-        hold_until=hold_until,
-        memory_per_node=memory_per_node,
-        memory_per_task=memory_per_task,
-        requested_nodes=nodes or (),
-        priority=priority,
-        queue=queue,
+_RESOURCE_PARAMETERS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+    for name, annotation, default in (
+        ("cores", Cores, None),
+        ("exclusive", Exclusive, False),
+        ("max_runtime", MaxRuntime, None),
+        ("hold_until", HoldUntil, None),
+        ("memory_per_node", MemoryPerNode, None),
+        ("memory_per_task", MemoryPerTask, None),
+        ("node", RequestedNodes, None),
+        ("priority", Priority, None),
+        ("queue", Queue, None),
     )
+]
+
+
+def with_resource_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Give a command every resource option, parsed into its `resources` argument.
+
+    Typer reads a command's signature, so the options are added to the
+    signature once here instead of being repeated in every command that
+    creates tasks.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "resources"]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        given = {p.name: kwargs.pop(p.name) for p in _RESOURCE_PARAMETERS}
+        nodes = given.pop("node")
+        resources = parse_resources(requested_nodes=nodes or (), **given)
+        return command(*args, resources=resources, **kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*kept, *_RESOURCE_PARAMETERS]
+    )
+    return wrapper
 
 
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:

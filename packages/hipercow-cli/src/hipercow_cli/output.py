@@ -56,6 +56,41 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_value(value: Any) -> None:
+    """A task's result as JSON; nan and infinities become strings, which JSON cannot hold."""
+    import json
+    import math
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return repr(v)
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        return v
+
+    try:
+        text = json.dumps(plain(value), indent=2, allow_nan=False)
+    except TypeError:
+        from hipercow_core.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"the result is a {type(value).__name__}, which has no JSON form",
+            "Read it without --json, or from Python with hipercow_core.task_result.",
+        ) from None
+    out(text)
+
+
+def show_value(value: Any) -> str:
+    """A result for a person: strings as they are, anything else as Python shows it."""
+    if isinstance(value, str):
+        return value
+    import pprint
+
+    return pprint.pformat(value, sort_dicts=False)
+
+
 def success(text: str) -> None:
     mark = "\x1b[32m✔\x1b[0m" if colour_enabled() else "✔"
     out(f"{mark} {text}")

@@ -35,12 +35,22 @@ _EXPORTS = {
     "wait_task": "hipercow_core.tasks",
     "list_tasks": "hipercow_core.tasks",
     "get_driver": "hipercow_core.drivers.registry",
+    "create_expression_task": "hipercow_core.pytasks",
+    "create_call_task": "hipercow_core.pytasks",
+    "task_result": "hipercow_core.pytasks",
+    "TaskFailedError": "hipercow_core.pytasks",
     "configure_driver": "hipercow_core.drivers.registry",
 }
 
 if TYPE_CHECKING:
     from hipercow_core.drivers.registry import configure_driver, get_driver
     from hipercow_core.errors import HipercowError
+    from hipercow_core.pytasks import (
+        TaskFailedError,
+        create_call_task,
+        create_expression_task,
+        task_result,
+    )
     from hipercow_core.resources import parse_resources
     from hipercow_core.root import Root
     from hipercow_core.schema import ClusterInfo, Resources, TaskData, TaskInfo, TaskStatus
@@ -74,11 +84,14 @@ __all__ = [
     "Resources",
     "Root",
     "TaskData",
+    "TaskFailedError",
     "TaskInfo",
     "TaskSpec",
     "TaskStatus",
     "cancel_tasks",
     "configure_driver",
+    "create_call_task",
+    "create_expression_task",
     "create_task",
     "create_tasks",
     "follow_log",
@@ -89,6 +102,7 @@ __all__ = [
     "task_info",
     "task_log",
     "task_outer_log",
+    "task_result",
     "task_status",
     "tasks_status",
     "wait_task",

@@ -60,9 +60,20 @@ def _finish(root: Root, task_id: str, code: int, reason: str | None = None) -> N
     mark_finished(root, task_id, FinishedMarker(status, _now(), exit_code=code, reason=reason))
 
 
-def _start(data: TaskData, cwd: Path, env: dict[str, str], log: int) -> subprocess.Popen[bytes]:
+def task_command(root: Root, data: TaskData) -> list[str]:
+    """What to execute: a shell task's own command, or the Python executor for the others."""
+    if data.kind == "shell":
+        return list(data.command)
+    from hipercow_core.interpreters import pyexec_command
+
+    return pyexec_command(root, data.id, data.environment)
+
+
+def _start(
+    root: Root, data: TaskData, cwd: Path, env: dict[str, str], log: int
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        list(data.command),
+        task_command(root, data),
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -89,7 +100,7 @@ def run_task(root: Root, task_id: str) -> int:
     cwd = root.project / data.path
     with open(log_path(root, task_id), "ab", buffering=0) as log:
         try:
-            process = _start(data, cwd, task_environment(root, data), log.fileno())
+            process = _start(root, data, cwd, task_environment(root, data), log.fileno())
         except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
             code, reason = _cannot_start(data, cwd, e)
             log.write(f"hipercow: {reason}: {e}\n".encode())

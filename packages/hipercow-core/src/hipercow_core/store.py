@@ -10,7 +10,7 @@ is atomic, so a reader sees a file whole or not at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -48,10 +48,12 @@ class Markers(NamedTuple):
     finished: FinishedMarker | None
 
 
-def write_task(root: Root, data: TaskData) -> None:
-    """Write a new task; `data.json` goes last, so its presence means complete."""
+def write_task(root: Root, data: TaskData, files: Mapping[str, bytes] | None = None) -> None:
+    """Write a new task and its input files; `data.json` goes last, so its presence means complete."""
     task_dir = root.task_dir(data.id)
     task_dir.mkdir(parents=True, exist_ok=False)
+    for name, content in (files or {}).items():
+        atomic_write(task_dir / name, content)
     atomic_write(task_dir / DATA, msgspec.json.encode(data))
     atomic_write(root.path / LAST, data.id.encode())
 

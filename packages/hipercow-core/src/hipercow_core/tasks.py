@@ -59,6 +59,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     retry_of: str | None = None
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
+    files: dict[str, bytes] = {}
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -111,8 +112,8 @@ def create_tasks(
                 payload=dict(spec.payload),
             )
         )
-    for record in records:
-        write_task(root, record)
+    for record, spec in zip(records, specs, strict=True):
+        write_task(root, record, spec.files)
     ids = [r.id for r in records]
     log.debug("created tasks", count=len(ids), driver=backend.name)
     if submit and ids:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import msgspec
 import typer
-from hipercow_core.drivers import registry
-from hipercow_core.root import Root, hostname
 
 from hipercow_cli import output
 from hipercow_cli.options import Driver, Json, parse_pairs
+from hipercow_core.drivers import registry
+from hipercow_core.root import Root, hostname
 
 app = typer.Typer(
     help="Choose and configure the cluster driver for this machine.", no_args_is_help=True

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import msgspec
 import typer
-from hipercow_core.errors import InvalidInputError, TaskNotFoundError
-from hipercow_core.root import Root
-from hipercow_core.schema import TaskInfo, TaskStatus
 
 from hipercow_cli import output
-from hipercow_cli.options import (
-    Cores,
-    Driver,
-    Exclusive,
-    HoldUntil,
-    Json,
-    MaxRuntime,
-    MemoryPerNode,
-    MemoryPerTask,
-    Priority,
-    Queue,
-    RequestedNodes,
-    parse_pairs,
-    resources_from,
-)
+from hipercow_cli.options import Driver, Json, parse_pairs, with_resource_options
+from hipercow_core.errors import InvalidInputError, TaskNotFoundError
+from hipercow_core.root import Root
+from hipercow_core.schema import Resources, TaskInfo, TaskStatus
+from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
 
@@ -60,58 +48,28 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
     return status
 
 
-@app.command("create", context_settings={"allow_interspersed_args": False})
-def create(
-    command: Annotated[
-        list[str], typer.Argument(help="The command, after '--'.", show_default=False)
-    ],
-    env: Annotated[
-        list[str] | None,
-        typer.Option("--env", help="Environment variable NAME=VALUE (repeatable)."),
-    ] = None,
-    environment: Annotated[str | None, typer.Option(help="Environment the task runs in.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")] = False,
-    timeout: Annotated[
-        float | None, typer.Option(help="With --wait: give up after this many seconds.")
-    ] = None,
-    driver: Driver = None,
-    cores: Cores = None,
-    exclusive: Exclusive = False,
-    max_runtime: MaxRuntime = None,
-    hold_until: HoldUntil = None,
-    memory_per_node: MemoryPerNode = None,
-    memory_per_task: MemoryPerTask = None,
-    node: RequestedNodes = None,
-    priority: Priority = None,
-    queue: Queue = None,
-    as_json: Json = False,
+Env = Annotated[
+    list[str] | None, typer.Option("--env", help="Environment variable NAME=VALUE (repeatable).")
+]
+Environment = Annotated[str | None, typer.Option(help="Environment the task runs in.")]
+Wait = Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")]
+Timeout = Annotated[
+    float | None, typer.Option(help="With --wait: give up after this many seconds.")
+]
+
+
+def create_and_report(
+    root: Root,
+    spec: TaskSpec,
+    driver: str | None,
+    wait: bool,
+    timeout: float | None,
+    as_json: bool,
 ) -> None:
-    """Create a task running COMMAND and submit it; prints the new task's id.
+    """Create one task, print its id, and wait for it if asked."""
+    from hipercow_core.tasks import create_tasks
 
-    Example: hipercow task create --cores 2 -- python analysis.py --fast
-    """
-    from hipercow_core.tasks import create_task
-
-    resources = resources_from(
-        cores,
-        exclusive,
-        max_runtime,
-        hold_until,
-        memory_per_node,
-        memory_per_task,
-        node,
-        priority,
-        queue,
-    )
-    root = Root.find()
-    task_id = create_task(
-        root,
-        command,
-        resources=resources,
-        envvars=parse_pairs(env, "--env"),
-        environment=environment,
-        driver=driver,
-    )
+    task_id = create_tasks(root, [spec], driver=driver)[0]
     if as_json and not wait:
         output.emit_json({"id": task_id})
     elif not as_json:
@@ -119,6 +77,122 @@ def create(
         sys.stdout.flush()
     if wait:
         exit_for(wait_and_report(root, task_id, timeout, as_json))
+
+
+@app.command("create", context_settings={"allow_interspersed_args": False})
+@with_resource_options
+def create(
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The command after '--' (with --script: the script's arguments).",
+            show_default=False,
+        ),
+    ] = None,
+    python: Annotated[
+        str | None,
+        typer.Option("--python", help="Python code to run; a final expression is the result."),
+    ] = None,
+    script: Annotated[
+        Path | None, typer.Option("--script", help="A Python script in the project to run.")
+    ] = None,
+    env: Env = None,
+    environment: Environment = None,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    driver: Driver = None,
+    as_json: Json = False,
+    *,
+    resources: Resources,
+) -> None:
+    """Create a task and submit it; prints the new task's id.
+
+    Examples: hipercow task create --cores 2 -- Rscript fit.R;
+    hipercow task create --python 'import math; math.pi';
+    hipercow task create --script analysis.py -- --fast
+    """
+    from hipercow_core import pytasks
+
+    root = Root.find()
+    options: dict[str, Any] = {
+        "resources": resources,
+        "envvars": parse_pairs(env, "--env"),
+        "environment": environment,
+    }
+    if python is not None and script is not None:
+        raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
+    if python is not None:
+        if command:
+            raise InvalidInputError(
+                "--python takes the code as its value and no command",
+                "Put all the code in --python '...', or drop --python to run a command.",
+            )
+        spec = pytasks.expression_spec(python, **options)
+    elif script is not None:
+        spec = pytasks.script_spec(root, script, command or [], Path.cwd(), **options)
+    elif not command:
+        raise InvalidInputError(
+            "no command given", "Put the command after '--', or use --python or --script."
+        )
+    else:
+        spec = TaskSpec(command=tuple(command), **options)
+    create_and_report(root, spec, driver, wait, timeout, as_json)
+
+
+@app.command("call")
+@with_resource_options
+def call(
+    target: Annotated[str, typer.Argument(help="module:function to call.", show_default=False)],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Positional arguments: JSON literals, else strings.", show_default=False
+        ),
+    ] = None,
+    kwarg: Annotated[
+        list[str] | None, typer.Option("--kwarg", help="Keyword argument NAME=VALUE (repeatable).")
+    ] = None,
+    args_json: Annotated[
+        str | None,
+        typer.Option(help="Arguments as JSON: an array (positional) or an object (keyword)."),
+    ] = None,
+    max_args_size: Annotated[
+        str, typer.Option(help="Largest size of the encoded arguments, e.g. 10M, 1G.")
+    ] = "10M",
+    env: Env = None,
+    environment: Environment = None,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    driver: Driver = None,
+    as_json: Json = False,
+    *,
+    resources: Resources,
+) -> None:
+    """Create a task calling a Python function in the project; prints its id.
+
+    Example: hipercow task call analysis:fit 10 '"linear"' --kwarg seed=42
+    """
+    from hipercow_core import pytasks
+
+    root = Root.find()
+    positional = [pytasks.parse_cli_argument(a) for a in args or []]
+    keywords = {k: pytasks.parse_cli_argument(v) for k, v in parse_pairs(kwarg, "--kwarg").items()}
+    if args_json is not None:
+        more_args, more_kwargs = pytasks.parse_args_json(args_json)
+        positional.extend(more_args)
+        keywords.update(more_kwargs)
+    limit = pytasks.parse_size(max_args_size, "--max-args-size")
+    spec = pytasks.call_spec(
+        target,
+        positional,
+        keywords,
+        cwd=Path.cwd(),
+        max_args_size=limit,
+        resources=resources,
+        envvars=parse_pairs(env, "--env"),
+        environment=environment,
+    )
+    create_and_report(root, spec, driver, wait, timeout, as_json)
 
 
 @app.command("submit")
@@ -241,6 +315,35 @@ def log(
         output.err(f"No {what} yet for task {task_id}")
         return
     sys.stdout.write(text)
+
+
+@app.command("result")
+def result(task_id: TaskId, as_json: Json = False) -> None:
+    """The value a Python task returned; if it raised, the error and traceback (exit 1)."""
+    from hipercow_core.pytasks import TaskFailedError, task_result
+
+    try:
+        value = task_result(Root.find(), task_id)
+    except TaskFailedError as e:
+        if as_json:
+            output.emit_json(
+                {
+                    "id": task_id,
+                    "error": {
+                        "type": e.error_type,
+                        "message": e.error_message,
+                        "traceback": e.traceback,
+                    },
+                }
+            )
+        else:
+            sys.stderr.write(e.traceback)
+            output.err(f"Error: task {task_id} raised {e.error_type}: {e.error_message}")
+        raise typer.Exit(1) from None
+    if as_json:
+        output.emit_json_value(value)
+    else:
+        output.out(output.show_value(value))
 
 
 @app.command("wait")
