@@ -21,6 +21,7 @@ from hipercow_core.store import (
     read_task_data,
     write_task,
 )
+from hipercow_core.tasks import TaskSpec, create_tasks
 
 
 def make_task(root: Root, command: tuple[str, ...] = ("true",)) -> TaskData:
@@ -112,9 +113,11 @@ def test_write_once_refuses_to_replace(tmp_path: Path) -> None:
 def test_listing_and_last(tmp_path: Path) -> None:
     root, _ = Root.init(tmp_path)
     assert last_task_id(root) is None
-    made = [make_task(root).id for _ in range(5)]
+    made = create_tasks(root, [TaskSpec(("true",))] * 5, cwd=tmp_path, submit=False)
     assert sorted(iter_task_ids(root)) == sorted(made)
     assert last_task_id(root) == made[-1]
+    single = create_tasks(root, [TaskSpec(("true",))], cwd=tmp_path, submit=False)
+    assert last_task_id(root) == single[0]
 
 
 def test_driver_config_is_per_machine(tmp_path: Path) -> None:

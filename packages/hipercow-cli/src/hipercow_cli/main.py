@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands import driver, task
+from hipercow_cli.commands import bulk, bundle, driver, purge, task
 from hipercow_cli.errors import report, want_traceback
 from hipercow_core import __version__
 
@@ -64,9 +64,12 @@ def init(
 app.add_typer(driver.app, name="driver")
 app.add_typer(driver.cluster_app, name="cluster")
 app.add_typer(task.app, name="task")
+app.add_typer(bulk.app, name="bulk")
+app.add_typer(bundle.app, name="bundle")
+app.command("purge")(purge.purge)
 
 
-BUILTIN_COMMANDS = frozenset({"init", "driver", "cluster", "task"})
+BUILTIN_COMMANDS = frozenset({"init", "driver", "cluster", "task", "bulk", "bundle", "purge"})
 
 
 def _add_plugins(argv: list[str]) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from hipercow_core.resources import parse_resources
+from hipercow_core.schema import Resources
 
 R = TypeVar("R")
 
@@ -95,6 +96,27 @@ def with_resource_options(command: Callable[..., R]) -> Callable[..., R]:
         parameters=[*kept, *_RESOURCE_PARAMETERS]
     )
     return wrapper
+
+
+_FIELD_OF_OPTION = {"node": "requested_nodes"}
+
+
+def given_resource_fields(resources: Resources) -> dict[str, Any]:
+    """The resource fields the user typed on this command line, with their parsed values.
+
+    Lets a command change only what was asked (a retry keeps the rest),
+    which a `Resources` full of defaults cannot tell.
+    """
+    import click
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    given = {}
+    for parameter in _RESOURCE_PARAMETERS:
+        if context.get_parameter_source(parameter.name) == ParameterSource.COMMANDLINE:
+            field = _FIELD_OF_OPTION.get(parameter.name, parameter.name)
+            given[field] = getattr(resources, field)
+    return given
 
 
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -124,6 +124,26 @@ def spinner(message: str) -> Iterator[Any]:
         return
     with console(stderr=True).status(message) as status:
         yield status
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int, str], None]]:
+    """A progress bar with a status line on stderr; silent when nobody watches."""
+    if not sys.stderr.isatty():
+        yield lambda done, text: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total, counts="")
+        yield lambda done, text: bar.update(task, completed=done, counts=text)
 
 
 def show_time(value: datetime | None) -> str:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from hipercow_core.store import (
 )
 
 USAGE = "usage: hipercow-task-run [--root PATH] TASK_ID"
+DEPENDENCY_POLL_SECONDS = 2.0
 
 
 class _Stopped:
@@ -42,8 +44,16 @@ class _Stopped:
 
 
 def task_environment(root: Root, data: TaskData) -> dict[str, str]:
-    """The process environment of a task: ours, plus the task's own variables."""
+    """The process environment of a task: ours, entered into its environment, plus its variables.
+
+    Raises a HipercowError when the task's environment cannot be entered here
+    (deleted, or never built for this platform).
+    """
     env = dict(os.environ)
+    if data.environment is not None:
+        from hipercow_core.environments import activate
+
+        env = activate(root, data.environment, env)
     env.update(data.envvars)
     env["HIPERCOW_TASK_ID"] = data.id
     env["HIPERCOW_ROOT"] = str(root.project)
@@ -91,16 +101,41 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> None:
         signal.signal(sig, handler)
 
 
+def _dependencies_ok(root: Root, data: TaskData) -> bool:
+    """Wait until the dependencies finish; False if one did not succeed.
+
+    Schedulers hold dependent jobs back themselves; this check is the safety
+    net for a job started early, and for schedulers without dependencies.
+    """
+    from hipercow_core.dependencies import Readiness, readiness
+
+    while (state := readiness(root, data.depends_on)) == Readiness.WAITING:
+        time.sleep(DEPENDENCY_POLL_SECONDS)
+    return state == Readiness.READY
+
+
 def run_task(root: Root, task_id: str) -> int:
     """Run one task to completion; returns its exit code (non-zero on failure)."""
     data = read_task_data(root, task_id)
     if file_status(root, task_id).is_terminal:
         return 0
+    if data.depends_on and not _dependencies_ok(root, data):
+        from hipercow_core.dependencies import DEPENDENCY_FAILED
+
+        mark_finished(
+            root, task_id, FinishedMarker(TaskStatus.FAILURE, _now(), reason=DEPENDENCY_FAILED)
+        )
+        return 1
     mark_running(root, task_id, RunningMarker(_now(), socket.gethostname(), os.getpid()))
     cwd = root.project / data.path
     with open(log_path(root, task_id), "ab", buffering=0) as log:
         try:
             process = _start(root, data, cwd, task_environment(root, data), log.fileno())
+        except HipercowError as e:  # the task's environment cannot be entered here
+            hint = f"hipercow: {e.hint}\n" if e.hint else ""
+            log.write(f"hipercow: {e.message}\n{hint}".encode())
+            _finish(root, task_id, 1, "environment")
+            return 1
         except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
             code, reason = _cannot_start(data, cwd, e)
             log.write(f"hipercow: {reason}: {e}\n".encode())

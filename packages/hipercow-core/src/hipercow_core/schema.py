@@ -200,3 +200,129 @@ class RootMeta(msgspec.Struct, frozen=True):
     schema_version: int
     created: datetime
     hipercow_version: str
+
+
+class Bundle(msgspec.Struct, frozen=True):
+    """A named list of tasks made together; deleting it never deletes the tasks."""
+
+    name: str
+    created: datetime
+    task_ids: tuple[str, ...]
+    command: tuple[str, ...] = ()
+
+
+# Environments and provisioning (hipercow_core.environments, hipercow_provision).
+
+AttemptStatus = Literal["queued", "running", "success", "failure", "cancelled"]
+InputsKind = Literal["packages", "requirements", "pyproject"]
+
+
+class EnvironmentRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An environment's identity, `environments/NAME/environment.json`; its builds live beside it.
+
+    `python` is the interpreter request new builds start from (a version such
+    as `3.12`, or a path); None means the interpreter hipercow itself runs with
+    on the machine doing the build.
+    """
+
+    name: str
+    engine: str
+    created: datetime
+    python: str | None = None
+
+
+class BuildRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One usable build of an environment for one platform and Python version.
+
+    Written by the provisioning job after a successful attempt, and read by the
+    runner on every task start, so entering an environment needs no engine
+    code: paths are relative (POSIX separators) to the environment's directory
+    (`prefix`) and to the prefix (`interpreter`, `path`), since mount points
+    differ between machines.
+    """
+
+    key: str
+    platform: str
+    python_version: str
+    prefix: str
+    interpreter: str
+    path: tuple[str, ...]
+    attempt: str
+    updated: datetime
+    prefix_variable: str | None = "VIRTUAL_ENV"
+
+
+class PackageInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One installed distribution: `source` is `index`, or where it came from (URL, path, VCS)."""
+
+    name: str
+    version: str
+    source: str = "index"
+
+
+class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What an attempt was asked to install.
+
+    `packages` holds requirement strings (given on the command line, or a
+    pyproject's dependencies); `file` is where a requirements file or
+    pyproject.toml was read from and `content` the requirements file as read,
+    so the history shows exactly what was asked even after the file changed.
+    """
+
+    kind: InputsKind
+    packages: tuple[str, ...] = ()
+    file: str | None = None
+    content: str | None = None
+
+
+class ProvisionAttempt(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An attempt as requested, `history/<id>/attempt.json`, written once before it starts.
+
+    `environment` and `task_id` are None for the standalone `hipercow-provision`,
+    which builds at `prefix` without a hipercow root.
+    """
+
+    id: str
+    engine: str
+    inputs: ProvisionInputs
+    inputs_hash: str
+    requested: datetime
+    host: str
+    environment: str | None = None
+    python: str | None = None
+    fresh: bool = False
+    task_id: str | None = None
+    driver: str | None = None
+    prefix: str | None = None
+
+
+class ProvisionResult(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How an attempt ended, `history/<id>/result.json`: written once, by whoever knows first.
+
+    The build writes it; when a job dies without writing it (killed, cancelled,
+    node lost), the first reader that sees the job finished writes it instead.
+    `packages` is the complete package list of the prefix afterwards, failed
+    attempts included.
+    """
+
+    attempt: str
+    status: AttemptStatus
+    finished: datetime
+    started: datetime | None = None
+    host: str | None = None
+    platform: str | None = None
+    python_version: str | None = None
+    build: str | None = None
+    commands: tuple[tuple[str, ...], ...] = ()
+    packages: tuple[PackageInfo, ...] = ()
+    error: str | None = None
+
+
+class ProvisionRunning(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The attempt in progress, `history/running.json`: the claim that keeps attempts apart."""
+
+    attempt: str
+    started: datetime
+    host: str
+    pid: int
+    task_id: str | None = None

@@ -35,6 +35,7 @@ RUNNING = "running.json"
 FINISHED = "finished.json"
 LOG = "log"
 LAST = "last"
+RETRIED_BY = "retried_by"
 
 _finished_decoder = msgspec.json.Decoder(FinishedMarker)
 _data_decoder = msgspec.json.Decoder(TaskData)
@@ -55,7 +56,11 @@ def write_task(root: Root, data: TaskData, files: Mapping[str, bytes] | None = N
     for name, content in (files or {}).items():
         atomic_write(task_dir / name, content)
     atomic_write(task_dir / DATA, msgspec.json.encode(data))
-    atomic_write(root.path / LAST, data.id.encode())
+
+
+def record_last(root: Root, task_id: str) -> None:
+    """Remember the newest task, once per batch of creations."""
+    atomic_write(root.path / LAST, task_id.encode())
 
 
 def read_task_data(root: Root, task_id: str) -> TaskData:
@@ -119,6 +124,24 @@ def mark_running(root: Root, task_id: str, marker: RunningMarker) -> None:
 def mark_finished(root: Root, task_id: str, marker: FinishedMarker) -> bool:
     """Write the terminal marker unless one exists; True if this call wrote it."""
     return write_once(root.task_dir(task_id) / FINISHED, msgspec.json.encode(marker))
+
+
+def mark_retried(root: Root, task_id: str, retry_id: str) -> bool:
+    """Link a task to its retry; write-once, so retry chains stay linear."""
+    return write_once(root.task_dir(task_id) / RETRIED_BY, retry_id.encode())
+
+
+def retried_by(root: Root, task_id: str) -> str | None:
+    raw = read_bytes(root.task_dir(task_id) / RETRIED_BY)
+    return validate_task_id(raw.decode()) if raw else None
+
+
+def latest_retry(root: Root, task_id: str) -> str:
+    """The end of a task's retry chain (the task itself if never retried)."""
+    current = task_id
+    while (following := retried_by(root, current)) is not None:
+        current = following
+    return current
 
 
 def log_path(root: Root, task_id: str) -> Path:

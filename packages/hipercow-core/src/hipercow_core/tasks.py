@@ -38,7 +38,9 @@ from hipercow_core.store import (
     log_path,
     read_markers,
     read_task_data,
+    record_last,
     summarise,
+    task_exists,
     write_task,
 )
 
@@ -60,6 +62,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
+    path: str | None = None
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -88,22 +91,30 @@ def create_tasks(
     path = root.relative_path(cwd or Path.cwd())
     backend = get_driver(root, driver)
     cluster = backend.cluster_info() if specs else None
+    from hipercow_core.environments import default_environment, require_environment
+
+    fallback_environment = default_environment(root) if specs else None
+    for name in sorted({e for spec in specs if (e := spec.environment or fallback_environment)}):
+        require_environment(root, name)
     now = datetime.now(UTC)
+    validated: dict[Resources, Resources] = {}
     records = []
     for spec in specs:
         if not spec.command:
             raise InvalidInputError("no command given", "Put the command after '--'.")
         _check_envvars(spec.envvars)
         assert cluster is not None
+        if spec.resources not in validated:
+            validated[spec.resources] = validate_resources(spec.resources, cluster)
         records.append(
             TaskData(
                 id=new_task_id(),
                 kind=spec.kind,
                 command=spec.command,
-                path=path,
+                path=spec.path or path,
                 created=now,
-                resources=validate_resources(spec.resources, cluster),
-                environment=spec.environment,
+                resources=validated[spec.resources],
+                environment=spec.environment or fallback_environment,
                 envvars=dict(spec.envvars),
                 driver=backend.name,
                 bundle=spec.bundle,
@@ -112,13 +123,25 @@ def create_tasks(
                 payload=dict(spec.payload),
             )
         )
+    _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
     for record, spec in zip(records, specs, strict=True):
         write_task(root, record, spec.files)
+    if records:
+        record_last(root, records[-1].id)
     ids = [r.id for r in records]
     log.debug("created tasks", count=len(ids), driver=backend.name)
     if submit and ids:
         submit_with(backend, ids)
     return ids
+
+
+def _check_dependencies(root: Root, ids: set[str]) -> None:
+    for task_id in ids:
+        if not task_exists(root, task_id):
+            raise InvalidInputError(
+                f"task {task_id} (a dependency) does not exist",
+                "Depend on tasks of this root: 'hipercow task list' shows them.",
+            )
 
 
 def create_task(
@@ -321,6 +344,46 @@ def wait_task(
         )
         time.sleep(pause)
         interval = min(interval * 1.5, ceiling)
+
+
+def wait_tasks(
+    root: Root,
+    task_ids: Sequence[str],
+    *,
+    timeout: float | None = None,
+    poll: float = 0.2,
+    fail_early: bool = False,
+    on_poll: Callable[[dict[str, TaskStatus]], None] | None = None,
+) -> dict[str, TaskStatus]:
+    """Wait for many tasks; finished ones are not read again, only the rest are polled.
+
+    Returns the last statuses: all terminal, or some not when `timeout` passed
+    or (with `fail_early`) as soon as one task did not succeed.
+    """
+    statuses = tasks_status(root, task_ids)
+    if any(s == TaskStatus.CREATED for s in statuses.values()):
+        pending = [t for t, s in statuses.items() if s == TaskStatus.CREATED]
+        raise TaskStateError(
+            f"{len(pending)} task(s) were never submitted, e.g. {pending[0]}",
+            "Run 'hipercow task submit' first.",
+        )
+    ceiling = max((_max_poll_interval(root, t) for t in task_ids[:1]), default=1.0)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    interval = poll
+    while True:
+        if on_poll is not None:
+            on_poll(statuses)
+        active = [t for t, s in statuses.items() if not s.is_terminal]
+        failed = any(s in (TaskStatus.FAILURE, TaskStatus.CANCELLED) for s in statuses.values())
+        if not active or (fail_early and failed):
+            return statuses
+        if deadline is not None and time.monotonic() >= deadline:
+            return statuses
+        time.sleep(
+            interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+        )
+        interval = min(interval * 1.5, ceiling)
+        statuses.update(tasks_status(root, active))
 
 
 def _max_poll_interval(root: Root, task_id: str) -> float:

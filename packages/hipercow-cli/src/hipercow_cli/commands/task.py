@@ -11,7 +11,13 @@ import msgspec
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.options import Driver, Json, parse_pairs, with_resource_options
+from hipercow_cli.options import (
+    Driver,
+    Json,
+    given_resource_fields,
+    parse_pairs,
+    with_resource_options,
+)
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, TaskInfo, TaskStatus
@@ -21,6 +27,22 @@ app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is
 
 TaskId = Annotated[str, typer.Argument(help="Task id.", show_default=False)]
 TaskIds = Annotated[list[str], typer.Argument(help="Task ids.", show_default=False)]
+NoFollow = Annotated[
+    bool, typer.Option("--no-follow", help="This task itself, not its latest retry.")
+]
+DependsOn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--depends-on", help="Run only after this task (or every task of this bundle) succeeded."
+    ),
+]
+
+
+def followed(root: Root, task_ids: list[str], no_follow: bool) -> list[str]:
+    """Each id followed to its latest retry, unless --no-follow."""
+    from hipercow_core.retry import follow
+
+    return follow(root, task_ids, enabled=not no_follow)
 
 
 def exit_for(status: TaskStatus) -> None:
@@ -56,6 +78,20 @@ Wait = Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.
 Timeout = Annotated[
     float | None, typer.Option(help="With --wait: give up after this many seconds.")
 ]
+
+
+def resolve_dependencies(root: Root, references: list[str]) -> tuple[str, ...]:
+    """Task ids, or bundle names standing for all their tasks."""
+    from hipercow_core.bundles import bundle_exists, load_bundle
+    from hipercow_core.ids import validate_task_id
+
+    ids: list[str] = []
+    for reference in references:
+        if bundle_exists(root, reference):
+            ids.extend(load_bundle(root, reference).task_ids)
+        else:
+            ids.append(validate_task_id(reference))
+    return tuple(dict.fromkeys(ids))
 
 
 def create_and_report(
@@ -98,6 +134,7 @@ def create(
     ] = None,
     env: Env = None,
     environment: Environment = None,
+    depends_on: DependsOn = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -118,6 +155,7 @@ def create(
         "resources": resources,
         "envvars": parse_pairs(env, "--env"),
         "environment": environment,
+        "depends_on": resolve_dependencies(root, depends_on or []),
     }
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
@@ -161,6 +199,7 @@ def call(
     ] = "10M",
     env: Env = None,
     environment: Environment = None,
+    depends_on: DependsOn = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -191,6 +230,7 @@ def call(
         resources=resources,
         envvars=parse_pairs(env, "--env"),
         environment=environment,
+        depends_on=resolve_dependencies(root, depends_on or []),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
 
@@ -216,11 +256,14 @@ def submit(
 
 
 @app.command("status")
-def status(task_ids: TaskIds, as_json: Json = False) -> None:
+def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False) -> None:
     """Show the status of tasks (created, submitted, running, success, failure, cancelled)."""
     from hipercow_core.tasks import tasks_status
 
-    found = tasks_status(Root.find(), task_ids)
+    root = Root.find()
+    latest = dict(zip(task_ids, followed(root, task_ids, no_follow), strict=True))
+    by_latest = tasks_status(root, latest.values())
+    found = {task_id: by_latest[latest[task_id]] for task_id in task_ids}
     if as_json:
         output.emit_json(
             found if len(task_ids) > 1 else {"id": task_ids[0], "status": found[task_ids[0]]}
@@ -247,9 +290,11 @@ def _durations(info: TaskInfo) -> tuple[timedelta | None, timedelta | None]:
 @app.command("info")
 def info(task_id: TaskId, as_json: Json = False) -> None:
     """Everything about a task: command, resources, times, exit code and reason."""
+    from hipercow_core.retry import retry_chain
     from hipercow_core.tasks import task_info
 
-    details = task_info(Root.find(), task_id)
+    root = Root.find()
+    details = task_info(root, task_id)
     waited, ran = _durations(details)
     if as_json:
         output.emit_json(
@@ -257,6 +302,7 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
                 **msgspec.to_builtins(details),
                 "waited_seconds": waited.total_seconds() if waited else None,
                 "ran_seconds": ran.total_seconds() if ran else None,
+                "retry_chain": retry_chain(root, task_id),
             }
         )
         return
@@ -279,6 +325,15 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("reason", details.reason or "-"),
         ("host", details.host or "-"),
     ]
+    chain = retry_chain(root, task_id)
+    if len(chain) > 1:
+        rows.append(
+            ("retries", " -> ".join(t[:8] if t != task_id else f"[{t[:8]}]" for t in chain))
+        )
+    if data.depends_on:
+        rows.append(("depends on", ", ".join(data.depends_on)))
+    if data.bundle:
+        rows.append(("bundle", data.bundle))
     if data.environment:
         rows.append(("environment", data.environment))
     if data.envvars:
@@ -299,11 +354,13 @@ def log(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing output until the task ends.")
     ] = False,
+    no_follow: NoFollow = False,
 ) -> None:
     """Show a task's output (or, with --outer, what the scheduler logged)."""
     from hipercow_core import tasks
 
     root = Root.find()
+    task_id = followed(root, [task_id], no_follow)[0]
     if follow and not outer:
         for chunk in tasks.follow_log(root, task_id):
             sys.stdout.buffer.write(chunk)
@@ -318,12 +375,14 @@ def log(
 
 
 @app.command("result")
-def result(task_id: TaskId, as_json: Json = False) -> None:
+def result(task_id: TaskId, no_follow: NoFollow = False, as_json: Json = False) -> None:
     """The value a Python task returned; if it raised, the error and traceback (exit 1)."""
     from hipercow_core.pytasks import TaskFailedError, task_result
 
+    root = Root.find()
+    task_id = followed(root, [task_id], no_follow)[0]
     try:
-        value = task_result(Root.find(), task_id)
+        value = task_result(root, task_id)
     except TaskFailedError as e:
         if as_json:
             output.emit_json(
@@ -352,23 +411,50 @@ def wait(
     timeout: Annotated[
         float | None, typer.Option(help="Give up after this many seconds (exit code 1).")
     ] = None,
+    no_follow: NoFollow = False,
     as_json: Json = False,
 ) -> None:
     """Wait for a task to finish; exits 0 only if it succeeded."""
-    exit_for(wait_and_report(Root.find(), task_id, timeout, as_json))
+    root = Root.find()
+    exit_for(wait_and_report(root, followed(root, [task_id], no_follow)[0], timeout, as_json))
 
 
 @app.command("cancel")
-def cancel(task_ids: TaskIds, as_json: Json = False) -> None:
+def cancel(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False) -> None:
     """Cancel tasks that have not finished; finished ones are left alone."""
     from hipercow_core.tasks import cancel_tasks
 
-    result = cancel_tasks(Root.find(), task_ids)
+    root = Root.find()
+    result = cancel_tasks(root, followed(root, task_ids, no_follow))
     if as_json:
         output.emit_json(result)
         return
     for task_id, done in result.items():
         output.out(f"{task_id}  {'cancelled' if done else 'not cancelled (already finished)'}")
+
+
+@app.command("retry")
+@with_resource_options
+def retry(
+    task_ids: TaskIds,
+    driver: Driver = None,
+    as_json: Json = False,
+    *,
+    resources: Resources,
+) -> None:
+    """Run finished tasks again as new tasks; each keeps its resources unless new ones are given.
+
+    Status, log, result, wait and cancel then follow a task to its latest retry.
+    """
+    from hipercow_core.retry import retry_tasks
+
+    changes = given_resource_fields(resources)
+    done = retry_tasks(Root.find(), task_ids, resource_changes=changes, driver=driver)
+    if as_json:
+        output.emit_json(done)
+        return
+    for old, new in done.items():
+        output.out(f"{old} -> {new}")
 
 
 def parse_since(text: str) -> datetime:

@@ -24,6 +24,7 @@ from hipercow_core.drivers.protocol import task_file
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.log import get_logger
 from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
+from hipercow_core.resources import resolve_hold_until
 from hipercow_core.root import Root, hostname
 from hipercow_core.schema import (
     ClusterInfo,
@@ -36,6 +37,7 @@ from hipercow_core.store import (
     file_status,
     mark_finished,
     mark_submitted,
+    read_task_data,
 )
 
 log = get_logger(__name__)
@@ -48,6 +50,13 @@ class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
     """`max_cores`: how many cores running tasks may use at once (default: all)."""
 
     max_cores: int | None = None
+
+
+class QueueEntry(msgspec.Struct, frozen=True):
+    """A queued task: when it was queued (for first-in-first-out) and its start-not-before."""
+
+    queued_ns: int
+    not_before: datetime | None = None
 
 
 class Launch(msgspec.Struct, frozen=True):
@@ -137,13 +146,19 @@ class LocalDriver:
         self.options = options
 
     def submit(self, task_ids: Sequence[str]) -> None:
+        """Queue tasks for the daemon; hold times are resolved once for the batch."""
         queue = queue_dir(self.root)
         queue.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
         for task_id in task_ids:
+            hold = read_task_data(self.root, task_id).resources.hold_until
+            entry = QueueEntry(
+                time.time_ns(), resolve_hold_until(hold, now) if hold is not None else None
+            )
             mark_submitted(self.root, task_id, SubmittedMarker(now, self.name))
-            append_outer_log(self.root, task_id, "queued on the local driver")
-            atomic_write(queue / task_id, str(time.time_ns()).encode())
+            note = f" (held until {entry.not_before:%Y-%m-%d %H:%M})" if entry.not_before else ""
+            append_outer_log(self.root, task_id, f"queued on the local driver{note}")
+            atomic_write(queue / task_id, msgspec.json.encode(entry))
         ensure_daemon(self.root)
 
     def status(self, task_ids: Sequence[str]) -> dict[str, TaskStatus]:

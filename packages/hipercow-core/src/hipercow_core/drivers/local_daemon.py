@@ -21,11 +21,13 @@ from pathlib import Path
 import msgspec
 from filelock import FileLock, Timeout
 
+from hipercow_core.dependencies import DEPENDENCY_FAILED, Readiness, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
     Launch,
     LocalDriver,
     LocalOptions,
+    QueueEntry,
     append_outer_log,
     lock_path,
     mark_lost,
@@ -35,10 +37,11 @@ from hipercow_core.drivers.local import (
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError
-from hipercow_core.fsutil import atomic_write
+from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.processes import detached_popen_kwargs, kill_tree
 from hipercow_core.root import Root, hostname
-from hipercow_core.store import file_status, log_path, read_task_data
+from hipercow_core.schema import FinishedMarker, TaskData, TaskStatus
+from hipercow_core.store import file_status, log_path, mark_finished, read_task_data
 
 POLL_SECONDS = 0.1
 IDLE_SECONDS = 2.0
@@ -54,6 +57,8 @@ class Daemon:
     def __init__(self, root: Root) -> None:
         self.root = root
         self.running: dict[str, Running] = {}
+        self.entries: dict[str, QueueEntry] = {}
+        self.data: dict[str, TaskData] = {}
 
     def limit(self) -> int:
         entry = configured_entry(self.root.machine_config(), "local")
@@ -64,33 +69,61 @@ class Daemon:
     def queued(self) -> list[str]:
         """Queued task ids, oldest first."""
         try:
-            entries = list(os.scandir(queue_dir(self.root)))
+            names = [n for n in os.listdir(queue_dir(self.root)) if not n.startswith(".")]
         except FileNotFoundError:
             return []
-        entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
-        return [e.name for e in entries if not e.name.startswith(".")]
+        for name in names:
+            if name not in self.entries:
+                raw = read_bytes(queue_dir(self.root) / name)
+                if raw is not None:
+                    self.entries[name] = msgspec.json.decode(raw, type=QueueEntry)
+        present = [n for n in names if n in self.entries]
+        return sorted(present, key=lambda n: (self.entries[n].queued_ns, n))
 
-    def cores_of(self, task_id: str, limit: int) -> int:
-        cores = read_task_data(self.root, task_id).resources.cores
-        return limit if cores == "node" else min(int(cores), limit)
+    def dequeue(self, task_id: str) -> None:
+        (queue_dir(self.root) / task_id).unlink(missing_ok=True)
+        self.entries.pop(task_id, None)
+        self.data.pop(task_id, None)
 
     def start_queued(self) -> None:
+        """Start queued tasks first in, first out, while their cores fit.
+
+        Tasks held back (a start time not reached, dependencies not finished)
+        are passed over without blocking those behind them.
+        """
         limit = self.limit()
         used = sum(r.cores for r in self.running.values())
+        now = datetime.now(UTC)
         for task_id in self.queued():
-            entry = queue_dir(self.root) / task_id
             try:
                 if file_status(self.root, task_id).is_terminal:
-                    entry.unlink(missing_ok=True)
+                    self.dequeue(task_id)
                     continue
-                cores = self.cores_of(task_id, limit)
+                data = self.data.get(task_id) or read_task_data(self.root, task_id)
             except HipercowError:
-                entry.unlink(missing_ok=True)
+                self.dequeue(task_id)
                 continue
+            self.data[task_id] = data
+            not_before = self.entries[task_id].not_before
+            if not_before is not None and now < not_before:
+                continue
+            if data.depends_on:
+                state = readiness(self.root, data.depends_on)
+                if state == Readiness.FAILED:
+                    marker = FinishedMarker(TaskStatus.FAILURE, now, reason=DEPENDENCY_FAILED)
+                    mark_finished(self.root, task_id, marker)
+                    append_outer_log(self.root, task_id, "not started: a dependency failed")
+                    self.dequeue(task_id)
+                    continue
+                if state == Readiness.WAITING:
+                    continue
+            cores = (
+                limit if data.resources.cores == "node" else min(int(data.resources.cores), limit)
+            )
             if used + cores > limit and self.running:
                 return
             self.launch(task_id, cores)
-            entry.unlink(missing_ok=True)
+            self.dequeue(task_id)
             used += cores
 
     def launch(self, task_id: str, cores: int) -> None:

@@ -1,0 +1,142 @@
+"""Bulk creation: a command template with `@name` placeholders, and data to fill it.
+
+Data comes as a CSV file (one task per row), `x=1..10` (inclusive), `x=1:10`
+(end excluded), or `x=a,b,c`. Several data sources combine as an outer
+product, or pair up row by row with `zip`. The names in the template must be
+exactly the names in the data, so a typo is caught before anything is made.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from hipercow_core.errors import InvalidInputError
+
+_PLACEHOLDER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INCLUSIVE = re.compile(r"(-?\d+)\.\.(-?\d+)")
+_EXCLUSIVE = re.compile(r"(-?\d+):(-?\d+)")
+
+Row = dict[str, str]
+
+
+class Table:
+    """Named columns of equal length: the rows of one data source."""
+
+    def __init__(self, names: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.names = tuple(names)
+        self.rows = [tuple(r) for r in rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def parse_data(spec: str, cwd: Path | None = None) -> Table:
+    """One `--data` value: `name=values` or the path of a CSV file."""
+    name, sep, values = spec.partition("=")
+    if sep and _NAME.fullmatch(name.strip()):
+        return Table([name.strip()], [[v] for v in _values(name.strip(), values.strip())])
+    path = Path(spec) if cwd is None or Path(spec).is_absolute() else cwd / spec
+    if path.is_file():
+        return _read_csv(path)
+    raise InvalidInputError(
+        f"--data '{spec}' is neither name=values nor an existing CSV file",
+        "Use x=1..10 (inclusive), x=1:10 (end excluded), x=a,b,c, or the path of a CSV file.",
+    )
+
+
+def _values(name: str, text: str) -> list[str]:
+    if match := _INCLUSIVE.fullmatch(text):
+        low, high = int(match[1]), int(match[2])
+        values = [str(i) for i in range(low, high + 1)]
+    elif match := _EXCLUSIVE.fullmatch(text):
+        low, high = int(match[1]), int(match[2])
+        values = [str(i) for i in range(low, high)]
+    else:
+        values = [v.strip() for v in text.split(",")] if text else []
+    if not values:
+        raise InvalidInputError(
+            f"--data {name}={text} gives no values", "Check the range: x=1..10 includes both ends."
+        )
+    return values
+
+
+def _read_csv(path: Path) -> Table:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    if not header or not rows:
+        raise InvalidInputError(
+            f"CSV file '{path}' has no rows", "Give a header line of names, then one row per task."
+        )
+    names = [h.strip() for h in header]
+    bad = [n for n in names if not _NAME.fullmatch(n)]
+    if bad:
+        raise InvalidInputError(
+            f"CSV column name '{bad[0]}' in '{path}' cannot be a template name",
+            "Column names must be letters, digits and '_', not starting with a digit.",
+        )
+    for number, row in enumerate(rows, start=2):
+        if len(row) != len(names):
+            raise InvalidInputError(
+                f"line {number} of '{path}' has {len(row)} values for {len(names)} columns",
+                "Every row needs one value per column.",
+            )
+    return Table(names, rows)
+
+
+def combine(tables: Sequence[Table], *, zip_rows: bool = False) -> Table:
+    """Outer product of the tables (or, with zip, rows paired up in order)."""
+    names = [n for t in tables for n in t.names]
+    duplicated = {n for n in names if names.count(n) > 1}
+    if duplicated:
+        raise InvalidInputError(
+            f"data name '{sorted(duplicated)[0]}' is given more than once", "Name each data once."
+        )
+    if zip_rows:
+        lengths = {len(t) for t in tables}
+        if len(lengths) > 1:
+            raise InvalidInputError(
+                f"--zip needs data of equal lengths, got {', '.join(str(len(t)) for t in tables)}",
+                "Give the same number of values to each --data, or drop --zip for every combination.",
+            )
+        rows = [sum(parts, ()) for parts in zip(*(t.rows for t in tables), strict=True)]
+    else:
+        rows = [sum(parts, ()) for parts in itertools.product(*(t.rows for t in tables))]
+    return Table(names, rows)
+
+
+def template_names(template: Sequence[str]) -> set[str]:
+    return {m for arg in template for m in _PLACEHOLDER.findall(arg)}
+
+
+def check_names(template_uses: set[str], data: Table) -> None:
+    """The template's placeholders must be exactly the data's names."""
+    given = set(data.names)
+    missing = sorted(template_uses - given)
+    unused = sorted(given - template_uses)
+    if missing:
+        raise InvalidInputError(
+            f"the template uses @{', @'.join(missing)} but no data gives {'it' if len(missing) == 1 else 'them'}",
+            "Add --data for each placeholder, or fix its spelling.",
+        )
+    if unused:
+        raise InvalidInputError(
+            f"the data gives {', '.join(unused)} but the template never uses @{', @'.join(unused)}",
+            "Use every data name in the template, or drop that --data.",
+        )
+
+
+def rows(data: Table) -> Iterator[Row]:
+    for values in data.rows:
+        yield dict(zip(data.names, values, strict=True))
+
+
+def expand(template: Sequence[str], row: Row) -> tuple[str, ...]:
+    """The template's arguments with each `@name` replaced by its value in the row."""
+    return tuple(_PLACEHOLDER.sub(lambda m: row[m[1]], arg) for arg in template)

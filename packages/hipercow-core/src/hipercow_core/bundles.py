@@ -1,0 +1,210 @@
+"""Bundles: named lists of tasks made together, with readable default names.
+
+A bundle is one small file (`hipercow/bundles/NAME.json`) listing task ids;
+the tasks themselves do not depend on it, so deleting a bundle never deletes
+a task. Statuses are read with the same batched path as single tasks, so a
+10,000-task bundle costs one directory listing per task plus one scheduler
+query for the active ones.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from hipercow_core.errors import InvalidInputError
+from hipercow_core.fsutil import atomic_write, read_bytes, write_once
+from hipercow_core.root import Root
+from hipercow_core.schema import Bundle, TaskStatus
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+# Worst first: a bundle is as bad as its worst task.
+WORST_ORDER = (
+    TaskStatus.MISSING,
+    TaskStatus.FAILURE,
+    TaskStatus.CANCELLED,
+    TaskStatus.CREATED,
+    TaskStatus.SUBMITTED,
+    TaskStatus.RUNNING,
+    TaskStatus.SUCCESS,
+)
+
+_ADJECTIVES = (
+    "agile",
+    "bold",
+    "brave",
+    "bright",
+    "calm",
+    "cheerful",
+    "clever",
+    "cosy",
+    "curious",
+    "daring",
+    "eager",
+    "fancy",
+    "gentle",
+    "giddy",
+    "happy",
+    "hardy",
+    "jolly",
+    "keen",
+    "kind",
+    "lively",
+    "lucky",
+    "merry",
+    "mighty",
+    "nimble",
+    "noble",
+    "plucky",
+    "proud",
+    "quick",
+    "quiet",
+    "rapid",
+    "shiny",
+    "snappy",
+    "spry",
+    "steady",
+    "sunny",
+    "swift",
+    "tidy",
+    "trusty",
+    "vivid",
+    "witty",
+)
+_ANIMALS = (
+    "aardvark",
+    "badger",
+    "bison",
+    "cheetah",
+    "dingo",
+    "dolphin",
+    "eagle",
+    "ferret",
+    "gazelle",
+    "gecko",
+    "heron",
+    "ibex",
+    "jackal",
+    "koala",
+    "lemur",
+    "lynx",
+    "marmot",
+    "meerkat",
+    "narwhal",
+    "ocelot",
+    "otter",
+    "panda",
+    "puffin",
+    "quokka",
+    "raccoon",
+    "salamander",
+    "seal",
+    "tapir",
+    "toucan",
+    "urchin",
+    "vole",
+    "walrus",
+    "wildcat",
+    "wombat",
+    "yak",
+    "zebra",
+)
+
+
+def bundles_dir(root: Root) -> Path:
+    return root.path / "bundles"
+
+
+def bundle_path(root: Root, name: str) -> Path:
+    validate_name(name)
+    return bundles_dir(root) / f"{name}.json"
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"'{name}' is not a bundle name",
+            "Use letters, digits, '_', '-' and '.', starting with a letter or digit.",
+        )
+    return name
+
+
+def random_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_ANIMALS)}"
+
+
+def save_bundle(
+    root: Root, task_ids: Sequence[str], name: str | None = None, command: Sequence[str] = ()
+) -> Bundle:
+    """Write a new bundle; a given name must be free, a default one is picked to be."""
+    directory = bundles_dir(root)
+    directory.mkdir(exist_ok=True)
+    for attempt in range(100):
+        chosen = name or (
+            random_name() if attempt < 50 else f"{random_name()}_{secrets.token_hex(2)}"
+        )
+        bundle = Bundle(chosen, datetime.now(UTC), tuple(task_ids), tuple(command))
+        if write_once(bundle_path(root, chosen), msgspec.json.encode(bundle)):
+            return bundle
+        if name is not None:
+            raise InvalidInputError(
+                f"a bundle called '{name}' already exists",
+                "Choose another --name, or delete the old bundle first.",
+            )
+    raise InvalidInputError("could not find a free bundle name", "Give one with --name.")
+
+
+def replace_bundle(root: Root, bundle: Bundle) -> None:
+    atomic_write(bundle_path(root, bundle.name), msgspec.json.encode(bundle))
+
+
+def load_bundle(root: Root, name: str) -> Bundle:
+    raw = read_bytes(bundle_path(root, name))
+    if raw is None:
+        raise InvalidInputError(
+            f"no bundle called '{name}'", "'hipercow bundle list' shows the bundles of this root."
+        )
+    return msgspec.json.decode(raw, type=Bundle)
+
+
+def bundle_exists(root: Root, name: str) -> bool:
+    return _NAME.fullmatch(name) is not None and bundle_path(root, name).is_file()
+
+
+def list_bundles(root: Root) -> list[Bundle]:
+    """Every bundle, newest first."""
+    try:
+        paths = list(bundles_dir(root).glob("*.json"))
+    except FileNotFoundError:
+        return []
+    decoder = msgspec.json.Decoder(Bundle)
+    found = []
+    for path in paths:
+        raw = read_bytes(path)
+        if raw is not None:
+            found.append(decoder.decode(raw))
+    return sorted(found, key=lambda b: b.created, reverse=True)
+
+
+def delete_bundle(root: Root, name: str) -> None:
+    load_bundle(root, name)
+    bundle_path(root, name).unlink(missing_ok=True)
+
+
+def counts(statuses: Iterable[TaskStatus]) -> dict[TaskStatus, int]:
+    """How many tasks have each status, in the order statuses happen."""
+    tally = Counter(statuses)
+    order = [s for s in TaskStatus if s in tally]
+    return {s: tally[s] for s in order}
+
+
+def worst(statuses: Iterable[TaskStatus]) -> TaskStatus:
+    present = set(statuses)
+    return next((s for s in WORST_ORDER if s in present), TaskStatus.SUCCESS)

@@ -1,0 +1,522 @@
+"""Environments: named places for tasks to run in, built on the cluster where tasks run.
+
+An environment lives on the share inside the root, so every node sees it:
+
+    hipercow/environments/NAME/
+      environment.json            EnvironmentRecord: name, engine, Python request
+      builds/<key>/               one prefix (a venv) per platform and Python version,
+      builds/<key>.json             e.g. linux-x86_64-py3.11, and its BuildRecord
+      history/                    every provisioning attempt (hipercow_provision)
+
+A task names its environment; the runner reads the build record for its own
+platform and Python version and enters the prefix (interpreter, PATH, the
+prefix variable such as VIRTUAL_ENV). That read needs no engine code, so the
+runner stays quick and an engine installed only on the submitting machine is
+not needed on the nodes.
+
+Engines (how a prefix is built) come from the `hipercow.environments` entry
+point group. `empty` is built in: its tasks run with hipercow's own
+interpreter, and the environment called `empty` always exists.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import import_module
+from pathlib import Path
+from typing import ClassVar, NamedTuple, Protocol, cast
+
+import msgspec
+
+from hipercow_core.errors import HipercowError, InvalidInputError
+from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.root import Root
+from hipercow_core.schema import (
+    BuildRecord,
+    EnvironmentRecord,
+    PackageInfo,
+    ProvisionInputs,
+    ProvisionRunning,
+)
+
+GROUP = "hipercow.environments"
+EMPTY = "empty"
+DEFAULT = "default"
+DEFAULT_ENGINE = "uv"
+RECORD = "environment.json"
+RUNNING = "running.json"
+_BUILTIN_ENGINES = {EMPTY: "hipercow_core.environments:EmptyEngine"}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A claim without a task id is a provisioning being submitted; older than
+# this, its submitter died before it finished submitting.
+_CLAIM_GRACE = timedelta(minutes=10)
+
+_record_decoder = msgspec.json.Decoder(EnvironmentRecord)
+_build_decoder = msgspec.json.Decoder(BuildRecord)
+
+
+class EnvironmentNotFoundError(InvalidInputError):
+    """A task or command named an environment that this root does not have."""
+
+
+class EnvironmentNotBuiltError(HipercowError):
+    """The environment has no successful build for the platform and Python asking for it."""
+
+
+class EnvironmentBusyError(HipercowError):
+    """A provisioning (or a task) is using the environment, so it cannot be changed now."""
+
+
+# ---------------------------------------------------------------------------
+# Names and places
+
+
+def validate_name(name: str) -> str:
+    """The name unchanged, or raise: names become directory names on a share."""
+    if not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"'{name}' is not a valid environment name",
+            "Use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit.",
+        )
+    return name
+
+
+def environments_dir(root: Root) -> Path:
+    return root.path / "environments"
+
+
+def environment_dir(root: Root, name: str) -> Path:
+    return environments_dir(root) / validate_name(name)
+
+
+def history_dir(root: Root, name: str) -> Path:
+    """Where hipercow_provision keeps the environment's attempts, running claim and lock."""
+    return environment_dir(root, name) / "history"
+
+
+def builds_dir(root: Root, name: str) -> Path:
+    return environment_dir(root, name) / "builds"
+
+
+# ---------------------------------------------------------------------------
+# Records
+
+
+def _not_found(name: str) -> EnvironmentNotFoundError:
+    return EnvironmentNotFoundError(
+        f"environment '{name}' does not exist",
+        f"Create it with 'hipercow environment new {name}'; "
+        "'hipercow environment list' shows the ones in this root.",
+    )
+
+
+def _empty_record(root: Root) -> EnvironmentRecord:
+    try:
+        created = root.meta().created
+    except HipercowError:
+        created = datetime.fromtimestamp(0, UTC)
+    return EnvironmentRecord(name=EMPTY, engine=EMPTY, created=created)
+
+
+def environment_exists(root: Root, name: str) -> bool:
+    if name == EMPTY:
+        return True
+    return _NAME.fullmatch(name) is not None and (environment_dir(root, name) / RECORD).is_file()
+
+
+def require_environment(root: Root, name: str) -> str:
+    """The name unchanged if the environment exists; else raise with a hint."""
+    validate_name(name)
+    if not environment_exists(root, name):
+        raise _not_found(name)
+    return name
+
+
+def default_environment(root: Root) -> str | None:
+    """The environment of tasks that name none: `default` when it exists."""
+    return DEFAULT if environment_exists(root, DEFAULT) else None
+
+
+def read_environment(root: Root, name: str) -> EnvironmentRecord:
+    if name == EMPTY:
+        return _empty_record(root)
+    validate_name(name)
+    raw = read_bytes(environment_dir(root, name) / RECORD)
+    if raw is None:
+        raise _not_found(name)
+    return _record_decoder.decode(raw)
+
+
+def list_environments(root: Root) -> list[EnvironmentRecord]:
+    """Every environment, `empty` first, then by name."""
+    found = [_empty_record(root)]
+    try:
+        entries = sorted(os.listdir(environments_dir(root)))
+    except FileNotFoundError:
+        entries = []
+    for entry in entries:
+        if entry != EMPTY and environment_exists(root, entry):
+            found.append(read_environment(root, entry))
+    return found
+
+
+def create_environment(
+    root: Root, name: str, engine: str = DEFAULT_ENGINE, python: str | None = None
+) -> EnvironmentRecord:
+    """Record a new environment; nothing is built until it is provisioned."""
+    validate_name(name)
+    if name == EMPTY:
+        raise InvalidInputError(
+            "'empty' is built in: tasks in it run with hipercow's own Python",
+            "Choose another name.",
+        )
+    load_engine(engine)
+    directory = environment_dir(root, name)
+    if (directory / RECORD).exists():
+        raise InvalidInputError(
+            f"environment '{name}' already exists",
+            f"Provision it with 'hipercow environment provision {name}', "
+            f"or delete it first with 'hipercow environment delete {name}'.",
+        )
+    record = EnvironmentRecord(name=name, engine=engine, created=datetime.now(UTC), python=python)
+    (directory / "builds").mkdir(parents=True, exist_ok=True)
+    (directory / "history").mkdir(exist_ok=True)
+    atomic_write(directory / RECORD, msgspec.json.format(msgspec.json.encode(record)) + b"\n")
+    return record
+
+
+def read_running(root: Root, name: str) -> ProvisionRunning | None:
+    """The claim of the provisioning in progress, if any (it may be stale)."""
+    raw = read_bytes(history_dir(root, name) / RUNNING)
+    return msgspec.json.decode(raw, type=ProvisionRunning) if raw else None
+
+
+def provisioning_active(root: Root, running: ProvisionRunning) -> bool:
+    """Whether a claim still stands: its job has not finished (asking its driver).
+
+    A claim whose job is not submitted yet stands for a grace period only, so
+    a submitter that died half-way does not block the environment for ever.
+    """
+    from hipercow_core.schema import TaskStatus
+    from hipercow_core.tasks import task_status
+
+    status = TaskStatus.CREATED if running.task_id is None else task_status(root, running.task_id)
+    if status == TaskStatus.CREATED:
+        return datetime.now(UTC) - running.started < _CLAIM_GRACE
+    return status.is_active
+
+
+def tasks_using(root: Root, name: str) -> list[str]:
+    """Ids of submitted or running tasks that run in environment `name`."""
+    from hipercow_core.schema import TaskStatus
+    from hipercow_core.tasks import list_tasks
+
+    active = list_tasks(root, statuses=(TaskStatus.SUBMITTED, TaskStatus.RUNNING))
+    return [s.id for s in active if s.data is not None and s.data.environment == name]
+
+
+def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
+    """Delete one environment: its record, builds and history.
+
+    Refused while it is being provisioned, and (unless `force`) while tasks
+    using it are queued or running, since deleting their interpreter breaks them.
+    """
+    if name == EMPTY:
+        raise InvalidInputError("'empty' is built in and cannot be deleted")
+    read_environment(root, name)
+    running = read_running(root, name)
+    if running is not None and provisioning_active(root, running):
+        raise EnvironmentBusyError(
+            f"environment '{name}' is being provisioned (attempt {running.attempt})",
+            "Wait for it to finish, or cancel its task"
+            + (f" with 'hipercow task cancel {running.task_id}'." if running.task_id else "."),
+        )
+    if not force:
+        busy = tasks_using(root, name)
+        if busy:
+            raise EnvironmentBusyError(
+                f"{len(busy)} task(s) using environment '{name}' are queued or running, "
+                f"e.g. {busy[0]}",
+                "Wait for them or cancel them, or delete anyway with --force.",
+            )
+    directory = environment_dir(root, name)
+    # Remove the record first: a half-deleted environment then reads as absent.
+    (directory / RECORD).unlink()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Platforms and builds
+
+
+class BuildLayout(NamedTuple):
+    """Where things are inside a prefix, relative to it with POSIX separators."""
+
+    interpreter: str
+    path: tuple[str, ...]
+    prefix_variable: str | None
+
+
+def platform_tag(system: str | None = None, machine: str | None = None) -> str:
+    """This machine's platform as builds are keyed: `linux-x86_64`, `win32-amd64`, `darwin-arm64`."""
+    return f"{system or sys.platform}-{(machine or platform.machine()).lower() or 'unknown'}"
+
+
+def build_key(platform_name: str, python_version: str) -> str:
+    """`linux-x86_64-py3.11`: one build per platform and Python minor version."""
+    major_minor = ".".join(python_version.split(".")[:2])
+    return f"{platform_name}-py{major_minor}"
+
+
+def is_windows(platform_name: str) -> bool:
+    return platform_name.startswith(("win32", "cygwin"))
+
+
+def venv_layout(platform_name: str) -> BuildLayout:
+    """A venv's layout: `Scripts\\python.exe` on Windows, `bin/python` elsewhere (the one place)."""
+    if is_windows(platform_name):
+        return BuildLayout("Scripts/python.exe", ("Scripts",), "VIRTUAL_ENV")
+    return BuildLayout("bin/python", ("bin",), "VIRTUAL_ENV")
+
+
+def read_builds(root: Root, name: str) -> list[BuildRecord]:
+    """Every build of an environment, newest first."""
+    directory = builds_dir(root, name)
+    try:
+        names = [n for n in os.listdir(directory) if n.endswith(".json")]
+    except FileNotFoundError:
+        return []
+    records = []
+    for entry in names:
+        raw = read_bytes(directory / entry)
+        if raw is not None:
+            records.append(_build_decoder.decode(raw))
+    records.sort(key=lambda b: b.updated, reverse=True)
+    return records
+
+
+def write_build(root: Root, name: str, record: BuildRecord) -> None:
+    directory = builds_dir(root, name)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write(directory / f"{record.key}.json", msgspec.json.encode(record))
+
+
+def select_build(
+    root: Root, name: str, platform_name: str | None = None, python_version: str | None = None
+) -> BuildRecord | None:
+    """The build to run in here: this platform, this Python if built, else the newest for it."""
+    platform_name = platform_name or platform_tag()
+    python_version = python_version or "{}.{}".format(*sys.version_info[:2])
+    exact = read_bytes(builds_dir(root, name) / f"{build_key(platform_name, python_version)}.json")
+    if exact is not None:
+        return _build_decoder.decode(exact)
+    candidates = [b for b in read_builds(root, name) if b.platform == platform_name]
+    return candidates[0] if candidates else None
+
+
+def task_build(root: Root, name: str | None) -> BuildRecord | None:
+    """The build a task in environment `name` runs in here; None means hipercow's own Python.
+
+    Raises when the environment is gone or was never built for this platform,
+    so the task fails saying what to do instead of running in the wrong place.
+    """
+    if name is None or name == EMPTY:
+        return None
+    record = read_environment(root, name)
+    if record.engine == EMPTY:
+        return None
+    build = select_build(root, name)
+    if build is None:
+        here = build_key(platform_tag(), "{}.{}".format(*sys.version_info[:2]))
+        raise EnvironmentNotBuiltError(
+            f"environment '{name}' has no successful build for {here}",
+            f"Provision it on this kind of node: 'hipercow environment provision {name}'.",
+        )
+    return build
+
+
+def build_prefix(root: Root, name: str, build: BuildRecord) -> Path:
+    return environment_dir(root, name) / Path(build.prefix)
+
+
+def build_interpreter(root: Root, name: str, build: BuildRecord) -> Path:
+    return build_prefix(root, name, build) / Path(build.interpreter)
+
+
+def activate(root: Root, name: str | None, env: Mapping[str, str]) -> dict[str, str]:
+    """A process environment entered into the environment: PATH first, then its prefix variable."""
+    result = dict(env)
+    build = task_build(root, name)
+    if build is None or name is None:
+        return result
+    prefix = build_prefix(root, name, build)
+    dirs = [str(prefix / Path(d)) if d else str(prefix) for d in build.path]
+    path_name = next((k for k in result if k.upper() == "PATH"), "PATH")
+    result[path_name] = os.pathsep.join([*dirs, *filter(None, [result.get(path_name)])])
+    if build.prefix_variable:
+        result[build.prefix_variable] = str(prefix)
+    result.pop("PYTHONHOME", None)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Engines: the `hipercow.environments` entry point group
+
+
+class BuildContext(Protocol):
+    """What a provisioning attempt offers an engine: commands that are logged and recorded."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        capture: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run a command, its output going to the attempt's log (returned instead if `capture`).
+
+        Raises a HipercowError when the command fails or cannot start.
+        """
+        ...
+
+    def say(self, text: str) -> None:
+        """Write a line of explanation into the attempt's log."""
+        ...
+
+
+class Engine(Protocol):
+    """How prefixes are built: `uv`, `pip` (hipercow_provision), `conda` (later)."""
+
+    name: ClassVar[str]
+    needs_build: ClassVar[bool]
+
+    def find_python(self, request: str | None, ctx: BuildContext) -> str:
+        """The interpreter to build from: `request` (a version or path) or hipercow's own."""
+        ...
+
+    def layout(self, platform_name: str) -> BuildLayout:
+        """Where the interpreter and the PATH directories are inside a prefix."""
+        ...
+
+    def is_built(self, prefix: Path, platform_name: str) -> bool:
+        """Whether `prefix` already holds a usable prefix of this engine."""
+        ...
+
+    def create(self, prefix: Path, python: str, ctx: BuildContext) -> None:
+        """Make a new prefix from the interpreter `python`."""
+        ...
+
+    def install(
+        self, prefix: Path, inputs: ProvisionInputs, workdir: Path, ctx: BuildContext
+    ) -> None:
+        """Install the inputs into the prefix; `workdir` is the attempt's own directory."""
+        ...
+
+    def packages(self, prefix: Path, platform_name: str, ctx: BuildContext) -> list[PackageInfo]:
+        """The complete list of what the prefix holds now."""
+        ...
+
+
+class EmptyEngine:
+    """Nothing to build: tasks run with the Python that runs hipercow itself."""
+
+    name: ClassVar[str] = EMPTY
+    needs_build: ClassVar[bool] = False
+
+    def _nothing(self) -> HipercowError:
+        return InvalidInputError(
+            "an environment with the 'empty' engine has nothing to build",
+            "Create one with '--engine uv' (or pip) to install packages.",
+        )
+
+    def find_python(self, request: str | None, ctx: BuildContext) -> str:
+        return sys.executable
+
+    def layout(self, platform_name: str) -> BuildLayout:
+        raise self._nothing()
+
+    def is_built(self, prefix: Path, platform_name: str) -> bool:
+        return True
+
+    def create(self, prefix: Path, python: str, ctx: BuildContext) -> None:
+        raise self._nothing()
+
+    def install(
+        self, prefix: Path, inputs: ProvisionInputs, workdir: Path, ctx: BuildContext
+    ) -> None:
+        raise self._nothing()
+
+    def packages(self, prefix: Path, platform_name: str, ctx: BuildContext) -> list[PackageInfo]:
+        return []
+
+
+@cache
+def _engine_entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return {**found, **_BUILTIN_ENGINES}
+
+
+def available_engines() -> list[str]:
+    return sorted(_engine_entry_points())
+
+
+def load_engine(name: str) -> Engine:
+    """An engine by name; unknown names say which package would provide them."""
+    target = _BUILTIN_ENGINES.get(name) or _engine_entry_points().get(name)
+    if target is None:
+        raise InvalidInputError(
+            f"unknown environment engine '{name}'",
+            f"Available engines: {', '.join(available_engines())}; the uv and pip engines "
+            "come with the hipercow-provision package.",
+        )
+    module_name, _, attribute = target.partition(":")
+    factory = getattr(import_module(module_name), attribute)
+    return cast(Engine, factory())
+
+
+__all__ = [
+    "DEFAULT",
+    "EMPTY",
+    "GROUP",
+    "BuildContext",
+    "BuildLayout",
+    "EmptyEngine",
+    "Engine",
+    "EnvironmentBusyError",
+    "EnvironmentNotBuiltError",
+    "EnvironmentNotFoundError",
+    "activate",
+    "available_engines",
+    "build_interpreter",
+    "build_key",
+    "build_prefix",
+    "builds_dir",
+    "create_environment",
+    "default_environment",
+    "delete_environment",
+    "environment_dir",
+    "environment_exists",
+    "history_dir",
+    "list_environments",
+    "load_engine",
+    "platform_tag",
+    "read_builds",
+    "read_environment",
+    "read_running",
+    "require_environment",
+    "select_build",
+    "task_build",
+    "tasks_using",
+    "venv_layout",
+    "write_build",
+]

@@ -1,0 +1,106 @@
+"""Retrying finished tasks: a retry is a new task linked to the one it retries.
+
+Chains are linear: the link from a task to its retry (`retried_by`) is
+written once, so two people retrying the same task at once cannot fork the
+chain. Status, logs, results, waiting and cancelling follow a task to the end
+of its chain unless asked not to.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from hipercow_core.drivers.registry import get_driver
+from hipercow_core.errors import TaskStateError
+from hipercow_core.root import Root
+from hipercow_core.schema import TaskData
+from hipercow_core.store import (
+    file_status,
+    latest_retry,
+    mark_retried,
+    read_task_data,
+    retried_by,
+)
+from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
+
+# The inputs a task keeps in its directory beside data.json, copied to a retry.
+_INPUT_FILES = ("args.json", "args.pkl")
+
+
+def follow(root: Root, task_ids: Iterable[str], *, enabled: bool = True) -> list[str]:
+    """Each id replaced by the latest retry in its chain (unchanged when disabled)."""
+    return [latest_retry(root, t) if enabled else t for t in task_ids]
+
+
+def retry_chain(root: Root, task_id: str) -> list[str]:
+    """The whole chain a task belongs to, from the original task to the latest retry."""
+    first = task_id
+    while (earlier := read_task_data(root, first).retry_of) is not None:
+        first = earlier
+    chain = [first]
+    while (later := retried_by(root, chain[-1])) is not None:
+        chain.append(later)
+    return chain
+
+
+def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskSpec:
+    task_dir = root.task_dir(data.id)
+    files = {
+        name: (task_dir / name).read_bytes() for name in _INPUT_FILES if (task_dir / name).exists()
+    }
+    return TaskSpec(
+        command=data.command,
+        kind=data.kind,
+        resources=msgspec.structs.replace(data.resources, **changes),
+        envvars=data.envvars,
+        environment=data.environment,
+        bundle=data.bundle,
+        retry_of=data.id,
+        depends_on=data.depends_on,
+        payload=data.payload,
+        files=files,
+        path=data.path,
+    )
+
+
+def retry_tasks(
+    root: Root,
+    task_ids: Sequence[str],
+    *,
+    resource_changes: Mapping[str, Any] | None = None,
+    driver: str | None = None,
+    submit: bool = True,
+) -> dict[str, str]:
+    """Retry finished tasks (each followed to its latest retry); returns {retried: new id}.
+
+    Each retry keeps the original task's resources, with only the fields in
+    `resource_changes` (e.g. {"max_runtime": 120}) replaced.
+    """
+    latest = list(dict.fromkeys(follow(root, task_ids)))
+    for task_id in latest:
+        status = file_status(root, task_id)
+        if not status.is_terminal:
+            raise TaskStateError(
+                f"task {task_id} is {status}: only finished tasks can be retried",
+                f"Wait for it ('hipercow task wait {task_id}') or cancel it first.",
+            )
+    if not latest:
+        return {}
+    originals = [read_task_data(root, t) for t in latest]
+    specs = [_retry_spec(root, data, resource_changes or {}) for data in originals]
+    new_ids = create_tasks(
+        root, specs, cwd=root.project, driver=driver or originals[0].driver, submit=False
+    )
+    linked: dict[str, str] = {}
+    for old, new in zip(latest, new_ids, strict=True):
+        if mark_retried(root, old, new):
+            linked[old] = new
+        else:
+            shutil.rmtree(root.task_dir(new), ignore_errors=True)
+    if submit and linked:
+        submit_with(get_driver(root, driver or originals[0].driver), list(linked.values()))
+    return linked
