@@ -1,0 +1,125 @@
+"""The registry of benchmark cases: what is compared, on which roots, against which goal.
+
+Adding a case: write a setup for each tool (a function from `Tool` to
+`Prepared`: make or reuse a root, return the working directory and the
+arguments to time), then add a `Case(...)` to `CASES`. Goals are ratios of
+medians, ours / theirs, taken from the issue that asks for the case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools.bench.harness import Case, Prepared, Sample, Tool
+from tools.bench.prep import (
+    COMMAND,
+    create_with_cli,
+    expect_id,
+    expect_lines,
+    expect_text,
+    init_root,
+    kept_root,
+    new_root,
+    ours_add_tasks,
+    ours_settle,
+    theirs_add_tasks,
+    theirs_run_task,
+)
+
+LIST_TASKS = 10_000
+
+# --------------------------------------------------------------------------- task status
+# Both tasks are finished (`success`): the one state both tools reach the same
+# way, and the one whose status needs no scheduler, so only reading is timed.
+
+
+def status_ours(tool: Tool) -> Prepared:
+    project = new_root(tool, "task-status")
+    task_id = create_with_cli(tool, project)
+    ours_settle(project)
+    return Prepared(project, ("task", "status", task_id), check=expect_text("success"))
+
+
+def status_theirs(tool: Tool) -> Prepared:
+    project = new_root(tool, "task-status")
+    task_id = create_with_cli(tool, project)
+    theirs_run_task(tool, project, task_id)
+    return Prepared(project, ("task", "status", task_id), check=expect_text("success"))
+
+
+# --------------------------------------------------------------------------- task create
+# One task, submitted by each tool's configured driver as its `create` does:
+# ours queues it for the local driver's daemon, theirs calls the example
+# driver. Ours' background run is waited for after each timed run (untimed).
+
+
+def create_ours(tool: Tool) -> Prepared:
+    project = new_root(tool, "task-create")
+    ours_settle(project)
+
+    def settle(_: Sample) -> None:
+        ours_settle(project)
+
+    return Prepared(project, ("task", "create", "--", *COMMAND), after=settle, check=expect_id)
+
+
+def create_theirs(tool: Tool) -> Prepared:
+    project = new_root(tool, "task-create")
+    return Prepared(project, ("task", "create", "--", *COMMAND), check=expect_id)
+
+
+# --------------------------------------------------------------------------- task list
+# 10,000 tasks created through each tool's Python API (the old CLI would take
+# hours), left `created`: never submitted, never run.
+
+
+def list_ours(tool: Tool) -> Prepared:
+    def build(project: Path) -> None:
+        init_root(tool, project)
+        ours_add_tasks(project, LIST_TASKS)
+
+    project = kept_root(tool, f"task-list-{LIST_TASKS}", build)
+    return Prepared(project, ("task", "list"), check=expect_lines(LIST_TASKS))
+
+
+def list_theirs(tool: Tool) -> Prepared:
+    def build(project: Path) -> None:
+        init_root(tool, project, configure=False)
+        theirs_add_tasks(tool, project, LIST_TASKS)
+        tool.cli("driver", "configure", tool.driver, cwd=project)
+
+    project = kept_root(tool, f"task-list-{LIST_TASKS}", build)
+    return Prepared(project, ("task", "list"), check=expect_lines(LIST_TASKS))
+
+
+# --------------------------------------------------------------------------- registry
+
+CASES: tuple[Case, ...] = (
+    Case(
+        name="task-status",
+        summary="`task status ID` of one finished task",
+        goal=0.3,
+        ours=status_ours,
+        theirs=status_theirs,
+        repeat=15,
+        quick_repeat=5,
+    ),
+    Case(
+        name="task-create",
+        summary="`task create -- echo hi`, submitted by the configured driver",
+        goal=0.5,
+        ours=create_ours,
+        theirs=create_theirs,
+        repeat=10,
+        quick_repeat=4,
+    ),
+    Case(
+        name="task-list",
+        summary=f"`task list` over a root of {LIST_TASKS:,} created tasks",
+        goal=0.3,
+        ours=list_ours,
+        theirs=list_theirs,
+        repeat=10,
+        quick_repeat=4,
+    ),
+)
