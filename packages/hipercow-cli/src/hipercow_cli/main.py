@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands import bulk, bundle, driver, purge, task
 from hipercow_cli.errors import report, want_traceback
 from hipercow_core import __version__
 
@@ -61,15 +60,38 @@ def init(
         output.out(f"hipercow is already initialised at '{root.project}'")
 
 
-app.add_typer(driver.app, name="driver")
-app.add_typer(driver.cluster_app, name="cluster")
-app.add_typer(task.app, name="task")
-app.add_typer(bulk.app, name="bulk")
-app.add_typer(bundle.app, name="bundle")
-app.command("purge")(purge.purge)
+# Our sub-commands in the order `hipercow --help` lists them: (module, attribute,
+# whether it is a group of commands). Only the one being run is imported,
+# which keeps quick commands such as `hipercow task status` quick.
+SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
+    "driver": ("hipercow_cli.commands.driver", "app", True),
+    "cluster": ("hipercow_cli.commands.driver", "cluster_app", True),
+    "task": ("hipercow_cli.commands.task", "app", True),
+    "environment": ("hipercow_cli.commands.environment", "app", True),
+    "bulk": ("hipercow_cli.commands.bulk", "app", True),
+    "bundle": ("hipercow_cli.commands.bundle", "app", True),
+    "purge": ("hipercow_cli.commands.purge", "purge", False),
+}
+BUILTIN_COMMANDS = frozenset({"init", *SUBCOMMANDS})
 
 
-BUILTIN_COMMANDS = frozenset({"init", "driver", "cluster", "task", "bulk", "bundle", "purge"})
+def _command_in(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _add_subcommands(argv: list[str]) -> None:
+    """Attach the sub-command being run, or all of them when showing help."""
+    from importlib import import_module
+
+    wanted = _command_in(argv)
+    for name, (module, attribute, group) in SUBCOMMANDS.items():
+        if wanted in SUBCOMMANDS and name != wanted:
+            continue
+        target = getattr(import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
 def _add_plugins(argv: list[str]) -> None:
@@ -78,8 +100,7 @@ def _add_plugins(argv: list[str]) -> None:
     Scanning installed packages for entry points is the slowest part of
     start-up, so it is skipped when the command is one of our own.
     """
-    command = next((a for a in argv if not a.startswith("-")), None)
-    if command in BUILTIN_COMMANDS:
+    if _command_in(argv) in BUILTIN_COMMANDS:
         return
     from importlib.metadata import entry_points
 
@@ -95,6 +116,7 @@ def _add_plugins(argv: list[str]) -> None:
 
 def main() -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
+    _add_subcommands(sys.argv[1:])
     _add_plugins(sys.argv[1:])
     try:
         app()

@@ -6,6 +6,7 @@ pay for importing rich; rich is loaded only for tables and spinners.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -43,9 +44,14 @@ def err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+@functools.cache
+def _stdout_coloured() -> bool:
+    return colour_enabled()
+
+
 def status_text(status: str) -> str:
     code = _STATUS_COLOURS.get(status)
-    if code and colour_enabled():
+    if code and _stdout_coloured():
         return f"\x1b[{code}m{status}\x1b[0m"
     return status
 
@@ -146,7 +152,9 @@ def progress(label: str, total: int) -> Iterator[Callable[[int, str], None]]:
         yield lambda done, text: bar.update(task, completed=done, counts=text)
 
 
+@functools.lru_cache(maxsize=4096)
 def show_time(value: datetime | None) -> str:
+    """Local time to the second; cached, since tasks made together share a time."""
     if value is None:
         return "-"
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -20,6 +20,7 @@ from hipercow_core.drivers.protocol import Driver
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import DriverError, InvalidInputError, TaskStateError
 from hipercow_core.ids import new_task_id
+from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
 from hipercow_core.resources import validate_resources
 from hipercow_core.root import Root
@@ -32,14 +33,12 @@ from hipercow_core.schema import (
     TaskTimes,
 )
 from hipercow_core.store import (
-    TaskSummary,
     file_status,
     iter_task_ids,
     log_path,
     read_markers,
     read_task_data,
     record_last,
-    summarise,
     task_exists,
     write_task,
 )
@@ -397,21 +396,25 @@ def list_tasks(
     statuses: Iterable[TaskStatus] | None = None,
     since: datetime | None = None,
     reconcile: bool = True,
-) -> list[TaskSummary]:
-    """Tasks in creation order, filtered by status and creation time."""
+) -> list[ListedTask]:
+    """Tasks in creation order, filtered by status and creation time.
+
+    Statuses come from the files (through a local cache); tasks the files
+    call submitted or running are checked with their drivers.
+    """
     wanted = set(statuses) if statuses else None
-    summaries = [summarise(root, task_id) for task_id in iter_task_ids(root)]
+    found = indexed_tasks(root)
     if reconcile:
-        active = [s.id for s in summaries if s.status.is_active]
+        active = [t.id for t in found if t.status.is_active]
         if active:
             fresh = tasks_status(root, active)
-            summaries = [s._replace(status=fresh.get(s.id, s.status)) for s in summaries]
+            found = [msgspec.structs.replace(t, status=fresh.get(t.id, t.status)) for t in found]
     epoch = datetime.min.replace(tzinfo=UTC)
     selected = [
-        s
-        for s in summaries
-        if (wanted is None or s.status in wanted)
-        and (since is None or (s.created is not None and s.created >= since))
+        t
+        for t in found
+        if (wanted is None or t.status in wanted)
+        and (since is None or (t.created is not None and t.created >= since))
     ]
-    selected.sort(key=lambda s: (s.created or epoch, s.id))
+    selected.sort(key=lambda t: (t.created or epoch, t.id))
     return selected

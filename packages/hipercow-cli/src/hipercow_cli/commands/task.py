@@ -513,12 +513,7 @@ def list_(
     if as_json:
         output.emit_json(
             [
-                {
-                    "id": s.id,
-                    "status": s.status,
-                    "created": s.created,
-                    "command": s.data.command if s.data else None,
-                }
+                {"id": s.id, "status": s.status, "created": s.created, "command": s.command}
                 for s in found
             ]
         )
@@ -526,7 +521,7 @@ def list_(
     lines = []
     for s in found:
         created = output.show_time(s.created)
-        command = output.show_command(s.data.command) if s.data else ""
+        command = output.show_command(s.command)
         lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {command}")
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
