@@ -17,6 +17,7 @@ from tools.bench.prep import (
     expect_id,
     expect_lines,
     expect_text,
+    expect_text_in,
     init_root,
     kept_root,
     new_root,
@@ -92,6 +93,54 @@ def list_theirs(tool: Tool) -> Prepared:
     return Prepared(project, ("task", "list"), check=expect_lines(LIST_TASKS))
 
 
+# --------------------------------------------------------------------------- bulk create
+# 10,000 tasks from a template and a range, created but not submitted: ours
+# with --no-submit, theirs with no driver configured. Each run adds 10,000
+# more tasks to the same root, for both tools alike.
+
+BULK_TASKS = 10_000
+BULK_TEMPLATE = ("echo", "@x")
+BULK_DATA = f"x=1..{BULK_TASKS}"
+
+
+def bulk_ours(tool: Tool) -> Prepared:
+    project = new_root(tool, "bulk-create")
+    argv = ("bulk", "create", "--no-submit", "--data", BULK_DATA, "--", *BULK_TEMPLATE)
+    return Prepared(project, argv, check=expect_text_in(f"{BULK_TASKS} tasks"))
+
+
+def bulk_theirs(tool: Tool) -> Prepared:
+    project = new_root(tool, "bulk-create", configure=False)
+    return Prepared(project, ("create", "bulk", "--data", BULK_DATA, *BULK_TEMPLATE))
+
+
+# --------------------------------------------------------------------------- bundle status
+# `bundle status NAME` over one bundle of 10,000 created tasks, per task.
+
+BUNDLE = "big"
+
+
+def bundle_ours(tool: Tool) -> Prepared:
+    def build(project: Path) -> None:
+        init_root(tool, project)
+        tool.cli("bulk", "create", "--no-submit", "--name", BUNDLE, "--data", BULK_DATA, "--",
+                 *BULK_TEMPLATE, cwd=project)
+
+    project = kept_root(tool, f"bundle-status-{BULK_TASKS}", build)
+    return Prepared(project, ("bundle", "status", BUNDLE), check=expect_lines(BULK_TASKS))
+
+
+def bundle_theirs(tool: Tool) -> Prepared:
+    def build(project: Path) -> None:
+        init_root(tool, project, configure=False)
+        tool.cli("create", "bulk", "--name", BUNDLE, "--data", BULK_DATA, *BULK_TEMPLATE,
+                 cwd=project)
+        tool.cli("driver", "configure", tool.driver, cwd=project)
+
+    project = kept_root(tool, f"bundle-status-{BULK_TASKS}", build)
+    return Prepared(project, ("bundle", "status", BUNDLE))
+
+
 # --------------------------------------------------------------------------- registry
 
 CASES: tuple[Case, ...] = (
@@ -121,5 +170,23 @@ CASES: tuple[Case, ...] = (
         theirs=list_theirs,
         repeat=10,
         quick_repeat=4,
+    ),
+    Case(
+        name="bulk-create",
+        summary=f"`bulk create` of {BULK_TASKS:,} tasks, created but not submitted",
+        goal=0.25,
+        ours=bulk_ours,
+        theirs=bulk_theirs,
+        repeat=3,
+        quick_repeat=1,
+    ),
+    Case(
+        name="bundle-status",
+        summary=f"`bundle status` of a {BULK_TASKS:,}-task bundle (peak memory goal: 150 MB)",
+        goal=0.25,
+        ours=bundle_ours,
+        theirs=bundle_theirs,
+        repeat=5,
+        quick_repeat=2,
     ),
 )

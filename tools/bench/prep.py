@@ -30,12 +30,12 @@ def init_root(tool: Tool, project: Path, *, configure: bool = True) -> None:
         tool.cli("driver", "configure", tool.driver, cwd=project)
 
 
-def new_root(tool: Tool, name: str) -> Path:
-    """A fresh project with a configured root, for cases whose timed runs change it."""
+def new_root(tool: Tool, name: str, *, configure: bool = True) -> Path:
+    """A fresh project with a (configured) root, for cases whose timed runs change it."""
     project = tool.home / "roots" / name
     if project.exists():
         shutil.rmtree(project)
-    init_root(tool, project)
+    init_root(tool, project, configure=configure)
     return project
 
 
@@ -86,6 +86,15 @@ def expect_text(wanted: str) -> Callable[[str], str | None]:
 
     def check(output: str) -> str | None:
         return None if output.strip() == wanted else f"expected {wanted!r}, got {output[-200:]!r}"
+
+    return check
+
+
+def expect_text_in(wanted: str) -> Callable[[str], str | None]:
+    """A `check` that the run's output mentions `wanted` (e.g. a count of tasks made)."""
+
+    def check(output: str) -> str | None:
+        return None if wanted in output else f"expected {wanted!r} in {output[-200:]!r}"
 
     return check
 

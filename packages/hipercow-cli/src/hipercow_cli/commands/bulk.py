@@ -31,6 +31,10 @@ Name = Annotated[
     str | None, typer.Option("--name", help="Bundle name (default: a readable random one).")
 ]
 Preview = Annotated[bool, typer.Option("--preview", help="Show the tasks and create nothing.")]
+NoSubmit = Annotated[
+    bool,
+    typer.Option("--no-submit", help="Create the tasks but do not submit them ('task submit' later)."),
+]
 
 PREVIEW_EDGE = 3
 
@@ -63,6 +67,7 @@ def make_bundle(
     command: tuple[str, ...],
     driver: str | None,
     as_json: bool,
+    submit: bool = True,
 ) -> None:
     """Create the tasks, record them as a bundle, then submit them in one batch.
 
@@ -83,7 +88,8 @@ def make_bundle(
         bundle_path(root, reserved.name).unlink(missing_ok=True)
         raise
     replace_bundle(root, msgspec.structs.replace(reserved, task_ids=tuple(ids)))
-    submit_with(get_driver(root, driver), ids)
+    if submit:
+        submit_with(get_driver(root, driver), ids)
     if as_json:
         output.emit_json({"bundle": reserved.name, "task_ids": ids})
     else:
@@ -101,6 +107,7 @@ def create(
     zip_rows: Zip = False,
     name: Name = None,
     preview: Preview = False,
+    no_submit: NoSubmit = False,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
@@ -127,7 +134,7 @@ def create(
         "depends_on": resolve_dependencies(root, depends_on or []),
     }
     specs = [TaskSpec(command=c, **shared) for c in commands]
-    make_bundle(root, specs, name, tuple(template), driver, as_json)
+    make_bundle(root, specs, name, tuple(template), driver, as_json, submit=not no_submit)
 
 
 @app.command("call")
