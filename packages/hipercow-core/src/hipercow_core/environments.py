@@ -219,7 +219,7 @@ def tasks_using(root: Root, name: str) -> list[str]:
     from hipercow_core.tasks import list_tasks
 
     active = list_tasks(root, statuses=(TaskStatus.SUBMITTED, TaskStatus.RUNNING))
-    return [s.id for s in active if s.data is not None and s.data.environment == name]
+    return [s.id for s in active if s.environment == name]
 
 
 def delete_environment(root: Root, name: str, *, force: bool = False) -> None:

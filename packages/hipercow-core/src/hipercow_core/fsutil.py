@@ -57,9 +57,10 @@ def write_once(path: Path, data: bytes) -> bool:
             tmp.unlink()
 
 
-def read_bytes(path: Path) -> bytes | None:
+def read_bytes(path: Path | str) -> bytes | None:
     """The file's contents, or None when it does not exist (yet)."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError):
         return None

@@ -19,6 +19,12 @@ def new_task_id() -> str:
     return os.urandom(16).hex()
 
 
+def new_task_ids(count: int) -> list[str]:
+    """Many fresh ids from one read of the random source."""
+    pool = os.urandom(16 * count).hex()
+    return [pool[i : i + 32] for i in range(0, 32 * count, 32)]
+
+
 def validate_task_id(task_id: str) -> str:
     """Return the id unchanged, or raise if it is not a well-formed task id."""
     if not _ID_PATTERN.fullmatch(task_id):

@@ -19,7 +19,7 @@ import msgspec
 from hipercow_core.drivers.protocol import Driver
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import DriverError, InvalidInputError, TaskStateError
-from hipercow_core.ids import new_task_id
+from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
 from hipercow_core.resources import validate_resources
@@ -40,7 +40,7 @@ from hipercow_core.store import (
     read_task_data,
     record_last,
     task_exists,
-    write_task,
+    write_tasks,
 )
 
 log = get_logger(__name__)
@@ -98,6 +98,7 @@ def create_tasks(
     now = datetime.now(UTC)
     validated: dict[Resources, Resources] = {}
     records = []
+    fresh_ids = iter(new_task_ids(len(specs)))
     for spec in specs:
         if not spec.command:
             raise InvalidInputError("no command given", "Put the command after '--'.")
@@ -107,7 +108,7 @@ def create_tasks(
             validated[spec.resources] = validate_resources(spec.resources, cluster)
         records.append(
             TaskData(
-                id=new_task_id(),
+                id=next(fresh_ids),
                 kind=spec.kind,
                 command=spec.command,
                 path=spec.path or path,
@@ -123,8 +124,7 @@ def create_tasks(
             )
         )
     _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
-    for record, spec in zip(records, specs, strict=True):
-        write_task(root, record, spec.files)
+    write_tasks(root, zip(records, (spec.files for spec in specs), strict=True))
     if records:
         record_last(root, records[-1].id)
     ids = [r.id for r in records]

@@ -1,0 +1,130 @@
+"""The scripts a node runs for a task, rendered from template files shipped in the package.
+
+A job on the portal is one command line. For Windows nodes it is
+`call "\\\\server\\share\\...\\run.bat"`: a batch file in the task directory
+that maps the shares and runs the task. For Linux nodes it is
+`bash /mnt/.../run.sh`. The scripts live in `templates/` as files, so they
+can be read and changed as scripts; `{{name}}` marks a value filled in here,
+and rendering fails if a template asks for a value that is not given.
+Values are quoted for the shell they land in.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from hipercow_core.fsutil import atomic_write
+from hipercow_core.root import Root, hostname
+from hipercow_core.store import FINISHED
+from hipercow_windows_hpc import __version__
+from hipercow_windows_hpc.paths import LinuxMount
+from hipercow_windows_hpc.shares import Location, Share
+
+WINDOWS_SCRIPT = "run.bat"
+LINUX_SCRIPT = "run.sh"
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def load_template(name: str) -> str:
+    """A template's text, from the installed package."""
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill every `{{name}}`; a name without a value is an error, not an empty string."""
+    missing = sorted({m[1] for m in _PLACEHOLDER.finditer(template)} - set(values))
+    if missing:
+        raise KeyError(f"template values missing: {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda m: values[m[1]], template)
+
+
+def _bat(value: str) -> str:
+    """A value safe inside a batch file's double quotes: `%` would start a variable."""
+    return value.replace("%", "%%")
+
+
+@dataclass(frozen=True)
+class ScriptSettings:
+    """What every script of one submission shares: where the project is, what runs it."""
+
+    project: Location
+    shares: Sequence[Share]
+    runner: str
+    python_version: str
+    python_module: str | None = None
+    linux_rules: Sequence[LinuxMount] = ()
+
+
+@dataclass(frozen=True)
+class JobScript:
+    """A written script and how the portal should start it."""
+
+    path: Path
+    command: str
+    workdir: str
+
+
+def _header(task_id: str) -> dict[str, str]:
+    return {
+        "task_id": task_id,
+        "version": __version__,
+        "host": hostname(),
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def windows_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[str]) -> str:
+    """The batch file for a task whose directory is `task_parts` below the project."""
+    maps = [f'NET USE {s.drive} "{_bat(s.remote.windows())}" /Y' for s in settings.shares]
+    unmaps = [f"NET USE {s.drive} /DELETE /Y" for s in settings.shares]
+    values = {
+        **_header(task_id),
+        "map_shares": "\n".join(maps),
+        "unmap_shares": "\n".join(unmaps),
+        "python_version": settings.python_version,
+        "project": _bat(settings.project.windows()),
+        "runner": settings.runner,
+        "finished": _bat(settings.project.windows(*task_parts, FINISHED)),
+    }
+    return render(load_template(WINDOWS_SCRIPT), values)
+
+
+def linux_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[str]) -> str:
+    """The shell script for a task whose directory is `task_parts` below the project."""
+    rules = settings.linux_rules
+    values = {
+        **_header(task_id),
+        "python_module": shlex.quote(settings.python_module or ""),
+        "python_version": shlex.quote(settings.python_version),
+        "project": shlex.quote(settings.project.linux(rules)),
+        "runner": settings.runner,
+        "finished": shlex.quote(settings.project.linux(rules, *task_parts, FINISHED)),
+    }
+    return render(load_template(LINUX_SCRIPT), values)
+
+
+def write_job_script(
+    root: Root, task_id: str, settings: ScriptSettings, platform: str
+) -> JobScript:
+    """Write the task's script into its directory; returns how the portal should run it."""
+    task_dir = root.task_dir(task_id)
+    task_parts = task_dir.relative_to(root.project).parts
+    if platform == "linux":
+        text = linux_script(settings, task_id, task_parts)
+        path = task_dir / LINUX_SCRIPT
+        atomic_write(path, text.encode("utf-8"))
+        script = settings.project.linux(settings.linux_rules, *task_parts, LINUX_SCRIPT)
+        workdir = settings.project.linux(settings.linux_rules)
+        return JobScript(path, f"bash {shlex.quote(script)}", workdir)
+    text = windows_script(settings, task_id, task_parts)
+    path = task_dir / WINDOWS_SCRIPT
+    atomic_write(path, text.replace("\n", "\r\n").encode("utf-8"))
+    unc = settings.project.unc(*task_parts, WINDOWS_SCRIPT).windows()
+    return JobScript(path, f'call "{unc}"', "")

@@ -1,0 +1,106 @@
+"""The scripts nodes run, rendered from the template files shipped in the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hipercow_core.root import Root
+from hipercow_windows_hpc.batch import (
+    ScriptSettings,
+    load_template,
+    render,
+    write_job_script,
+)
+from hipercow_windows_hpc.paths import DEFAULT_LINUX_MOUNTS
+from hipercow_windows_hpc.shares import Share, locate
+
+TASK = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Root:
+    project = tmp_path / "share" / "proj"
+    project.mkdir(parents=True)
+    root, _ = Root.init(project)
+    root.task_dir(TASK).mkdir(parents=True)
+    return root
+
+
+def settings_for(root: Root, shares: list[Share], **more: str) -> ScriptSettings:
+    return ScriptSettings(
+        project=locate(root.project, shares),
+        shares=shares,
+        runner=more.get("runner", "hipercow-task-run"),
+        python_version="3.12",
+        python_module=more.get("module"),
+        linux_rules=DEFAULT_LINUX_MOUNTS,
+    )
+
+
+def two_shares(root: Root) -> list[Share]:
+    from hipercow_windows_hpc.paths import Unc
+
+    return [
+        Share(str(root.project.parent), Unc.parse("//wpia-hn/hipercow"), "V:"),
+        Share("/home/bob/net/home", Unc.parse("//qdrive/homes/bob"), "Q:"),
+    ]
+
+
+def test_templates_are_files_in_the_package() -> None:
+    assert "{{map_shares}}" in load_template("run.bat")
+    assert "{{runner}} --root {{project}} {{task_id}}" in load_template("run.sh")
+
+
+def test_render_refuses_missing_values() -> None:
+    assert render("a {{ x }} b {{y}}", {"x": "1", "y": "2"}) == "a 1 b 2"
+    with pytest.raises(KeyError, match="y"):
+        render("{{x}} {{y}}", {"x": "1"})
+
+
+def test_windows_batch_file_maps_every_share(root: Root) -> None:
+    script = write_job_script(root, TASK, settings_for(root, two_shares(root)), "windows")
+    assert script.path == root.task_dir(TASK) / "run.bat"
+    assert script.workdir == ""
+    unc = (
+        "\\\\wpia-hn\\hipercow\\proj\\hipercow\\tasks\\01\\23456789abcdef0123456789abcdef\\run.bat"
+    )
+    assert script.command == f'call "{unc}"'
+    raw = script.path.read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    text = raw.decode().replace("\r\n", "\n")
+    assert 'NET USE V: "\\\\wpia-hn\\hipercow" /Y' in text
+    assert 'NET USE Q: "\\\\qdrive\\homes\\bob" /Y' in text
+    assert "NET USE V: /DELETE /Y" in text and "NET USE Q: /DELETE /Y" in text
+    assert 'CD /D "V:\\proj"' in text
+    assert f'hipercow-task-run --root "V:\\proj" {TASK}' in text
+    assert "V:\\proj\\hipercow\\tasks\\01\\23456789abcdef0123456789abcdef\\finished.json" in text
+    assert "{{" not in text
+
+
+def test_linux_script_uses_the_nodes_mount_points(root: Root) -> None:
+    settings = settings_for(root, two_shares(root), module="Python/3.12.4-GCCcore-13.3.0")
+    script = write_job_script(root, TASK, settings, "linux")
+    tdir = "/mnt/cluster/proj/hipercow/tasks/01/23456789abcdef0123456789abcdef"
+    assert script.command == f"bash {tdir}/run.sh"
+    assert script.workdir == "/mnt/cluster/proj"
+    text = script.path.read_text()
+    assert text.startswith("#!/bin/bash\n") and "\r" not in text
+    assert "HIPERCOW_PYTHON_MODULE=Python/3.12.4-GCCcore-13.3.0" in text
+    assert f"hipercow-task-run --root /mnt/cluster/proj {TASK}" in text
+    assert f'grep -q \'^{{"status":"success"\' {tdir}/finished.json' in text
+
+
+def test_batch_values_are_escaped(tmp_path: Path) -> None:
+    project = tmp_path / "100% sure"
+    project.mkdir()
+    root, _ = Root.init(project)
+    root.task_dir(TASK).mkdir(parents=True)
+    from hipercow_windows_hpc.paths import Unc
+
+    shares = [Share(str(tmp_path), Unc.parse("//wpia-hn/hipercow"), "V:")]
+    text = write_job_script(root, TASK, settings_for(root, shares), "windows").path.read_text()
+    assert 'CD /D "V:\\100%% sure"' in text
+    linux = write_job_script(root, TASK, settings_for(root, shares), "linux").path.read_text()
+    assert "cd '/mnt/cluster/100% sure'" in linux

@@ -1,0 +1,85 @@
+"""Tasks on the Linux nodes, end to end: the stand-in really runs their scripts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hpc_portal import PortalStandin
+from windows_hpc.helpers import Configure, PortalCli, calls, logins
+
+from hipercow_core.root import Root
+from hipercow_testing import wait_until
+from hipercow_windows_hpc.credentials import Credentials
+
+pytestmark = pytest.mark.portal
+
+
+def test_a_task_runs_on_a_linux_node_and_both_logs_show(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure()
+    task_id = hpc(
+        "task", "create", "--", "sh", "-c", "echo hello from a node; echo oops >&2"
+    ).stdout.strip()
+    waited = hpc("task", "wait", task_id, "--timeout", "60", check=False)
+    assert waited.code == 0, waited.output
+    assert hpc("task", "status", task_id).stdout.strip() == "success"
+    assert hpc("task", "log", task_id).stdout == "hello from a node\noops\n"
+    outer = hpc("task", "log", "--outer", task_id).stdout
+    assert f"hipercow: task {task_id} on" in outer
+    assert "hipercow: the runner exited with code 0" in outer
+    info = json.loads(hpc("task", "info", "--json", task_id).stdout)
+    [job] = portal.jobs()
+    assert info["job_id"] == str(job["id"]) and job["state"] == "Finished"
+    assert job["template"] == "LinuxNodes"
+    assert job["workdir"] == "/mnt/cluster/project"
+    assert job["command"].startswith("bash /mnt/cluster/project/hipercow/tasks/")
+
+
+def test_cancel_stops_a_running_task(
+    hpc: PortalCli,
+    project: Root,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
+) -> None:
+    configure()
+    task_id = hpc("task", "create", "--", "sleep", "60").stdout.strip()
+    wait_until((project.task_dir(task_id) / "running.json").exists, timeout=30)
+    done = hpc("task", "cancel", task_id)
+    assert done.stdout.strip() == f"{task_id}  cancelled"
+    assert hpc("task", "status", task_id).stdout.strip() == "cancelled"
+    [job] = portal.jobs()
+    assert job["state"] == "Canceled"
+    again = hpc("task", "cancel", task_id)
+    assert "not cancelled" in again.stdout
+
+
+def test_a_job_that_fails_before_the_runner_starts_is_a_failure_with_the_portals_log(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure(linux_runner="/nonexistent/bin/hipercow-task-run")
+    task_id = hpc("task", "create", "--", "echo", "never").stdout.strip()
+    waited = hpc("task", "wait", task_id, "--timeout", "60", check=False)
+    assert waited.code == 1
+    assert hpc("task", "status", task_id).stdout.strip() == "failure"
+    info = json.loads(hpc("task", "info", "--json", task_id).stdout)
+    assert info["reason"] == (
+        f"the portal reports job {info['job_id']} Failed; see 'hipercow task log --outer'"
+    )
+    outer = hpc("task", "log", "--outer", task_id).stdout
+    assert "/nonexistent/bin/hipercow-task-run: No such file or directory" in outer
+    assert f"hipercow: task {task_id} did not succeed" in outer
+    assert "No log yet" in hpc("task", "log", task_id).stderr
+
+
+def test_waiting_polls_with_one_login_per_command(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure()
+    task_id = hpc("task", "create", "--", "sleep", "4").stdout.strip()
+    before, polls = len(logins(portal)), len(calls(portal, "_listalljobs.php"))
+    assert hpc("task", "wait", task_id, "--timeout", "60").code == 0
+    assert len(calls(portal, "_listalljobs.php")) - polls >= 3, "it polled a few times"
+    assert len(logins(portal)) == before + 1
