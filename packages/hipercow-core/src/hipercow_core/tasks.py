@@ -171,11 +171,9 @@ def submit_with(backend: Driver, ids: Sequence[str]) -> None:
         backend.submit(ids)
     except DriverError as e:
         shown = ids[0] if len(ids) == 1 else f"{len(ids)} tasks"
-        raise DriverError(
-            f"{e.message}",
-            (e.hint + " " if e.hint else "")
-            + f"{shown} stayed 'created': run 'hipercow task submit' to send them later.",
-        ) from None
+        stayed = f"{shown} stayed 'created': run 'hipercow task submit' to send them later."
+        e.hint = f"{e.hint} {stayed}" if e.hint else stayed
+        raise
 
 
 def submit_tasks(

@@ -77,13 +77,24 @@ def configured_entry(config: MachineConfig, name: str | None) -> DriverEntry:
     )
 
 
+_instances: dict[tuple[str, str, bytes], Driver] = {}
+
+
 def get_driver(root: Root, name: str | None = None) -> Driver:
-    """The driver `name` (or the default one) as configured for this machine."""
+    """The driver `name` (or the default one) as configured for this machine.
+
+    One instance per root and configuration is kept for the life of the
+    process, so a command that polls (`wait`) keeps its driver's state, such
+    as a portal session or a cached scheduler answer.
+    """
     if name is not None:
         load_driver_class(name)
     entry = configured_entry(root.machine_config(), name)
-    factory = load_driver_class(entry.name)
-    return factory(root, parse_options(factory, entry.options))
+    key = (str(root.path), entry.name, msgspec.json.encode(entry.options))
+    if key not in _instances:
+        factory = load_driver_class(entry.name)
+        _instances[key] = factory(root, parse_options(factory, entry.options))
+    return _instances[key]
 
 
 def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEntry:
