@@ -1,0 +1,434 @@
+"""`hipercow environment ...`: environments, provisioning them on the cluster, and their history.
+
+Records and builds come from `hipercow_core.environments`; provisioning,
+history, compare and check from the hipercow-provision package, imported
+only by the commands that need it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import msgspec
+import typer
+
+from hipercow_cli import output
+from hipercow_cli.options import Driver, Json
+from hipercow_core.errors import HipercowError
+from hipercow_core.root import Root
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hipercow_core.schema import ProvisionInputs
+    from hipercow_provision.history import HistoryEntry
+
+app = typer.Typer(
+    help="Environments that tasks run in: create, provision on the cluster, history.",
+    no_args_is_help=True,
+)
+
+Name = Annotated[str, typer.Argument(help="Environment name.", show_default=False)]
+Packages = Annotated[
+    list[str] | None,
+    typer.Argument(help="Packages to install, e.g. numpy 'pandas>=2'.", show_default=False),
+]
+Requirements = Annotated[
+    Path | None, typer.Option("--requirements", "-r", help="Install from a requirements file.")
+]
+Pyproject = Annotated[
+    bool,
+    typer.Option("--pyproject", help="Install the dependencies of the project's pyproject.toml."),
+]
+
+_STATUS_STYLE = {
+    "success": "green",
+    "failure": "red",
+    "cancelled": "magenta",
+    "running": "yellow",
+    "queued": "blue",
+}
+_CHANGE_STYLE = {"added": "green", "removed": "red", "updated": "yellow", "unchanged": "dim"}
+
+
+class ProvisionFailedError(HipercowError):
+    """An attempt ended without success (failed, cancelled, or its job lost)."""
+
+
+def _provision_package() -> None:
+    """Fail clearly when the package that builds environments is not installed."""
+    try:
+        import hipercow_provision  # noqa: F401
+    except ImportError:
+        raise HipercowError(
+            "provisioning needs the hipercow-provision package, which is not installed",
+            "Install it: pip install hipercow-provision (or uv add hipercow-provision).",
+        ) from None
+
+
+def _inputs(
+    root: Root, name: str, packages: list[str] | None, requirements: Path | None, pyproject: bool
+) -> ProvisionInputs:
+    from hipercow_provision.provision import provision_inputs
+
+    return provision_inputs(
+        root,
+        name,
+        requirements=(Path.cwd() / requirements).resolve() if requirements else None,
+        pyproject=pyproject,
+        packages=packages or (),
+    )
+
+
+def _print_table(table: Table) -> None:
+    """A table on stdout; piped, it keeps whole lines rather than folding to 80 columns."""
+    console = output.console()
+    if not sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console(highlight=False, soft_wrap=False, width=400, no_color=True)
+    console.print(table)
+
+
+def _styled(text: str, style: str | None) -> str:
+    return f"[{style}]{text}[/{style}]" if style else text
+
+
+@app.command("new")
+def new(
+    name: Name,
+    engine: Annotated[
+        str, typer.Option(help="How it is built: uv (default), pip, or empty.")
+    ] = "uv",
+    python: Annotated[
+        str | None,
+        typer.Option(help="Python to build from: a version (3.12) or a path on the nodes."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Create an environment; then install packages with 'hipercow environment provision'."""
+    from hipercow_core.environments import create_environment
+
+    record = create_environment(Root.find(), name, engine, python)
+    if as_json:
+        output.emit_json(record)
+        return
+    output.success(f"Created environment '{name}' (engine {engine})")
+    if engine != "empty":
+        output.out(f"Install packages with: hipercow environment provision {name} PKG ...")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List the environments: name, engine, and the platforms they are built for."""
+    from hipercow_core.environments import list_environments, read_builds
+
+    root = Root.find()
+    found = [(record, read_builds(root, record.name)) for record in list_environments(root)]
+    if as_json:
+        output.emit_json(
+            [{**msgspec.to_builtins(r), "builds": [b.key for b in builds]} for r, builds in found]
+        )
+        return
+    table = output.table("name", "engine", "python", "builds")
+    for record, builds in found:
+        shown = ", ".join(b.key for b in builds) or ("-" if record.engine == "empty" else "none")
+        table.add_row(record.name, record.engine, record.python or "-", shown)
+    _print_table(table)
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False) -> None:
+    """Show an environment: its engine, builds, attempts and any provisioning in progress."""
+    from hipercow_core import environments as envs
+
+    root = Root.find()
+    record = envs.read_environment(root, name)
+    builds = envs.read_builds(root, name) if name != envs.EMPTY else []
+    running = envs.read_running(root, name) if name != envs.EMPTY else None
+    entries: list[HistoryEntry] = []
+    if record.engine != envs.EMPTY:
+        _provision_package()
+        from hipercow_provision.provision import environment_history
+
+        entries = environment_history(root, name)
+    if as_json:
+        output.emit_json(
+            {
+                "environment": record,
+                "builds": builds,
+                "attempts": len(entries),
+                "latest": entries[-1] if entries else None,
+                "running": running,
+            }
+        )
+        return
+    rows = [
+        ("name", record.name),
+        ("engine", record.engine),
+        ("python", record.python or "hipercow's own"),
+        ("created", output.show_time(record.created)),
+        ("directory", str(envs.environment_dir(root, name)) if name != envs.EMPTY else "-"),
+        ("attempts", str(len(entries))),
+    ]
+    if entries:
+        latest = entries[-1]
+        rows.append(("latest", f"{latest.number}: {latest.id} {latest.status}"))
+    if running is not None and entries and entries[-1].status in ("queued", "running"):
+        rows.append(("provisioning", f"attempt {running.attempt}, task {running.task_id or '-'}"))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        output.out(f"{key:>{width}}  {value}")
+    if builds:
+        table = output.table("build", "python", "attempt", "updated", "interpreter")
+        for build in builds:
+            table.add_row(
+                build.key,
+                build.python_version,
+                build.attempt,
+                output.show_time(build.updated),
+                str(envs.build_interpreter(root, name, build)),
+            )
+        output.out()
+        _print_table(table)
+
+
+@app.command("delete")
+def delete(
+    name: Name,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete even while tasks using it are queued or running."),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Delete one environment (its builds and history); the name is required."""
+    from hipercow_core.environments import delete_environment
+
+    delete_environment(Root.find(), name, force=force)
+    if as_json:
+        output.emit_json({"deleted": name})
+    else:
+        output.success(f"Deleted environment '{name}'")
+
+
+def _wait_for_tasks(root: Root, name: str) -> None:
+    from hipercow_provision.provision import wait_for_tasks
+
+    with output.spinner(f"Waiting for tasks using '{name}'") as spin:
+
+        def show(busy: list[str]) -> None:
+            if spin is not None:
+                spin.update(f"Waiting for {len(busy)} task(s) using '{name}' to finish")
+
+        wait_for_tasks(root, name, on_poll=show)
+
+
+def _follow(root: Root, task_id: str, stream: BinaryIO | None = None) -> None:
+    from hipercow_core.tasks import follow_log
+
+    target = stream or sys.stdout.buffer
+    try:
+        for chunk in follow_log(root, task_id):
+            target.write(chunk)
+            target.flush()
+    except KeyboardInterrupt:
+        output.err(
+            f"Stopped watching; the provisioning goes on as task {task_id} "
+            f"('hipercow task log --follow {task_id}' to watch it again)."
+        )
+        raise typer.Exit(130) from None
+
+
+@app.command("provision")
+def provision(
+    name: Name,
+    packages: Packages = None,
+    requirements: Requirements = None,
+    pyproject: Pyproject = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Rebuild from an empty environment.")
+    ] = False,
+    python: Annotated[
+        str | None, typer.Option(help="Python to build from (default: the environment's).")
+    ] = None,
+    wait_for_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-tasks", help="First wait for tasks using the environment to finish."
+        ),
+    ] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Submit and return without following the log.")
+    ] = False,
+    driver: Driver = None,
+    as_json: Json = False,
+) -> None:
+    """Install packages into an environment, as a job on the cluster, following its log.
+
+    With no packages: the last attempt's inputs again (a requirements file or
+    pyproject.toml is read afresh), else the project's pyproject.toml or
+    requirements.txt. Exits non-zero unless the attempt succeeded.
+    """
+    _provision_package()
+    from hipercow_core.schema import TaskStatus
+    from hipercow_core.tasks import task_status
+    from hipercow_provision.provision import attempt_outcome, start_provision
+
+    root = Root.find()
+    inputs = _inputs(root, name, packages, requirements, pyproject)
+    if wait_for_tasks:
+        _wait_for_tasks(root, name)
+    started = start_provision(root, name, inputs, fresh=fresh, python=python, driver=driver)
+    if started.busy_tasks:
+        busy = started.busy_tasks
+        output.warn(
+            f"{len(busy)} task(s) using '{name}' are queued or running (e.g. {busy[0]}); "
+            "installing now may disturb them (use --wait-for-tasks to wait for them first)"
+        )
+    if detach:
+        if as_json:
+            output.emit_json(started)
+        else:
+            output.out(f"Provisioning '{name}': attempt {started.attempt}, task {started.task_id}")
+        return
+    output.err(
+        f"Provisioning '{name}' as task {started.task_id} (attempt {started.attempt}); its log:"
+    )
+    _follow(root, started.task_id, sys.stderr.buffer if as_json else None)
+    entry = attempt_outcome(root, name, started.attempt)
+    job = task_status(root, started.task_id)
+    if as_json:
+        output.emit_json(entry)
+    if entry.status == "success" and job == TaskStatus.SUCCESS:
+        result = entry.result
+        count = len(result.packages) if result else 0
+        if not as_json:
+            output.success(
+                f"Provisioned '{name}' ({result.build if result else '-'}): "
+                f"{count} package{'' if count == 1 else 's'}, "
+                f"attempt {entry.number}"
+            )
+        return
+    why = entry.result.error if entry.result and entry.result.error else f"its job ended {job}"
+    cancelled = entry.status == "cancelled" or job == TaskStatus.CANCELLED
+    status = "was cancelled" if cancelled else "failed"
+    raise ProvisionFailedError(
+        f"provisioning '{name}' {status} (attempt {entry.number}, {entry.id}): {why}",
+        f"The log is above, and in 'hipercow environment log {name} {entry.number}'.",
+    )
+
+
+@app.command("history")
+def history(name: Name, as_json: Json = False) -> None:
+    """Every provisioning attempt: status, when, build, package count, inputs."""
+    _provision_package()
+    from hipercow_provision.provision import environment_history
+    from hipercow_provision.render import history_rows
+
+    entries = environment_history(Root.find(), name)
+    if as_json:
+        output.emit_json(entries)
+        return
+    if not entries:
+        output.out(f"No attempts yet: provision it with 'hipercow environment provision {name}'")
+        return
+    header, *rows = history_rows(entries)
+    table = output.table(*header)
+    for row in rows:
+        table.add_row(*row[:2], _styled(row[2], _STATUS_STYLE.get(row[2])), *row[3:])
+    _print_table(table)
+
+
+@app.command("compare")
+def compare(
+    name: Name,
+    a: Annotated[
+        str | None,
+        typer.Argument(help="Older attempt: its number or id (default: the one before the newer)."),
+    ] = None,
+    b: Annotated[str | None, typer.Argument(help="Newer attempt (default: the latest).")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Show unchanged packages too.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Packages added, removed and updated between two attempts (default: the last two)."""
+    _provision_package()
+    from hipercow_provision.history import compare_selected
+    from hipercow_provision.provision import environment_history
+    from hipercow_provision.render import COMPARE_ORDER, version_text
+
+    entries = environment_history(Root.find(), name)
+    comparison = compare_selected(entries, a, b)
+    if as_json:
+        output.emit_json(comparison)
+        return
+    number = {e.id: e.number for e in entries}
+    output.out(
+        f"Attempt {number[comparison.a]} ({comparison.a}) -> "
+        f"{number[comparison.b]} ({comparison.b})"
+    )
+    shown = [c for c in comparison.changes if show_all or c.change != "unchanged"]
+    if shown:
+        table = output.table("package", "change", "old", "new")
+        for kind in COMPARE_ORDER:
+            for change in (c for c in shown if c.change == kind):
+                old, new = version_text(change)
+                table.add_row(change.name, _styled(kind, _CHANGE_STYLE[kind]), old, new)
+        _print_table(table)
+    counts = ", ".join(f"{len(comparison.of_kind(k))} {k}" for k in COMPARE_ORDER)
+    output.out(counts if shown else f"No changes ({counts})")
+
+
+@app.command("check")
+def check(
+    name: Name,
+    packages: Packages = None,
+    requirements: Requirements = None,
+    pyproject: Pyproject = False,
+    as_json: Json = False,
+) -> None:
+    """Would a new attempt change the inputs? Exits 0 if not, 1 if it would.
+
+    With no packages, checks the last attempt's source (its file read afresh).
+    """
+    _provision_package()
+    from hipercow_provision.inputs import describe
+    from hipercow_provision.provision import check_environment
+
+    root = Root.find()
+    outcome = check_environment(root, name, _inputs(root, name, packages, requirements, pyproject))
+    if as_json:
+        output.emit_json(outcome)
+    elif outcome.last is None:
+        output.out(f"Changed: '{name}' has no successful attempt yet")
+    elif outcome.changed:
+        output.out(
+            f"Changed: {describe(outcome.inputs)} differs from the inputs of attempt {outcome.last}"
+        )
+    else:
+        output.out(f"Unchanged: same inputs as attempt {outcome.last}")
+    if outcome.changed:
+        raise typer.Exit(1)
+
+
+@app.command("log")
+def log(
+    name: Name,
+    attempt: Annotated[
+        str, typer.Argument(help="Attempt: its number or id (default: the latest).")
+    ] = "latest",
+) -> None:
+    """Show the log of a provisioning attempt."""
+    _provision_package()
+    from hipercow_provision.history import select
+    from hipercow_provision.provision import environment_history, store_for
+
+    root = Root.find()
+    chosen = select(environment_history(root, name), attempt)
+    text = store_for(root, name).read_log(chosen.id)
+    if text is None:
+        output.err(f"No log for attempt {chosen.number} ({chosen.id})")
+        raise typer.Exit(1)
+    sys.stdout.write(text)

@@ -1,0 +1,83 @@
+"""The provisioning job: what a hipercow task runs on the node to build an environment.
+
+`start_provision` creates a `call` task of `hipercow_provision.job:run`, so
+this runs under hipercow's runner, in hipercow's own interpreter, with the
+root in `HIPERCOW_ROOT` and stdout going to the task log that the user follows.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from hipercow_core.environments import (
+    builds_dir,
+    load_engine,
+    read_environment,
+    write_build,
+)
+from hipercow_core.root import Root
+from hipercow_core.schema import BuildRecord
+from hipercow_provision import history as hist
+from hipercow_provision.build import execute
+from hipercow_provision.provision import store_for
+
+
+def _fail(message: str) -> None:
+    sys.stdout.write(f"hipercow-provision: {message}\n")
+    sys.stdout.flush()
+    raise SystemExit(1)
+
+
+def run(environment: str, attempt_id: str) -> dict[str, Any]:
+    """Build attempt `attempt_id` of `environment`; exits non-zero unless it succeeded."""
+    from filelock import Timeout
+
+    root = Root.find()
+    store = store_for(root, environment)
+    attempt = store.read_attempt(attempt_id)
+    running = store.read_running()
+    if running is None or running.attempt != attempt_id:
+        store.write_result(
+            hist.lost_result(attempt, "the attempt no longer held the environment when it started")
+        )
+        _fail(f"attempt {attempt_id} no longer holds environment '{environment}'; nothing done")
+    engine = load_engine(read_environment(root, environment).engine)
+    lock = store.lock()
+    try:
+        lock.acquire(timeout=5)
+    except Timeout:
+        store.write_result(hist.lost_result(attempt, "another build held the environment's lock"))
+        store.release(attempt_id)
+        _fail(f"another build of environment '{environment}' holds {lock.lock_file}")
+    try:
+        result, built = execute(
+            store,
+            attempt,
+            engine,
+            lambda key: builds_dir(root, environment) / key,
+            echo=sys.stdout.buffer,
+        )
+        if built is not None and result.platform and result.python_version:
+            write_build(
+                root,
+                environment,
+                BuildRecord(
+                    key=built.key,
+                    platform=result.platform,
+                    python_version=result.python_version,
+                    prefix=f"builds/{built.key}",
+                    interpreter=built.layout.interpreter,
+                    path=built.layout.path,
+                    prefix_variable=built.layout.prefix_variable,
+                    attempt=attempt_id,
+                    updated=datetime.now(UTC),
+                ),
+            )
+    finally:
+        store.release(attempt_id)
+        lock.release()
+    if result.status != "success":
+        _fail(f"attempt {attempt_id} {result.status}: {result.error}")
+    return {"attempt": attempt_id, "build": result.build, "packages": len(result.packages)}
