@@ -19,6 +19,16 @@ def task_python(environment: str | None = None, root: Root | None = None) -> str
     Tasks with no environment (or `empty`) run with the Python running
     hipercow; `root` defaults to the one found from the working directory.
     """
+    return environment_python(environment, root) or sys.executable
+
+
+def environment_python(environment: str | None, root: Root | None = None) -> str | None:
+    """The environment's interpreter on this machine; None if it has no build here.
+
+    Lets creation-time checks run with the interpreter the task will use, and
+    skip themselves where that cannot be known (e.g. a Windows laptop
+    submitting to a Linux cluster).
+    """
     if environment is None or environment == "empty":
         return sys.executable
     from hipercow_core.environments import build_interpreter, task_build
@@ -26,7 +36,7 @@ def task_python(environment: str | None = None, root: Root | None = None) -> str
     root = root or Root.find()
     build = task_build(root, environment)
     if build is None:
-        return sys.executable
+        return None
     return str(build_interpreter(root, environment, build))
 
 

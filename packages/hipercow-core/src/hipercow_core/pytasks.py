@@ -24,7 +24,7 @@ import msgspec
 from hipercow_core import pyexec
 from hipercow_core.errors import HipercowError, InvalidInputError, TaskStateError
 from hipercow_core.fsutil import read_bytes
-from hipercow_core.interpreters import task_python
+from hipercow_core.interpreters import environment_python
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
 from hipercow_core.store import file_status, read_markers, read_task_data
@@ -104,13 +104,18 @@ def parse_args_json(text: str) -> tuple[list[Any], dict[str, Any]]:
     )
 
 
-def check_target(target: str, cwd: Path, environment: str | None = None) -> None:
+def check_target(
+    target: str, cwd: Path, environment: str | None = None, root: Root | None = None
+) -> None:
     """Import the module and look up the function in a separate process, as the task will."""
     module, sep, function = target.partition(":")
     if not sep or not module or not function:
         raise InvalidInputError(
             f"'{target}' is not of the form module:function", "e.g. analysis.fit:run_model"
         )
+    python = environment_python(environment, root)
+    if python is None:
+        return
     probe = (
         "import importlib, sys\n"
         "sys.path.insert(0, '')\n"
@@ -122,7 +127,7 @@ def check_target(target: str, cwd: Path, environment: str | None = None) -> None
         "sys.exit(0 if callable(f) else 4)\n"
     )
     done = subprocess.run(
-        [task_python(environment), "-c", probe],
+        [python, "-c", probe],
         check=False,
         cwd=cwd,
         capture_output=True,
@@ -204,11 +209,12 @@ def call_spec(
     serialization: Serialization = "json",
     max_args_size: int = DEFAULT_MAX_ARGS_SIZE,
     check: bool = True,
+    root: Root | None = None,
     **options: Any,
 ) -> TaskSpec:
     """A task calling `module:function` with arguments."""
     if check:
-        check_target(target, cwd, options.get("environment"))
+        check_target(target, cwd, options.get("environment"), root)
     files = encode_arguments(args, kwargs or {}, serialization, max_args_size)
     return TaskSpec(command=(target,), kind="call", files=files, **options)
 
@@ -219,6 +225,7 @@ def function_spec(
     kwargs: Mapping[str, Any] | None = None,
     *,
     cwd: Path,
+    root: Root | None = None,
     serialization: Serialization = "json",
     max_args_size: int = DEFAULT_MAX_ARGS_SIZE,
     **options: Any,
@@ -232,6 +239,7 @@ def function_spec(
             f"{module}:{qualname}",
             args,
             kwargs,
+            root=root,
             cwd=cwd,
             serialization=serialization,
             max_args_size=max_args_size,
@@ -307,6 +315,7 @@ def create_call_task(
             function,
             args,
             kwargs,
+            root=root,
             cwd=where,
             serialization=serialization,
             max_args_size=max_args_size,
@@ -317,6 +326,7 @@ def create_call_task(
             function,
             args,
             kwargs,
+            root=root,
             cwd=where,
             serialization=serialization,
             max_args_size=max_args_size,

@@ -165,7 +165,7 @@ def call(
         show_preview([f"{target}({', '.join(f'{k}={v!r}' for k, v in c.items())})" for c in calls])
         return
     root = Root.find()
-    pytasks.check_target(target, Path.cwd(), environment)
+    pytasks.check_target(target, Path.cwd(), environment, root)
     shared: dict[str, Any] = {
         "resources": resources,
         "envvars": parse_pairs(env, "--env"),

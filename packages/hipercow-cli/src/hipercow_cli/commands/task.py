@@ -225,6 +225,7 @@ def call(
         target,
         positional,
         keywords,
+        root=root,
         cwd=Path.cwd(),
         max_args_size=limit,
         resources=resources,
