@@ -14,9 +14,10 @@ from datetime import datetime
 import msgspec
 
 from hipercow_core.bundles import bundle_path, list_bundles, load_bundle, replace_bundle
+from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
-from hipercow_core.store import iter_task_ids, read_task_data, retried_by
+from hipercow_core.store import iter_task_ids, read_task_data
 from hipercow_core.tasks import tasks_status
 
 
@@ -32,16 +33,10 @@ def _chains(root: Root, candidates: Iterable[str]) -> list[list[str]]:
     seen: set[str] = set()
     chains = []
     for task_id in candidates:
-        if task_id in seen:
-            continue
-        first = task_id
-        while (earlier := read_task_data(root, first).retry_of) is not None:
-            first = earlier
-        chain = [first]
-        while (later := retried_by(root, chain[-1])) is not None:
-            chain.append(later)
-        seen.update(chain)
-        chains.append(chain)
+        if task_id not in seen:
+            chain = retry_chain(root, task_id)
+            seen.update(chain)
+            chains.append(chain)
     return chains
 
 

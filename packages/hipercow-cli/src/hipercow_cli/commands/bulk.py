@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands.task import DependsOn, Env, Environment, resolve_dependencies
-from hipercow_cli.options import Driver, Json, parse_pairs, with_resource_options
+from hipercow_cli.commands.task import DependsOn, Env, Environment, task_options
+from hipercow_cli.options import Driver, Json, with_resource_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources
@@ -33,7 +33,9 @@ Name = Annotated[
 Preview = Annotated[bool, typer.Option("--preview", help="Show the tasks and create nothing.")]
 NoSubmit = Annotated[
     bool,
-    typer.Option("--no-submit", help="Create the tasks but do not submit them ('task submit' later)."),
+    typer.Option(
+        "--no-submit", help="Create the tasks but do not submit them ('task submit' later)."
+    ),
 ]
 
 PREVIEW_EDGE = 3
@@ -127,12 +129,7 @@ def create(
         show_preview([output.show_command(c) for c in commands])
         return
     root = Root.find()
-    shared: dict[str, Any] = {
-        "resources": resources,
-        "envvars": parse_pairs(env, "--env"),
-        "environment": environment,
-        "depends_on": resolve_dependencies(root, depends_on or []),
-    }
+    shared = task_options(root, resources, env, environment, depends_on)
     specs = [TaskSpec(command=c, **shared) for c in commands]
     make_bundle(root, specs, name, tuple(template), driver, as_json, submit=not no_submit)
 
@@ -166,12 +163,7 @@ def call(
         return
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
-    shared: dict[str, Any] = {
-        "resources": resources,
-        "envvars": parse_pairs(env, "--env"),
-        "environment": environment,
-        "depends_on": resolve_dependencies(root, depends_on or []),
-    }
+    shared = task_options(root, resources, env, environment, depends_on)
     specs = [
         pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, **shared)
         for kwargs in calls

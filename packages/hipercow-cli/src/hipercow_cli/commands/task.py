@@ -94,6 +94,22 @@ def resolve_dependencies(root: Root, references: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
+def task_options(
+    root: Root,
+    resources: Resources,
+    env: list[str] | None,
+    environment: str | None,
+    depends_on: list[str] | None,
+) -> dict[str, Any]:
+    """The TaskSpec fields every creating command takes from its options."""
+    return {
+        "resources": resources,
+        "envvars": parse_pairs(env, "--env"),
+        "environment": environment,
+        "depends_on": resolve_dependencies(root, depends_on or []),
+    }
+
+
 def create_and_report(
     root: Root,
     spec: TaskSpec,
@@ -151,12 +167,7 @@ def create(
     from hipercow_core import pytasks
 
     root = Root.find()
-    options: dict[str, Any] = {
-        "resources": resources,
-        "envvars": parse_pairs(env, "--env"),
-        "environment": environment,
-        "depends_on": resolve_dependencies(root, depends_on or []),
-    }
+    options = task_options(root, resources, env, environment, depends_on)
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
     if python is not None:
@@ -228,10 +239,7 @@ def call(
         root=root,
         cwd=Path.cwd(),
         max_args_size=limit,
-        resources=resources,
-        envvars=parse_pairs(env, "--env"),
-        environment=environment,
-        depends_on=resolve_dependencies(root, depends_on or []),
+        **task_options(root, resources, env, environment, depends_on),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
 
