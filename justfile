@@ -31,6 +31,7 @@ lint: setup
     uv run ruff check .
     uv run ruff format --check .
     uv run mypy
+    for tests in packages/*/tests; do uv run mypy "$tests"; done
 
 # Format the code
 fmt: setup

@@ -123,8 +123,18 @@ BUNDLE = "big"
 def bundle_ours(tool: Tool) -> Prepared:
     def build(project: Path) -> None:
         init_root(tool, project)
-        tool.cli("bulk", "create", "--no-submit", "--name", BUNDLE, "--data", BULK_DATA, "--",
-                 *BULK_TEMPLATE, cwd=project)
+        tool.cli(
+            "bulk",
+            "create",
+            "--no-submit",
+            "--name",
+            BUNDLE,
+            "--data",
+            BULK_DATA,
+            "--",
+            *BULK_TEMPLATE,
+            cwd=project,
+        )
 
     project = kept_root(tool, f"bundle-status-{BULK_TASKS}", build)
     return Prepared(project, ("bundle", "status", BUNDLE), check=expect_lines(BULK_TASKS))
@@ -133,8 +143,9 @@ def bundle_ours(tool: Tool) -> Prepared:
 def bundle_theirs(tool: Tool) -> Prepared:
     def build(project: Path) -> None:
         init_root(tool, project, configure=False)
-        tool.cli("create", "bulk", "--name", BUNDLE, "--data", BULK_DATA, *BULK_TEMPLATE,
-                 cwd=project)
+        tool.cli(
+            "create", "bulk", "--name", BUNDLE, "--data", BULK_DATA, *BULK_TEMPLATE, cwd=project
+        )
         tool.cli("driver", "configure", tool.driver, cwd=project)
 
     project = kept_root(tool, f"bundle-status-{BULK_TASKS}", build)
