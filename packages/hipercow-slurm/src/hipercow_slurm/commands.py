@@ -1,0 +1,191 @@
+"""Running Slurm's client commands, and retrying the failures that pass.
+
+slurmctld restarts, fails over, or is briefly too busy; its clients then say
+"Socket timed out" or "Unable to contact slurm controller". Those failures
+are retried with back-off inside a time budget shared by everything one
+driver call does, so a user waits a bounded time for either an answer or a
+clear error, never one budget per job. Slurm's clients already keep trying
+for about MessageTimeout (10 s by default) before they give up, so few
+attempts fit in a budget; that is intended.
+
+Everything goes through `sh`, since this driver runs on POSIX only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import sh
+
+from hipercow_core.errors import DriverError
+from hipercow_core.log import get_logger
+
+log = get_logger(__name__)
+
+#: Seconds one driver call may spend retrying before it reports the scheduler unreachable.
+DEFAULT_BUDGET = 20.0
+#: Seconds one command may take when the caller has no budget of its own.
+DEFAULT_TIMEOUT = 60.0
+FIRST_DELAY = 0.5
+MAX_DELAY = 4.0
+
+# Lower-case fragments of Slurm client messages for failures that go away by themselves.
+TRANSIENT_MESSAGES = (
+    "socket timed out",
+    "unable to contact slurm controller",
+    "connect failure",
+    "connection refused",
+    "connection reset",
+    "temporarily unable",
+    "resource temporarily unavailable",
+    "zero bytes were transmitted or received",
+    "transport endpoint is not connected",
+    "communication connection failure",
+    "slurm_receive_msg",
+    "controller not responding",
+    "backup controller in standby mode",
+    "try again",
+)
+
+#: The hint shown when the scheduler stays unreachable.
+UNREACHABLE_HINT = "Check that the cluster is up ('sinfo' should answer) and try again in a moment."
+
+
+class SlurmError(Exception):
+    """One Slurm command that failed; `transient` if retrying may help."""
+
+    def __init__(
+        self,
+        program: str,
+        message: str,
+        *,
+        transient: bool,
+        stdout: str = "",
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(f"{program}: {message}")
+        self.program = program
+        self.message = message
+        self.transient = transient
+        self.stdout = stdout
+        self.exit_code = exit_code
+
+
+class Output(NamedTuple):
+    """What a command printed; some (scancel) report per-job errors on stderr with exit code 0."""
+
+    stdout: str
+    stderr: str
+
+
+class Budget:
+    """A deadline shared by all the attempts of one driver call."""
+
+    def __init__(self, seconds: float = DEFAULT_BUDGET) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def is_transient(message: str) -> bool:
+    text = message.lower()
+    return any(fragment in text for fragment in TRANSIENT_MESSAGES)
+
+
+def _text(raw: bytes | str | None) -> str:
+    if raw is None:
+        return ""
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Output:
+    """Run a Slurm command once; what it printed, or SlurmError.
+
+    The command is looked up on PATH at every call, so a wrapper put first on
+    PATH (site scripts, tests that count calls) is honoured.
+    """
+    try:
+        command = sh.Command(program)
+    except sh.CommandNotFound:
+        raise DriverError(
+            f"Slurm's '{program}' command was not found on this machine",
+            "Run hipercow on a machine that can submit to the cluster (a login node), "
+            "or add Slurm's bin directory to PATH.",
+        ) from None
+    started = time.monotonic()
+    try:
+        done = command(*args, _timeout=max(timeout, 0.1), _tty_out=False, _return_cmd=True)
+    except sh.TimeoutException:
+        raise SlurmError(
+            program, f"no answer within {timeout:.0f}s (Socket timed out)", transient=True
+        ) from None
+    except sh.ErrorReturnCode as e:
+        stderr = _text(e.stderr).strip()
+        message = stderr or f"exited with code {e.exit_code}"
+        raise SlurmError(
+            program,
+            message,
+            transient=is_transient(message),
+            stdout=_text(e.stdout),
+            exit_code=e.exit_code,
+        ) from None
+    log.debug("slurm command", program=program, args=len(args), seconds=time.monotonic() - started)
+    return Output(_text(done.stdout), _text(done.stderr))
+
+
+def run_retrying(
+    program: str,
+    args: Sequence[str],
+    *,
+    budget: Budget,
+    recover: Callable[[], Output | None] | None = None,
+) -> Output:
+    """Run a command, retrying transient failures with back-off until the budget is spent.
+
+    `recover` is asked before each retry whether the failed attempt had in
+    fact taken effect (a submission whose answer was lost in a timeout), and
+    its answer, if any, is returned instead of running the command again.
+    A permanent failure is raised at once; a transient one that outlasts the
+    budget becomes a DriverError saying the scheduler cannot be reached.
+    """
+    delay = FIRST_DELAY
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return run(program, args, timeout=max(budget.remaining(), 1.0))
+        except SlurmError as e:
+            if not e.transient:
+                raise
+            last = e
+        log.info("slurm command failed, will retry", program=program, error=last.message)
+        if budget.remaining() <= delay:
+            raise unreachable(last, attempts, budget)
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_DELAY)
+        if recover is not None:
+            try:
+                recovered = recover()
+            except SlurmError:
+                recovered = None
+            if recovered is not None:
+                return recovered
+
+
+def unreachable(error: SlurmError, attempts: int, budget: Budget) -> DriverError:
+    """The error a user sees when Slurm stayed unreachable for the whole budget."""
+    detail = error.message.strip().splitlines()[-1] if error.message.strip() else "no answer"
+    tries = "once" if attempts == 1 else f"{attempts} times"
+    return DriverError(
+        f"cannot reach the Slurm controller: '{error.program}' failed {tries} "
+        f"in {budget.elapsed():.0f}s ({detail})",
+        UNREACHABLE_HINT,
+    )

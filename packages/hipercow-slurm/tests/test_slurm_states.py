@@ -1,0 +1,59 @@
+"""What each way a Slurm job can end means for a task whose runner recorded nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from hipercow_core.schema import TaskStatus
+from hipercow_slurm.parsing import JobState
+from hipercow_slurm.states import ACTIVE_STATES, outcome
+
+
+@pytest.mark.parametrize("state", sorted(ACTIVE_STATES))
+def test_active_jobs_have_no_outcome_yet(state: str) -> None:
+    assert outcome(JobState("1", state)) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "reason"),
+    [
+        ("TIMEOUT", TaskStatus.FAILURE, "timed out"),
+        ("OUT_OF_MEMORY", TaskStatus.FAILURE, "out of memory"),
+        ("NODE_FAIL", TaskStatus.FAILURE, "node failure"),
+        ("BOOT_FAIL", TaskStatus.FAILURE, "node failure"),
+        ("PREEMPTED", TaskStatus.FAILURE, "preempted"),
+        ("DEADLINE", TaskStatus.FAILURE, "deadline reached"),
+        ("CANCELLED", TaskStatus.CANCELLED, "cancelled"),
+        ("COMPLETED", TaskStatus.FAILURE, "lost"),
+        ("SOMETHING_NEW", TaskStatus.FAILURE, "lost"),
+    ],
+)
+def test_ended_jobs(state: str, status: TaskStatus, reason: str) -> None:
+    result = outcome(JobState("1", state))
+    assert result is not None
+    assert (result.status, result.reason) == (status, reason)
+
+
+def test_failed_job_keeps_its_exit_code() -> None:
+    result = outcome(JobState("1", "FAILED", exit_code=3, signal=0, reason="NonZeroExitCode"))
+    assert result is not None
+    assert (result.status, result.exit_code, result.reason) == (TaskStatus.FAILURE, 3, "job failed")
+
+
+def test_failed_by_signal_shows_like_a_shell_exit_code() -> None:
+    result = outcome(JobState("1", "FAILED", exit_code=0, signal=9, reason="JobLaunchFailure"))
+    assert result is not None
+    assert result.exit_code == 137
+    assert "signal 9" in result.reason
+
+
+def test_failed_with_a_slurm_reason_says_it() -> None:
+    result = outcome(JobState("1", "FAILED", exit_code=1, signal=0, reason="JobLaunchFailure"))
+    assert result is not None
+    assert result.reason == "job failed (JobLaunchFailure)"
+
+
+def test_cancelled_because_a_dependency_failed_is_a_failure() -> None:
+    result = outcome(JobState("1", "CANCELLED", reason="DependencyNeverSatisfied"))
+    assert result is not None
+    assert (result.status, result.reason) == (TaskStatus.FAILURE, "dependency failed")

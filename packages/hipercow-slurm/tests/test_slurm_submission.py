@@ -1,0 +1,238 @@
+"""Submitting: few sbatch calls, markers only for accepted tasks, everything else left created.
+
+sbatch is a stand-in on PATH that records its arguments and answers with job
+ids, so these tests check what the driver asks of Slurm, not what Slurm does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from hipercow_core.errors import DriverError
+from hipercow_core.resources import parse_resources
+from hipercow_core.root import Root
+from hipercow_core.schema import (
+    ClusterInfo,
+    FinishedMarker,
+    Resources,
+    TaskData,
+    TaskStatus,
+)
+from hipercow_core.store import file_status, mark_finished, read_markers, write_task
+from hipercow_slurm.commands import Budget
+from hipercow_slurm.jobfiles import read_record
+from hipercow_slurm.options import SlurmOptions
+from hipercow_slurm.submission import Submission
+
+SBATCH = """#!/bin/sh
+n=$(( $(cat "{dir}/next" 2>/dev/null || echo 100) + 1 ))
+echo $n > "{dir}/next"
+for last; do :; done
+printf '%s\\n' "$*" >> "{dir}/calls"
+cp "$last" "{dir}/script-$n.sh"
+echo $n
+"""
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Root:
+    root, _ = Root.init(tmp_path / "project")
+    return root
+
+
+@pytest.fixture
+def sbatch(fake_bin: Path) -> Path:
+    script = fake_bin / "sbatch"
+    script.write_text(SBATCH.format(dir=fake_bin))
+    script.chmod(0o755)
+    return fake_bin
+
+
+def calls(sbatch: Path) -> list[str]:
+    log = sbatch / "calls"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def new_task(
+    root: Root, n: int, resources: Resources | None = None, depends_on: tuple[str, ...] = ()
+) -> str:
+    task_id = f"{n:032x}"
+    write_task(
+        root,
+        TaskData(
+            id=task_id,
+            kind="shell",
+            command=("true",),
+            path=".",
+            created=datetime.now(UTC),
+            resources=resources or Resources(),
+            driver="slurm",
+            depends_on=depends_on,
+        ),
+    )
+    return task_id
+
+
+def submit(
+    root: Root,
+    ids: list[str],
+    cluster: ClusterInfo,
+    options: SlurmOptions | None = None,
+    budget: float = 20,
+) -> DriverError | None:
+    report = Submission(root, options or SlurmOptions(), cluster, Budget(budget)).run(ids)
+    return report.error(len(ids))
+
+
+def test_tasks_with_equal_resources_share_an_array(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    small = [new_task(root, i) for i in range(3)]
+    big = [new_task(root, 10 + i, Resources(cores=2)) for i in range(2)]
+    assert submit(root, [small[0], big[0], small[1], big[1], small[2]], dev_cluster) is None
+    made = calls(sbatch)
+    assert len(made) == 2
+    assert "--array=0-2" in made[0]
+    assert "--cpus-per-task=2" in made[1]
+    jobs = [read_markers(root, t).submitted for t in small + big]
+    assert [m.job_id if m else None for m in jobs] == ["101_0", "101_1", "101_2", "102_0", "102_1"]
+    script = (sbatch / "script-101.sh").read_text()
+    assert script.index(small[0]) < script.index(small[1]) < script.index(small[2])
+
+
+def test_each_task_knows_where_slurm_writes_its_output(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    pair = [new_task(root, i) for i in range(2)]
+    single = new_task(root, 5, Resources(cores=2))
+    submit(root, [*pair, single], dev_cluster)
+    first = read_record(root, pair[0])
+    second = read_record(root, pair[1])
+    alone = read_record(root, single)
+    assert first is not None and second is not None and alone is not None
+    assert first.output.startswith("slurm/jobs/") and first.output.endswith("/0.out")
+    assert second.output.endswith("/1.out")
+    assert alone.output == f"tasks/{single[:2]}/{single[2:]}/slurm.out"
+    assert f"--output={root.path / alone.output}" in calls(sbatch)[1]
+
+
+def test_2500_tasks_take_three_sbatch_calls(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    ids = [new_task(root, i) for i in range(2500)]
+    assert submit(root, ids, dev_cluster) is None
+    made = calls(sbatch)
+    assert len(made) == 3
+    assert all("--array=0-83" in call for call in made)  # 834 + 833 + 833
+    assert all(file_status(root, t) == TaskStatus.SUBMITTED for t in ids)
+
+
+def test_array_limit_and_extra_arguments(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    ids = [new_task(root, i) for i in range(4)]
+    options = SlurmOptions(array_limit=2, sbatch_args=["--comment=hi"])
+    submit(root, ids, dev_cluster, options)
+    (call,) = calls(sbatch)
+    assert "--array=0-3%2" in call
+    assert call.index("--cpus-per-task") < call.index("--comment=hi")
+
+
+def test_a_hold_resolves_once_so_the_batch_shares_an_array(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    held = parse_resources(hold_until="tonight")
+    ids = [new_task(root, i, held) for i in range(3)]
+    submit(root, ids, dev_cluster)
+    (call,) = calls(sbatch)
+    assert "--begin=" in call
+
+
+def test_refused_tasks_stay_created(root: Root, fake_bin: Path, dev_cluster: ClusterInfo) -> None:
+    refusing = fake_bin / "sbatch"
+    refusing.write_text(
+        "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: "
+        "Requested node configuration is not available' >&2\nexit 1\n"
+    )
+    refusing.chmod(0o755)
+    ids = [new_task(root, i) for i in range(2)]
+    error = submit(root, ids, dev_cluster)
+    assert error is not None
+    assert "2 of 2 tasks were not submitted" in error.message
+    assert "Requested node configuration is not available" in error.message
+    assert {file_status(root, t) for t in ids} == {TaskStatus.CREATED}
+
+
+def test_unreachable_controller_stops_the_submission(
+    root: Root, fake_bin: Path, dev_cluster: ClusterInfo
+) -> None:
+    down = fake_bin / "sbatch"
+    down.write_text(
+        f'#!/bin/sh\necho x >> "{fake_bin}/tries"\n'
+        "echo 'sbatch: error: Batch job submission failed: Unable to contact slurm "
+        "controller (connect failure)' >&2\nexit 1\n"
+    )
+    down.chmod(0o755)
+    squeue = fake_bin / "squeue"  # asked whether a lost answer had created the job
+    squeue.write_text("#!/bin/sh\nexit 0\n")
+    squeue.chmod(0o755)
+    ids = [new_task(root, 1), new_task(root, 2, Resources(cores=2))]
+    error = submit(root, ids, dev_cluster, budget=1.5)
+    assert error is not None
+    assert "cannot reach the Slurm controller" in error.message
+    assert error.hint
+    assert {file_status(root, t) for t in ids} == {TaskStatus.CREATED}
+    tries = (fake_bin / "tries").read_text().count("x")
+    assert tries >= 2  # retried the first job, and did not go on to the second
+
+
+def test_dependencies_wait_for_their_jobs(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    first = new_task(root, 1)
+    second = new_task(root, 2, depends_on=(first,))
+    assert submit(root, [second, first], dev_cluster) is None
+    made = calls(sbatch)
+    assert len(made) == 2
+    assert "--dependency" not in made[0]
+    assert "--dependency=afterok:101" in made[1]
+    assert "--kill-on-invalid-dep=yes" in made[1]
+
+
+def test_a_task_whose_dependency_failed_fails_without_a_job(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    first = new_task(root, 1)
+    mark_finished(root, first, FinishedMarker(TaskStatus.FAILURE, datetime.now(UTC)))
+    second = new_task(root, 2, depends_on=(first,))
+    assert submit(root, [second], dev_cluster) is None
+    assert calls(sbatch) == []
+    finished = read_markers(root, second).finished
+    assert finished is not None
+    assert (finished.status, finished.reason) == (TaskStatus.FAILURE, "dependency failed")
+
+
+def test_saved_job_record_is_relative_to_the_root(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    task_id = new_task(root, 1)
+    submit(root, [task_id], dev_cluster)
+    raw = msgspec.json.decode((root.task_dir(task_id) / "slurm.json").read_bytes())
+    assert not raw["output"].startswith("/")
+    assert raw["job_id"] == "101"
+
+
+def test_a_chain_behind_a_failed_task_fails_whole(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    first = new_task(root, 1)
+    mark_finished(root, first, FinishedMarker(TaskStatus.FAILURE, datetime.now(UTC)))
+    second = new_task(root, 2, depends_on=(first,))
+    third = new_task(root, 3, depends_on=(second,))
+    assert submit(root, [third, second], dev_cluster) is None
+    assert calls(sbatch) == []
+    assert {file_status(root, t) for t in (second, third)} == {TaskStatus.FAILURE}

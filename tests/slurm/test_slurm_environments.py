@@ -1,0 +1,69 @@
+"""Environments on the real Slurm cluster: provisioned as a Slurm job, used by tasks on the nodes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from slurm.helpers import User, scontrol_job
+
+pytestmark = pytest.mark.slurm
+
+MISSING = "hipercow-no-such-package-4f1e"
+
+
+def history(slurm: User, name: str) -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = json.loads(
+        slurm.cli("environment", "history", name, "--json").stdout
+    )
+    return entries
+
+
+def test_environment_is_provisioned_by_a_slurm_job_and_used_on_the_nodes(slurm: User) -> None:
+    cli = slurm.cli
+    cli("environment", "new", "default")
+    done = cli("environment", "provision", "default", "six==1.16.0", timeout=300)
+    assert "+ six==1.16.0" in done.stdout  # the job's log, followed live
+    assert "Provisioned 'default'" in done.stdout
+    [entry] = history(slurm, "default")
+    attempt = entry["attempt"]
+    result = entry["result"]
+    assert isinstance(attempt, dict) and isinstance(result, dict)
+    assert entry["status"] == "success" and attempt["driver"] == "slurm"
+    job = slurm.info(attempt["task_id"])
+    assert job["driver"] == "slurm" and job["job_id"]
+    assert job["data"]["environment"] == "empty"  # never built from inside itself
+    assert result["host"] != "" and "Slurm job" in slurm.outer_log(attempt["task_id"])
+
+    # a task imports a package only its environment has, on a node
+    code = "import os, sys, six; (six.__version__, os.environ['SLURMD_NODENAME'], sys.prefix)"
+    task_id = slurm.create("--python", code)
+    assert slurm.wait(task_id, timeout=120) == "success"
+    version, node, prefix = json.loads(cli("task", "result", task_id, "--json").stdout)
+    assert version == "1.16.0" and node.startswith("n")
+    assert "/hipercow/environments/default/builds/" in prefix
+    shell = slurm.create("--", "python", "-c", "import six; print(six.__version__)")
+    assert slurm.wait(shell, timeout=120) == "success"
+    assert cli("task", "log", shell).stdout.strip() == "1.16.0"
+
+    # a failed attempt on the cluster: non-zero, recorded with its log
+    failed = cli("environment", "provision", "default", MISSING, check=False, timeout=300)
+    assert failed.code == 1 and MISSING in failed.stderr
+    assert [e["status"] for e in history(slurm, "default")] == ["success", "failure"]
+    assert MISSING in cli("environment", "log", "default", "2").stdout
+
+
+def test_provisioning_goes_to_the_build_partition(slurm: User) -> None:
+    from hipercow_slurm.options import SlurmOptions
+
+    if "build_partition" not in SlurmOptions.__struct_fields__:
+        pytest.skip("the slurm driver has no build_partition option yet")
+    slurm.cli("driver", "configure", "slurm", "build_partition=short")
+    slurm.cli("environment", "new", "built")
+    slurm.cli("environment", "provision", "built", "six==1.16.0", timeout=300)
+    [entry] = history(slurm, "built")
+    attempt = entry["attempt"]
+    assert isinstance(attempt, dict)
+    job = slurm.info(attempt["task_id"])
+    assert job["data"]["resources"]["queue"] == "short"
+    assert scontrol_job(job["job_id"])["Partition"] == "short"
