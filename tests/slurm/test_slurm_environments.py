@@ -54,10 +54,6 @@ def test_environment_is_provisioned_by_a_slurm_job_and_used_on_the_nodes(slurm: 
 
 
 def test_provisioning_goes_to_the_build_partition(slurm: User) -> None:
-    from hipercow_slurm.options import SlurmOptions
-
-    if "build_partition" not in SlurmOptions.__struct_fields__:
-        pytest.skip("the slurm driver has no build_partition option yet")
     slurm.cli("driver", "configure", "slurm", "build_partition=short")
     slurm.cli("environment", "new", "built")
     slurm.cli("environment", "provision", "built", "six==1.16.0", timeout=300)

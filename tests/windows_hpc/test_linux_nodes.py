@@ -83,3 +83,21 @@ def test_waiting_polls_with_one_login_per_command(
     assert hpc("task", "wait", task_id, "--timeout", "60").code == 0
     assert len(calls(portal, "_listalljobs.php")) - polls >= 3, "it polled a few times"
     assert len(logins(portal)) == before + 1
+
+
+def test_python_tasks_and_an_environment_built_on_the_build_queue(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure()
+    task_id = hpc("task", "create", "--python", "6 * 7").stdout.strip()
+    assert hpc("task", "wait", task_id, "--timeout", "60", check=False).code == 0
+    assert hpc("task", "result", task_id).stdout.strip() == "42"
+
+    hpc("environment", "new", "default")
+    hpc("environment", "provision", "default", "six==1.16.0", timeout=300)
+    build_jobs = [job for job in portal.jobs() if job["state"] == "Finished"]
+    assert {job["template"] for job in build_jobs} == {"LinuxNodes"}
+
+    uses_six = hpc("task", "create", "--python", "import six; six.__version__").stdout.strip()
+    assert hpc("task", "wait", uses_six, "--timeout", "60", check=False).code == 0
+    assert hpc("task", "result", uses_six).stdout.strip() == "1.16.0"

@@ -44,6 +44,11 @@ class SlurmDriver:
         self.root = root
         self.options = options
 
+    @property
+    def build_queue(self) -> str | None:
+        """The partition environment provisioning jobs go to (hipercow-provision reads it)."""
+        return self.options.build_partition
+
     def submit(self, task_ids: Sequence[str]) -> None:
         """Submit tasks as few jobs as their resources allow; raise for those left `created`."""
         if not task_ids:

@@ -112,6 +112,12 @@ class WindowsHpcDriver:
         """The longest pause between polls while waiting: each poll is a portal call."""
         return self.options.max_poll_interval
 
+    @property
+    def build_queue(self) -> str | None:
+        """The portal's queue for building environments (hipercow-provision reads it)."""
+        info = static_cluster_info(self.root, self.options, self.client)
+        return info.extra.get("build_queue")
+
     @cached_property
     def client(self) -> PortalClient:
         return make_client(self.options, self._credentials)
