@@ -40,8 +40,12 @@ def test_with_the_controller_stopped_creation_fails_clearly_and_submit_works_lat
     disruptive: User,
 ) -> None:
     disruptive.cli("cluster", "info")  # the cluster is known to this machine
+    sleeper = disruptive.create("--", "sleep", "300")
+    disruptive.wait_running(sleeper)
     cluster_tool("stop-controller")
     try:
+        # What the files say still answers `status` while Slurm cannot.
+        assert disruptive.status(sleeper) == "running"
         started = time.monotonic()
         result = disruptive.cli("task", "create", "--", "echo", "hello", check=False, timeout=60)
         took = time.monotonic() - started
@@ -51,10 +55,11 @@ def test_with_the_controller_stopped_creation_fails_clearly_and_submit_works_lat
         assert "hipercow task submit" in result.stderr
         listed = disruptive.cli("task", "list", "--json").stdout
         tasks = json.loads(listed)
-        assert [t["status"] for t in tasks] == ["created"]
+        assert sorted(t["status"] for t in tasks) == ["created", "running"]
     finally:
         cluster_tool("start-controller")
-    task_id = tasks[0]["id"]
+    task_id = next(t["id"] for t in tasks if t["status"] == "created")
     assert "Submitted 1 task" in disruptive.cli("task", "submit").stdout
     assert disruptive.wait(task_id, timeout=120) == "success"
     assert "hello" in disruptive.cli("task", "log", task_id).stdout
+    disruptive.cli("task", "cancel", sleeper)

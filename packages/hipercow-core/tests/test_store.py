@@ -127,3 +127,13 @@ def test_driver_config_is_per_machine(tmp_path: Path) -> None:
     )
     assert root.machine_config("laptop").default == "local"
     assert root.machine_config("cluster-head").drivers == []
+
+
+def test_driver_options_merge_and_an_empty_value_resets_one(tmp_path: Path) -> None:
+    from hipercow_core.drivers.registry import configure_driver
+
+    root, _ = Root.init(tmp_path)
+    configure_driver(root, "local", {"max_cores": "3"})
+    assert root.machine_config().drivers[0].options == {"max_cores": 3}
+    configure_driver(root, "local", {"max_cores": ""})
+    assert root.machine_config().drivers[0].options == {"max_cores": None}

@@ -61,6 +61,11 @@ def task_environment(root: Root, data: TaskData) -> dict[str, str]:
     return env
 
 
+def node_name() -> str:
+    """The scheduler's name for this node when it gives one (several may share a host)."""
+    return os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -126,7 +131,7 @@ def run_task(root: Root, task_id: str) -> int:
             root, task_id, FinishedMarker(TaskStatus.FAILURE, _now(), reason=DEPENDENCY_FAILED)
         )
         return 1
-    mark_running(root, task_id, RunningMarker(_now(), socket.gethostname(), os.getpid()))
+    mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid()))
     cwd = root.project / data.path
     with open(log_path(root, task_id), "ab", buffering=0) as log:
         try:

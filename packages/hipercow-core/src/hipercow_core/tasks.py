@@ -214,10 +214,11 @@ def tasks_status(
                 active[_driver_of(root, task_id)].append(task_id)
         for name, group in active.items():
             try:
-                backend = get_driver(root, name)
-            except DriverError:
-                continue
-            result.update(backend.status(group))
+                result.update(get_driver(root, name).status(group))
+            except DriverError as e:
+                # The files already gave an answer; an unreachable scheduler must
+                # not turn `status`, `list` or `wait` into an error.
+                log.warning("driver status unavailable", driver=name, reason=e.message)
     return result
 
 

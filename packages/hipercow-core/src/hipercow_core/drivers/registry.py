@@ -101,12 +101,13 @@ def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEn
     """Validate and save a driver's options for this machine; it becomes the default.
 
     Options given now are merged over those saved before, so options can be
-    changed one at a time.
+    changed one at a time; an empty value (`key=`) returns one to its default.
     """
     factory = load_driver_class(name)
     config = root.machine_config()
     earlier = next((e.options for e in config.drivers if e.name == name), {})
-    parsed = parse_options(factory, {**earlier, **options})
+    merged = {k: v for k, v in {**earlier, **options}.items() if v != ""}
+    parsed = parse_options(factory, merged)
     entry = DriverEntry(name, msgspec.to_builtins(parsed))
     drivers = [e for e in config.drivers if e.name != name]
     config.drivers = [*drivers, entry]
