@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hipercow_core.root import Root
+from hipercow_core.store import task_exists
 from hipercow_testing import Cli
 
 
@@ -125,7 +126,7 @@ def test_bundle_lifecycle_with_retry_of_only_the_failures(cli: Cli, project: Roo
     cli("bundle", "delete", "sweep")
     assert cli("bundle", "list").stdout == ""
     for task_id in original:
-        assert (project.task_dir(task_id) / "data.json").exists()
+        assert task_exists(project, task_id)
 
 
 def test_retry_only_finished_tasks_and_chains_stay_linear(cli: Cli) -> None:
@@ -235,11 +236,12 @@ def test_purge_dry_run_then_for_real(cli: Cli, project: Root) -> None:
     assert set(dry["tasks"]) >= {bad, retry}
     assert ok not in dry["tasks"] and running not in dry["tasks"]
     assert dry["bundles"] == ["old"]
-    assert (project.task_dir(bad) / "data.json").exists()
+    assert task_exists(project, bad)
 
     done = cli("purge", "--status", "failure")
     assert "Removed 4 task(s) and 1 empty bundle(s)" in done.stdout
-    assert not project.task_dir(bad).exists() and not project.task_dir(retry).exists()
+    assert not task_exists(project, bad) and not project.task_dir(bad).exists()
+    assert not task_exists(project, retry)
     assert cli("bundle", "list").stdout == ""
     everything = json.loads(cli("purge", "--json").stdout)
     assert everything["tasks"] == [ok]

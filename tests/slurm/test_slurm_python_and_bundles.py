@@ -7,6 +7,8 @@ import json
 import pytest
 from slurm.helpers import User, scontrol_job
 
+from hipercow_core.store import task_exists
+
 pytestmark = pytest.mark.slurm
 
 MODULE = """
@@ -119,6 +121,7 @@ def test_purge_dry_run_and_for_real(slurm: User) -> None:
     finish(slurm, bad)
     dry = json.loads(slurm.cli("purge", "--status", "failure", "--dry-run", "--json").stdout)
     assert dry["tasks"] == [bad]
-    assert slurm.root.task_dir(bad).exists()
+    assert task_exists(slurm.root, bad)
     slurm.cli("purge", "--status", "failure")
-    assert not slurm.root.task_dir(bad).exists() and slurm.root.task_dir(ok).exists()
+    assert not task_exists(slurm.root, bad) and not slurm.root.task_dir(bad).exists()
+    assert task_exists(slurm.root, ok)

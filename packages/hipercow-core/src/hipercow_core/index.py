@@ -21,11 +21,12 @@ import msgspec
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskKind, TaskStatus
-from hipercow_core.store import summarise
+from hipercow_core.store import DATA_SUFFIX, ID_FILE_LENGTH, summarise
 
 INDEX_FILE = "tasks.index"
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 SETTLE_NS = 2_000_000_000
+NO_DIRECTORY = 0  # a task not yet submitted has a data file but no directory
 
 
 class IndexEntry(msgspec.Struct, array_like=True):
@@ -63,7 +64,7 @@ def _load(root: Root) -> TaskIndex:
 
 
 def _scan(tasks_dir: str) -> Iterator[tuple[str, str]]:
-    """(id, directory) of every task, reading only directory names."""
+    """(id, directory) of every task, from the names of the data files alone."""
     try:
         shards = os.scandir(tasks_dir)
     except FileNotFoundError:
@@ -74,8 +75,9 @@ def _scan(tasks_dir: str) -> Iterator[tuple[str, str]]:
                 continue
             with os.scandir(shard.path) as entries:
                 for entry in entries:
-                    if len(entry.name) == 30:
-                        yield shard.name + entry.name, entry.path
+                    name = entry.name
+                    if len(name) == ID_FILE_LENGTH and name.endswith(DATA_SUFFIX):
+                        yield shard.name + name[:30], entry.path[: -len(DATA_SUFFIX)]
 
 
 def indexed_tasks(root: Root) -> list[ListedTask]:
@@ -92,13 +94,13 @@ def indexed_tasks(root: Root) -> list[ListedTask]:
         try:
             mtime_ns = os.stat(directory).st_mtime_ns
         except FileNotFoundError:
-            continue
+            mtime_ns = NO_DIRECTORY
         if cached is not None and cached.mtime_ns == mtime_ns and cached.created is not None:
             seen[task_id] = cached
             continue
         summary = summarise(root, task_id)
         data = summary.data
-        trusted = now_ns - mtime_ns > SETTLE_NS and data is not None
+        trusted = data is not None and (mtime_ns == NO_DIRECTORY or now_ns - mtime_ns > SETTLE_NS)
         seen[task_id] = IndexEntry(
             summary.status,
             summary.created,

@@ -7,7 +7,6 @@ Bundles lose the purged ids; a bundle left empty is removed.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -17,7 +16,7 @@ from hipercow_core.bundles import bundle_path, list_bundles, load_bundle, replac
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
-from hipercow_core.store import iter_task_ids, read_task_data
+from hipercow_core.store import iter_task_ids, read_task_data, remove_task
 from hipercow_core.tasks import tasks_status
 
 
@@ -87,4 +86,4 @@ def purge(root: Root, plan: PurgePlan) -> None:
                 msgspec.structs.replace(b, task_ids=tuple(t for t in b.task_ids if t not in gone)),
             )
     for task_id in plan.task_ids:
-        shutil.rmtree(root.task_dir(task_id), ignore_errors=True)
+        remove_task(root, task_id)

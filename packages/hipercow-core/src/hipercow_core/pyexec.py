@@ -158,7 +158,7 @@ def execute(data: dict[str, Any], task_dir: Path) -> Any:
 def main(argv: list[str]) -> int:
     root, task_id = Path(argv[0]), argv[1]
     task_dir = root / "hipercow" / "tasks" / task_id[:2] / task_id[2:]
-    data = json.loads((task_dir / "data.json").read_text())
+    data = json.loads(task_dir.with_name(task_id[2:] + ".json").read_text())
     sys.path.insert(0, os.getcwd())
     try:
         value = execute(data, task_dir)

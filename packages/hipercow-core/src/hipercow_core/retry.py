@@ -8,7 +8,6 @@ of its chain unless asked not to.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,9 +19,10 @@ from hipercow_core.root import Root
 from hipercow_core.schema import TaskData
 from hipercow_core.store import (
     file_status,
-    latest_retry,
+    file_statuses,
     mark_retried,
     read_task_data,
+    remove_task,
     retried_by,
 )
 from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
@@ -33,7 +33,11 @@ _INPUT_FILES = ("args.json", "args.pkl")
 
 def follow(root: Root, task_ids: Iterable[str], *, enabled: bool = True) -> list[str]:
     """Each id replaced by the latest retry in its chain (unchanged when disabled)."""
-    return [latest_retry(root, t) if enabled else t for t in task_ids]
+    ids = list(task_ids)
+    if not enabled:
+        return ids
+    found = file_statuses(root, ids, follow=True)
+    return [found[t][0] for t in ids]
 
 
 def retry_chain(root: Root, task_id: str) -> list[str]:
@@ -100,7 +104,7 @@ def retry_tasks(
         if mark_retried(root, old, new):
             linked[old] = new
         else:
-            shutil.rmtree(root.task_dir(new), ignore_errors=True)
+            remove_task(root, new)
     if submit and linked:
         submit_with(get_driver(root, driver or originals[0].driver), list(linked.values()))
     return linked

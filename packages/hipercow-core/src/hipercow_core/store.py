@@ -1,16 +1,22 @@
-"""The task store: one directory per task, sharded by the id's first two digits.
+"""The task store, sharded by the first two digits of the id: `tasks/ab/cdef...`.
 
-A task directory holds `data.json` (written once at creation), append-only
-status markers (`submitted.json`, `running.json`, then one `finished.json`),
-the task's `log` and any files its driver keeps. Each file has exactly one
-writer, so a submitter and a node never rewrite the same file, and every write
-is atomic, so a reader sees a file whole or not at all.
+A task is two things side by side: its data, `tasks/ab/cdef....json`, written
+once at creation (the task exists when this file does), and its directory,
+`tasks/ab/cdef.../`, made when the task is submitted (or earlier if it has
+input files), holding the append-only status markers (`submitted.json`,
+`running.json`, then one `finished.json`), the task's `log` and its driver's
+files. Keeping the data beside the directory makes creating thousands of
+tasks one file each, instead of a directory and a file. Each file has exactly
+one writer, so a submitter and a node never rewrite the same file, and every
+write is atomic, so a reader sees a file whole or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -29,7 +35,7 @@ from hipercow_core.schema import (
     TaskStatus,
 )
 
-DATA = "data.json"
+DATA_SUFFIX = ".json"
 SUBMITTED = "submitted.json"
 RUNNING = "running.json"
 FINISHED = "finished.json"
@@ -37,6 +43,9 @@ LOG = "log"
 LAST = "last"
 RETRIED_BY = "retried_by"
 
+ID_FILE_LENGTH = 30 + len(DATA_SUFFIX)
+_PARALLEL_FROM = 500
+_WRITERS = 4
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _finished_decoder = msgspec.json.Decoder(FinishedMarker)
 _data_decoder = msgspec.json.Decoder(TaskData)
@@ -50,37 +59,68 @@ class Markers(NamedTuple):
     finished: FinishedMarker | None
 
 
+def data_path(root: Root, task_id: str) -> str:
+    """The file holding a task's data, beside its directory."""
+    return root.task_path(task_id) + DATA_SUFFIX
+
+
 def write_task(root: Root, data: TaskData, files: Mapping[str, bytes] | None = None) -> None:
-    """Write a new task and its input files; `data.json` goes last, so its presence means complete."""
+    """Write a new task: its input files, then its data (whose presence means complete)."""
     write_tasks(root, [(data, files or {})])
 
 
 def write_tasks(root: Root, tasks: Iterable[tuple[TaskData, Mapping[str, bytes]]]) -> None:
-    """Write many new tasks, each a fresh directory written through a temporary name.
+    """Write many new tasks: one data file each, written through a temporary name.
 
-    The directory is new and ours alone (`mkdir` fails if it exists), so a
-    fixed temporary name inside it is safe; this keeps creating 10,000 tasks
-    to a few system calls each.
+    Temporary names carry the task id, unique in the shard, so writers never
+    collide. A task's directory is made here only when it has input files.
+    Large batches are written shard by shard on a few threads: creating a
+    file waits on the filesystem, and waits in different directories overlap.
     """
     encode = msgspec.json.Encoder().encode
-    shards: set[str] = set()
+    by_shard: dict[str, list[tuple[str, bytes, Mapping[str, bytes]]]] = {}
     for data, files in tasks:
-        task_dir = root.task_path(data.id)
-        shard = os.path.dirname(task_dir)
-        if shard not in shards:
-            os.makedirs(shard, exist_ok=True)
-            shards.add(shard)
-        os.mkdir(task_dir)
-        for name, content in (*files.items(), (DATA, encode(data))):
-            temporary = f"{task_dir}{os.sep}.tmp-{name}"
-            fd = os.open(temporary, _NEW_FILE, 0o666)
-            try:
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            os.replace(temporary, f"{task_dir}{os.sep}{name}")
+        shard, name = os.path.split(root.task_path(data.id))
+        by_shard.setdefault(shard, []).append((name, encode(data), files))
+    if sum(len(batch) for batch in by_shard.values()) < _PARALLEL_FROM:
+        for shard, batch in by_shard.items():
+            _write_shard(shard, batch)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+        for future in [pool.submit(_write_shard, s, b) for s, b in by_shard.items()]:
+            future.result()
+
+
+def _write_shard(shard: str, batch: list[tuple[str, bytes, Mapping[str, bytes]]]) -> None:
+    os.makedirs(shard, exist_ok=True)
+    for name, encoded, files in batch:
+        if files:
+            task_dir = f"{shard}{os.sep}{name}"
+            os.mkdir(task_dir)
+            for file_name, content in files.items():
+                _write_new(f"{task_dir}{os.sep}.tmp-{file_name}", content)
+                os.replace(f"{task_dir}{os.sep}.tmp-{file_name}", f"{task_dir}{os.sep}{file_name}")
+        temporary = f"{shard}{os.sep}.tmp-{name}"
+        _write_new(temporary, encoded)
+        os.replace(temporary, f"{shard}{os.sep}{name}{DATA_SUFFIX}")
+
+
+def _write_new(path: str, content: bytes) -> None:
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def ensure_task_dir(root: Root, task_ids: Iterable[str]) -> None:
+    """Make the directories of tasks about to be submitted, for markers, logs and driver files."""
+    for task_id in task_ids:
+        os.makedirs(root.task_path(task_id), exist_ok=True)
 
 
 def record_last(root: Root, task_id: str) -> None:
@@ -89,7 +129,7 @@ def record_last(root: Root, task_id: str) -> None:
 
 
 def read_task_data(root: Root, task_id: str) -> TaskData:
-    raw = read_bytes(root.task_dir(task_id) / DATA)
+    raw = read_bytes(data_path(root, task_id))
     if raw is None:
         raise TaskNotFoundError(
             f"task '{task_id}' does not exist in this root",
@@ -99,7 +139,7 @@ def read_task_data(root: Root, task_id: str) -> TaskData:
 
 
 def task_exists(root: Root, task_id: str) -> bool:
-    return (root.task_dir(task_id) / DATA).is_file()
+    return os.path.isfile(data_path(root, task_id))
 
 
 def _status_in(task_dir: str, names: Iterable[str]) -> TaskStatus:
@@ -121,8 +161,39 @@ def file_status(root: Root, task_id: str) -> TaskStatus:
     try:
         names = os.listdir(task_dir)
     except FileNotFoundError:
-        return TaskStatus.MISSING
+        exists = os.path.exists(task_dir + DATA_SUFFIX)
+        return TaskStatus.CREATED if exists else TaskStatus.MISSING
     return _status_in(task_dir, names)
+
+
+def _followed_status(root: Root, task_id: str) -> tuple[str, TaskStatus]:
+    """The latest retry of a task and its status, one directory listing per task of the chain."""
+    while True:
+        task_dir = root.task_path(task_id)
+        try:
+            names = os.listdir(task_dir)
+        except FileNotFoundError:
+            exists = os.path.exists(task_dir + DATA_SUFFIX)
+            return task_id, TaskStatus.CREATED if exists else TaskStatus.MISSING
+        if RETRIED_BY in names:
+            following = read_bytes(os.path.join(task_dir, RETRIED_BY))
+            if following:
+                task_id = validate_task_id(following.decode())
+                continue
+        return task_id, _status_in(task_dir, names)
+
+
+def file_statuses(
+    root: Root, task_ids: Sequence[str], *, follow: bool = False
+) -> dict[str, tuple[str, TaskStatus]]:
+    """For each task: (itself or, with `follow`, its latest retry; that task's file status).
+
+    Read serially: each read is a short system call, and threads cost more in
+    hand-offs than they save here (unlike creating files; see `write_tasks`).
+    """
+    if follow:
+        return {t: _followed_status(root, t) for t in task_ids}
+    return {t: (t, file_status(root, t)) for t in task_ids}
 
 
 def read_markers(root: Root, task_id: str) -> Markers:
@@ -137,23 +208,30 @@ def read_markers(root: Root, task_id: str) -> Markers:
     )
 
 
+def _in_task_dir(root: Root, task_id: str, name: str) -> Path:
+    """A file in the task's directory, which is made if the task has none yet."""
+    task_dir = root.task_dir(task_id)
+    task_dir.mkdir(exist_ok=True)
+    return task_dir / name
+
+
 def mark_submitted(root: Root, task_id: str, marker: SubmittedMarker) -> None:
     """Record a submission; a re-submission replaces the earlier record."""
-    atomic_write(root.task_dir(task_id) / SUBMITTED, msgspec.json.encode(marker))
+    atomic_write(_in_task_dir(root, task_id, SUBMITTED), msgspec.json.encode(marker))
 
 
 def mark_running(root: Root, task_id: str, marker: RunningMarker) -> None:
-    atomic_write(root.task_dir(task_id) / RUNNING, msgspec.json.encode(marker))
+    atomic_write(_in_task_dir(root, task_id, RUNNING), msgspec.json.encode(marker))
 
 
 def mark_finished(root: Root, task_id: str, marker: FinishedMarker) -> bool:
     """Write the terminal marker unless one exists; True if this call wrote it."""
-    return write_once(root.task_dir(task_id) / FINISHED, msgspec.json.encode(marker))
+    return write_once(_in_task_dir(root, task_id, FINISHED), msgspec.json.encode(marker))
 
 
 def mark_retried(root: Root, task_id: str, retry_id: str) -> bool:
     """Link a task to its retry; write-once, so retry chains stay linear."""
-    return write_once(root.task_dir(task_id) / RETRIED_BY, retry_id.encode())
+    return write_once(_in_task_dir(root, task_id, RETRIED_BY), retry_id.encode())
 
 
 def retried_by(root: Root, task_id: str) -> str | None:
@@ -161,20 +239,19 @@ def retried_by(root: Root, task_id: str) -> str | None:
     return validate_task_id(raw.decode()) if raw else None
 
 
-def latest_retry(root: Root, task_id: str) -> str:
-    """The end of a task's retry chain (the task itself if never retried)."""
-    current = task_id
-    while (following := retried_by(root, current)) is not None:
-        current = following
-    return current
-
-
 def log_path(root: Root, task_id: str) -> Path:
     return root.task_dir(task_id) / LOG
 
 
+def remove_task(root: Root, task_id: str) -> None:
+    """Delete a task: its data first, so a half-removed task reads as missing."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(data_path(root, task_id))
+    shutil.rmtree(root.task_path(task_id), ignore_errors=True)
+
+
 def iter_task_ids(root: Root) -> Iterator[str]:
-    """Every complete-or-being-made task id in the root, in no particular order."""
+    """Every task id in the root (each has its data file), in no particular order."""
     try:
         shards = os.scandir(root.tasks_dir)
     except FileNotFoundError:
@@ -185,8 +262,8 @@ def iter_task_ids(root: Root) -> Iterator[str]:
                 continue
             with os.scandir(shard.path) as entries:
                 for entry in entries:
-                    if len(entry.name) == 30:
-                        yield shard.name + entry.name
+                    if len(entry.name) == ID_FILE_LENGTH and entry.name.endswith(DATA_SUFFIX):
+                        yield shard.name + entry.name[:30]
 
 
 class TaskSummary(NamedTuple):
@@ -199,15 +276,16 @@ class TaskSummary(NamedTuple):
 
 
 def summarise(root: Root, task_id: str) -> TaskSummary:
-    """Status and data of one task from its files; a half-made task is `created`."""
+    """Status and data of one task from its files."""
     task_dir = root.task_path(task_id)
-    try:
-        names = os.listdir(task_dir)
-    except FileNotFoundError:
+    raw = read_bytes(task_dir + DATA_SUFFIX)
+    if raw is None:
         return TaskSummary(task_id, TaskStatus.MISSING, None, None)
-    raw = read_bytes(os.path.join(task_dir, DATA)) if DATA in names else None
-    data = _data_decoder.decode(raw) if raw is not None else None
-    status = _status_in(task_dir, names)
+    data = _data_decoder.decode(raw)
+    try:
+        status = _status_in(task_dir, os.listdir(task_dir))
+    except FileNotFoundError:
+        status = TaskStatus.CREATED
     return TaskSummary(task_id, status, data.created if data else None, data)
 
 
@@ -232,6 +310,7 @@ __all__ = [
     "mark_submitted",
     "read_markers",
     "read_task_data",
+    "remove_task",
     "summarise",
     "task_exists",
     "validate_task_id",

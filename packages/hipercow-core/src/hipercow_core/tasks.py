@@ -34,6 +34,7 @@ from hipercow_core.schema import (
 )
 from hipercow_core.store import (
     file_status,
+    file_statuses,
     iter_task_ids,
     log_path,
     read_markers,
@@ -206,19 +207,33 @@ def tasks_status(
     root: Root, ids: Iterable[str], *, reconcile: bool = True
 ) -> dict[str, TaskStatus]:
     """Statuses of many tasks; active ones are checked with their driver, batched."""
-    result = {task_id: file_status(root, task_id) for task_id in ids}
-    if reconcile:
-        active: dict[str | None, list[str]] = defaultdict(list)
-        for task_id, status in result.items():
-            if status.is_active:
-                active[_driver_of(root, task_id)].append(task_id)
-        for name, group in active.items():
-            try:
-                result.update(get_driver(root, name).status(group))
-            except DriverError as e:
-                # The files already gave an answer; an unreachable scheduler must
-                # not turn `status`, `list` or `wait` into an error.
-                log.warning("driver status unavailable", driver=name, reason=e.message)
+    found = file_statuses(root, list(ids))
+    result = {task_id: status for task_id, (_, status) in found.items()}
+    return _reconciled(root, result) if reconcile else result
+
+
+def followed_statuses(
+    root: Root, ids: Sequence[str], *, follow: bool = True
+) -> dict[str, tuple[str, TaskStatus]]:
+    """For each task, its latest retry (unless `follow=False`) and that retry's status."""
+    found = file_statuses(root, ids, follow=follow)
+    latest = _reconciled(root, dict(found.values()))
+    return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
+
+
+def _reconciled(root: Root, result: dict[str, TaskStatus]) -> dict[str, TaskStatus]:
+    """Statuses with the active ones put to their drivers, one call per driver."""
+    active: dict[str | None, list[str]] = defaultdict(list)
+    for task_id, status in result.items():
+        if status.is_active:
+            active[_driver_of(root, task_id)].append(task_id)
+    for name, group in active.items():
+        try:
+            result.update(get_driver(root, name).status(group))
+        except DriverError as e:
+            # The files already gave an answer; an unreachable scheduler must
+            # not turn `status`, `list` or `wait` into an error.
+            log.warning("driver status unavailable", driver=name, reason=e.message)
     return result
 
 

@@ -35,6 +35,7 @@ from hipercow_core.schema import (
     TaskStatus,
 )
 from hipercow_core.store import (
+    ensure_task_dir,
     file_status,
     mark_finished,
     mark_submitted,
@@ -115,6 +116,7 @@ class Submission:
 
     def run(self, task_ids: Sequence[str]) -> SubmitReport:
         data = {task_id: read_task_data(self.root, task_id) for task_id in task_ids}
+        ensure_task_dir(self.root, task_ids)
         waiting = list(dict.fromkeys(task_ids))
         while waiting:
             ready, later = self._ready(waiting, data)

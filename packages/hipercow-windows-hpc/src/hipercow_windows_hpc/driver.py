@@ -29,6 +29,7 @@ from hipercow_core.schema import (
     TaskStatus,
 )
 from hipercow_core.store import (
+    ensure_task_dir,
     file_status,
     mark_finished,
     mark_submitted,
@@ -137,6 +138,7 @@ class WindowsHpcDriver:
     def submit(self, task_ids: Sequence[str]) -> None:
         if not task_ids:
             return
+        ensure_task_dir(self.root, task_ids)
         project = self.project_location()
         platform = self.options.platform
         if platform == "linux":

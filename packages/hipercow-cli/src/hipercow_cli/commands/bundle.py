@@ -36,14 +36,13 @@ def show_counts(counts: dict[TaskStatus, int]) -> str:
 @app.command("list")
 def list_(as_json: Json = False) -> None:
     """Bundles of this root, newest first, with their tasks' statuses."""
-    from hipercow_core.retry import follow
-    from hipercow_core.tasks import tasks_status
+    from hipercow_core.store import file_statuses
 
     root = Root.find()
     rows = []
     for b in bundles.list_bundles(root):
-        latest = follow(root, b.task_ids)
-        counts = bundles.counts(tasks_status(root, latest, reconcile=False).values())
+        found = file_statuses(root, b.task_ids, follow=True)
+        counts = bundles.counts(status for _, status in found.values())
         rows.append((b, counts))
     if as_json:
         output.emit_json(
@@ -75,12 +74,12 @@ def status(
 ) -> None:
     """Status of each task of a bundle, or a summary."""
     from hipercow_core.errors import InvalidInputError
-    from hipercow_core.tasks import tasks_status
+    from hipercow_core.tasks import followed_statuses
 
     root = Root.find()
-    ids, latest = bundle_tasks(root, name, no_follow)
-    found = tasks_status(root, latest)
-    statuses = [found[t] for t in latest]
+    ids = list(bundles.load_bundle(root, name).task_ids)
+    found = followed_statuses(root, ids, follow=not no_follow)
+    statuses = [found[t][1] for t in ids]
     if summary == "counts":
         counts = bundles.counts(statuses)
         if as_json:

@@ -34,6 +34,7 @@ from hipercow_core.schema import (
     TaskStatus,
 )
 from hipercow_core.store import (
+    ensure_task_dir,
     file_status,
     mark_finished,
     mark_submitted,
@@ -149,6 +150,7 @@ class LocalDriver:
         """Queue tasks for the daemon; hold times are resolved once for the batch."""
         queue = queue_dir(self.root)
         queue.mkdir(parents=True, exist_ok=True)
+        ensure_task_dir(self.root, task_ids)
         now = datetime.now(UTC)
         for task_id in task_ids:
             hold = read_task_data(self.root, task_id).resources.hold_until

@@ -29,6 +29,9 @@ class Driver(Protocol):
     def submit(self, task_ids: Sequence[str]) -> None:
         """Hand tasks to the scheduler and write their `submitted` markers.
 
+        A task not yet submitted has no directory: make them first
+        (`store.ensure_task_dir`) before writing scripts or logs into them.
+
         Tasks whose submission failed must stay `created` (no marker) and the
         method raises a `DriverError` naming how many were not submitted.
         """
