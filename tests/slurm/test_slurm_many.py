@@ -65,6 +65,18 @@ def test_a_2500_task_bundle_in_at_most_three_sbatch_calls_all_succeed(
     assert len(jobs) == 2  # the first and last tasks are in different arrays
 
     waited = slurm.cli("bundle", "wait", "big", "--timeout", "2100", check=False, timeout=2200)
+    if waited.code != 0:
+        # Slurm 22.05 with three slurmd on one host now and then purges a batch
+        # script as it launches ("_handle_stray_script" in the slurmd log), so
+        # the job fails before its task starts. A user retries those; anything
+        # else, or more than a few, is a real failure.
+        failed = json.loads(slurm.cli("task", "list", "--status", "failure", "--json").stdout)
+        assert len(failed) <= COUNT // 100, waited.stderr
+        for task in failed:
+            assert slurm.info(task["id"])["times"].get("started") is None
+            assert "slurm_script" in slurm.outer_log(task["id"])
+        slurm.cli("bundle", "retry", "big")
+        waited = slurm.cli("bundle", "wait", "big", "--timeout", "600", check=False, timeout=700)
     counts = json.loads(
         slurm.cli("bundle", "status", "big", "--summary", "counts", "--json").stdout
     )
