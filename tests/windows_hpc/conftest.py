@@ -29,7 +29,7 @@ if str(STANDIN_DIR) not in sys.path:
     sys.path.insert(0, str(STANDIN_DIR))
 
 from hpc_portal import PortalStandin  # noqa: E402
-from hpc_portal.testing import wait_until_gone  # noqa: E402
+from hpc_portal.testing import running_standin  # noqa: E402
 from windows_hpc.helpers import (  # noqa: E402
     CAROL_PASSWORD,
     PASSWORD,
@@ -63,14 +63,8 @@ def portal_config(share: Path) -> dict[str, Any]:
 @pytest.fixture
 def portal(portal_config: dict[str, Any]) -> Iterator[PortalStandin]:
     """A running stand-in; afterwards, no job process it started may be alive."""
-    standin = PortalStandin(portal_config).start()
-    pgids: set[int] = set()
-    try:
+    with running_standin(portal_config) as standin:
         yield standin
-        pgids = {int(job["pgid"]) for job in standin.jobs() if job["pgid"]}
-    finally:
-        standin.close()
-    assert wait_until_gone(pgids) == [], "job processes outlived the stand-in"
 
 
 @pytest.fixture

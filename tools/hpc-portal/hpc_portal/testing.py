@@ -8,8 +8,13 @@ ignored: killed grandchildren may wait for a non-reaping init to collect them.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpc_portal.server import PortalStandin
 
 
 def live_processes_in_groups(pgids: Collection[int]) -> list[int]:
@@ -40,3 +45,18 @@ def wait_until_gone(pgids: Collection[int], timeout: float = 5.0) -> list[int]:
         if not live or time.monotonic() > deadline:
             return live
         time.sleep(0.02)
+
+
+@contextmanager
+def running_standin(config: Any) -> Iterator[PortalStandin]:
+    """A started stand-in; on leaving, closed, and no job process it started may be alive."""
+    from hpc_portal.server import PortalStandin
+
+    standin = PortalStandin(config).start()
+    pgids: set[int] = set()
+    try:
+        yield standin
+        pgids = {int(job["pgid"]) for job in standin.jobs() if job["pgid"]}
+    finally:
+        standin.close()
+    assert wait_until_gone(pgids) == [], "job processes outlived the stand-in"
