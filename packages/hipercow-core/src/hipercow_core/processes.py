@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 IS_WINDOWS = sys.platform == "win32"
@@ -68,13 +67,3 @@ def process_alive(pid: int, create_time: float | None) -> bool:
         return create_time is None or abs(process.create_time() - create_time) < 1.0
     except psutil.NoSuchProcess:
         return False
-
-
-def wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until the process has exited; True if it did within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process_alive(pid, None):
-            return True
-        time.sleep(0.05)
-    return False

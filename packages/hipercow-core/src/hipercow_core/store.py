@@ -196,6 +196,11 @@ def file_statuses(
     return {t: (t, file_status(root, t)) for t in task_ids}
 
 
+def read_submitted(root: Root, task_id: str) -> SubmittedMarker | None:
+    raw = read_bytes(os.path.join(root.task_path(task_id), SUBMITTED))
+    return msgspec.json.decode(raw, type=SubmittedMarker) if raw else None
+
+
 def read_markers(root: Root, task_id: str) -> Markers:
     task_dir = root.task_dir(task_id)
     submitted = read_bytes(task_dir / SUBMITTED)

@@ -38,6 +38,7 @@ from hipercow_core.store import (
     iter_task_ids,
     log_path,
     read_markers,
+    read_submitted,
     read_task_data,
     record_last,
     task_exists,
@@ -197,9 +198,10 @@ def submit_tasks(
 
 
 def _driver_of(root: Root, task_id: str) -> str | None:
-    markers = read_markers(root, task_id)
-    if markers.submitted is not None:
-        return markers.submitted.driver
+    """The driver a task went to (else the one it was made for): one small read per task."""
+    submitted = read_submitted(root, task_id)
+    if submitted is not None:
+        return submitted.driver
     return read_task_data(root, task_id).driver
 
 
@@ -380,7 +382,7 @@ def wait_tasks(
             f"{len(pending)} task(s) were never submitted, e.g. {pending[0]}",
             "Run 'hipercow task submit' first.",
         )
-    ceiling = max((_max_poll_interval(root, t) for t in task_ids[:1]), default=1.0)
+    ceiling = _max_poll_interval(root, task_ids[0]) if task_ids else 1.0
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = poll
     while True:

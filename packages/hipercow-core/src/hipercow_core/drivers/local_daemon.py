@@ -96,9 +96,6 @@ class Daemon:
         now = datetime.now(UTC)
         for task_id in self.queued():
             try:
-                if file_status(self.root, task_id).is_terminal:
-                    self.dequeue(task_id)
-                    continue
                 data = self.data.get(task_id) or read_task_data(self.root, task_id)
             except HipercowError:
                 self.dequeue(task_id)
@@ -122,6 +119,9 @@ class Daemon:
             )
             if used + cores > limit and self.running:
                 return
+            if file_status(self.root, task_id).is_terminal:  # cancelled while queued
+                self.dequeue(task_id)
+                continue
             self.launch(task_id, cores)
             self.dequeue(task_id)
             used += cores
