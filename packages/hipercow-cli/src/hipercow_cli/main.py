@@ -12,8 +12,6 @@ from hipercow_cli import output
 from hipercow_cli.errors import report, want_traceback
 from hipercow_core import __version__
 
-PLUGIN_GROUP = "hipercow.cli"
-
 app = typer.Typer(
     name="hipercow",
     help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
@@ -102,16 +100,16 @@ def _add_plugins(argv: list[str]) -> None:
     """
     if _command_in(argv) in BUILTIN_COMMANDS:
         return
-    from importlib.metadata import entry_points
+    from hipercow_core import plugins
 
-    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+    for name, value in sorted(plugins.targets(plugins.COMMANDS).items()):
         try:
-            sub = ep.load()
+            sub = plugins.load_target(value)
         except Exception as e:
-            output.warn(f"ignoring the '{ep.name}' commands: {ep.value} failed to load ({e})")
+            output.warn(f"ignoring the '{name}' commands: {value} failed to load ({e})")
             continue
         if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=ep.name)
+            app.add_typer(sub, name=name)
 
 
 def main() -> None:

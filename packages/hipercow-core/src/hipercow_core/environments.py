@@ -24,17 +24,15 @@ from __future__ import annotations
 import os
 import platform
 import re
-import shutil
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from functools import cache
-from importlib import import_module
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, NamedTuple, Protocol, cast
 
 import msgspec
 
+from hipercow_core import plugins
 from hipercow_core.errors import HipercowError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.root import Root
@@ -46,17 +44,12 @@ from hipercow_core.schema import (
     ProvisionRunning,
 )
 
-GROUP = "hipercow.environments"
 EMPTY = "empty"
 DEFAULT = "default"
 DEFAULT_ENGINE = "uv"
 RECORD = "environment.json"
 RUNNING = "running.json"
-_BUILTIN_ENGINES = {EMPTY: "hipercow_core.environments:EmptyEngine"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# A claim without a task id is a provisioning being submitted; older than
-# this, its submitter died before it finished submitting.
-_CLAIM_GRACE = timedelta(minutes=10)
 
 _record_decoder = msgspec.json.Decoder(EnvironmentRecord)
 _build_decoder = msgspec.json.Decoder(BuildRecord)
@@ -196,60 +189,6 @@ def read_running(root: Root, name: str) -> ProvisionRunning | None:
     """The claim of the provisioning in progress, if any (it may be stale)."""
     raw = read_bytes(history_dir(root, name) / RUNNING)
     return msgspec.json.decode(raw, type=ProvisionRunning) if raw else None
-
-
-def provisioning_active(root: Root, running: ProvisionRunning) -> bool:
-    """Whether a claim still stands: its job has not finished (asking its driver).
-
-    A claim whose job is not submitted yet stands for a grace period only, so
-    a submitter that died half-way does not block the environment for ever.
-    """
-    from hipercow_core.schema import TaskStatus
-    from hipercow_core.tasks import task_status
-
-    status = TaskStatus.CREATED if running.task_id is None else task_status(root, running.task_id)
-    if status == TaskStatus.CREATED:
-        return datetime.now(UTC) - running.started < _CLAIM_GRACE
-    return status.is_active
-
-
-def tasks_using(root: Root, name: str) -> list[str]:
-    """Ids of submitted or running tasks that run in environment `name`."""
-    from hipercow_core.schema import TaskStatus
-    from hipercow_core.tasks import list_tasks
-
-    active = list_tasks(root, statuses=(TaskStatus.SUBMITTED, TaskStatus.RUNNING))
-    return [s.id for s in active if s.environment == name]
-
-
-def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
-    """Delete one environment: its record, builds and history.
-
-    Refused while it is being provisioned, and (unless `force`) while tasks
-    using it are queued or running, since deleting their interpreter breaks them.
-    """
-    if name == EMPTY:
-        raise InvalidInputError("'empty' is built in and cannot be deleted")
-    read_environment(root, name)
-    running = read_running(root, name)
-    if running is not None and provisioning_active(root, running):
-        raise EnvironmentBusyError(
-            f"environment '{name}' is being provisioned (attempt {running.attempt})",
-            "Wait for it to finish, or cancel its task"
-            + (f" with 'hipercow task cancel {running.task_id}'." if running.task_id else "."),
-        )
-    if not force:
-        busy = tasks_using(root, name)
-        if busy:
-            raise EnvironmentBusyError(
-                f"{len(busy)} task(s) using environment '{name}' are queued or running, "
-                f"e.g. {busy[0]}",
-                "Wait for them or cancel them, or delete anyway with --force.",
-            )
-    directory = environment_dir(root, name)
-    # Remove the record first: a half-deleted environment then reads as absent.
-    (directory / RECORD).unlink()
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------
@@ -458,36 +397,25 @@ class EmptyEngine:
         return []
 
 
-@cache
-def _engine_entry_points() -> dict[str, str]:
-    from importlib.metadata import entry_points
-
-    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    return {**found, **_BUILTIN_ENGINES}
-
-
 def available_engines() -> list[str]:
-    return sorted(_engine_entry_points())
+    return sorted(plugins.targets(plugins.ENGINES))
 
 
 def load_engine(name: str) -> Engine:
     """An engine by name; unknown names say which package would provide them."""
-    target = _BUILTIN_ENGINES.get(name) or _engine_entry_points().get(name)
-    if target is None:
+    factory = plugins.load(plugins.ENGINES, name)
+    if factory is None:
         raise InvalidInputError(
             f"unknown environment engine '{name}'",
             f"Available engines: {', '.join(available_engines())}; the uv and pip engines "
             "come with the hipercow-provision package.",
         )
-    module_name, _, attribute = target.partition(":")
-    factory = getattr(import_module(module_name), attribute)
-    return cast(Engine, factory())
+    return cast(Engine, cast(Callable[[], object], factory)())
 
 
 __all__ = [
     "DEFAULT",
     "EMPTY",
-    "GROUP",
     "BuildContext",
     "BuildLayout",
     "EmptyEngine",
@@ -503,7 +431,6 @@ __all__ = [
     "builds_dir",
     "create_environment",
     "default_environment",
-    "delete_environment",
     "environment_dir",
     "environment_exists",
     "history_dir",
@@ -516,7 +443,6 @@ __all__ = [
     "require_environment",
     "select_build",
     "task_build",
-    "tasks_using",
     "venv_layout",
     "write_build",
 ]

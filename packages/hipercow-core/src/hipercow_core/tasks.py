@@ -18,6 +18,7 @@ import msgspec
 
 from hipercow_core.drivers.protocol import Driver
 from hipercow_core.drivers.registry import get_driver
+from hipercow_core.environments import default_environment, require_environment
 from hipercow_core.errors import DriverError, InvalidInputError, TaskStateError
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
@@ -92,8 +93,6 @@ def create_tasks(
     path = root.relative_path(cwd or Path.cwd())
     backend = get_driver(root, driver)
     cluster = backend.cluster_info() if specs else None
-    from hipercow_core.environments import default_environment, require_environment
-
     fallback_environment = default_environment(root) if specs else None
     for name in sorted({e for spec in specs if (e := spec.environment or fallback_environment)}):
         require_environment(root, name)

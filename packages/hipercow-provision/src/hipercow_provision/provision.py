@@ -24,14 +24,8 @@ from pathlib import Path
 
 import msgspec
 
-from hipercow_core.environments import (
-    EMPTY,
-    history_dir,
-    load_engine,
-    provisioning_active,
-    read_environment,
-    tasks_using,
-)
+from hipercow_core.environment_use import provisioning_active, tasks_using
+from hipercow_core.environments import EMPTY, history_dir, load_engine, read_environment
 from hipercow_core.errors import (
     DriverError,
     HipercowError,

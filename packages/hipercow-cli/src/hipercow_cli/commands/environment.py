@@ -205,7 +205,7 @@ def delete(
     as_json: Json = False,
 ) -> None:
     """Delete one environment (its builds and history); the name is required."""
-    from hipercow_core.environments import delete_environment
+    from hipercow_core.environment_use import delete_environment
 
     delete_environment(Root.find(), name, force=force)
     if as_json:

@@ -6,44 +6,32 @@ known without scanning entry points, since it lives here and is the default.
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import import_module
 from typing import Any, cast
 
 import msgspec
 
+from hipercow_core import plugins
 from hipercow_core.drivers.protocol import Driver, DriverFactory
 from hipercow_core.errors import DriverError, InvalidInputError
 from hipercow_core.root import Root
 from hipercow_core.schema import DriverEntry, MachineConfig
 
-GROUP = "hipercow.drivers"
 DEFAULT_DRIVER = "local"
-_BUILTIN = {"local": "hipercow_core.drivers.local:LocalDriver"}
-
-
-@cache
-def _entry_points() -> dict[str, str]:
-    from importlib.metadata import entry_points
-
-    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    return {**found, **_BUILTIN}
 
 
 def available_drivers() -> list[str]:
-    return sorted(_entry_points())
+    return sorted(plugins.targets(plugins.DRIVERS))
 
 
 def load_driver_class(name: str) -> DriverFactory:
-    target = _BUILTIN.get(name) or _entry_points().get(name)
-    if target is None:
+    found = plugins.load(plugins.DRIVERS, name)
+    if found is None:
         raise DriverError(
             f"unknown driver '{name}'",
             f"Available drivers: {', '.join(available_drivers())}; "
             "install the package that provides it.",
         )
-    module_name, _, attribute = target.partition(":")
-    return cast(DriverFactory, getattr(import_module(module_name), attribute))
+    return cast(DriverFactory, found)
 
 
 def parse_options(factory: DriverFactory, options: dict[str, Any]) -> msgspec.Struct:
