@@ -11,7 +11,14 @@ from hipercow_core.resources import parse_resources
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, TaskStatus
 from hipercow_core.store import read_markers
-from hipercow_core.tasks import TaskSpec, create_tasks, task_info, tasks_status
+from hipercow_core.tasks import (
+    TaskSpec,
+    cancel_tasks,
+    create_tasks,
+    submit_tasks,
+    task_info,
+    tasks_status,
+)
 from hipercow_windows_hpc.credentials import Credentials
 
 pytestmark = pytest.mark.portal
@@ -110,11 +117,11 @@ def test_status_cancel_log_and_cluster_calls(
     jobs = [job_of(project, t) for t in ids]
     driver = get_driver(project)
 
-    assert driver.status(ids) == dict.fromkeys(ids, TaskStatus.SUBMITTED)
+    assert tasks_status(project, ids) == dict.fromkeys(ids, TaskStatus.SUBMITTED)
     [listing] = calls(portal, "_listalljobs.php")
     assert listing["fields"] == {"user": USER, "scheduler": "wpia-hn", "state": "*", "jobs": "-1"}
 
-    assert driver.cancel(ids[:2]) == dict.fromkeys(ids[:2], True)
+    assert cancel_tasks(project, ids[:2]) == dict.fromkeys(ids[:2], True)
     [cancel] = calls(portal, "cancel.php")
     assert cancel["fields"] == {
         "cluster": "wpia-hn",
@@ -124,9 +131,11 @@ def test_status_cancel_log_and_cluster_calls(
     }
     assert cancel["raw_fields"][f"c{jobs[0]}"] == jobs[0]
     assert cancel["outcome"] == f"{jobs[0]}:OK,{jobs[1]}:OK"
-    assert task_info(project, ids[0]).reason == f"job {jobs[0]} cancelled by user"
+    cancelled = task_info(project, ids[0])
+    assert cancelled.reason == "cancelled"
+    assert cancelled.note == f"windows-hpc job {jobs[0]} cancelled"
 
-    assert driver.outer_log(ids[2]) == ""
+    assert driver.outer_log(ids[2], jobs[2]) == ""
     [log] = calls(portal, "showjobfail.php")
     assert log["fields"] == {"cluster": "wpia-hn", "hpcfunc": "showfail", "id": jobs[2]}
     assert log["raw_fields"]["id"] == jobs[2]
@@ -144,11 +153,13 @@ def test_status_cancel_log_and_cluster_calls(
 
     # A job the portal has forgotten is asked about alone, and found gone.
     portal.reset()
-    assert driver.status(ids[2:]) == {ids[2]: TaskStatus.FAILURE}
+    assert tasks_status(project, ids[2:]) == {ids[2]: TaskStatus.FAILURE}
     [single] = portal.calls("api/v1/get_job_status/")
     assert single["query"] == {"scheduler": "wpia-hn", "jobid": jobs[2]}
     assert (single["status"], single["error"]) == (404, f"no job {jobs[2]}")
-    assert task_info(project, ids[2]).reason == f"job {jobs[2]} is no longer known to the portal"
+    gone = task_info(project, ids[2])
+    assert gone.reason == "lost"
+    assert gone.note is not None and f"the portal no longer knows job {jobs[2]}" in gone.note
     for call in portal.calls():
         if call["method"] == "POST":
             assert (call["accept"], call["content_type"]) == ("text/plain", FORM)
@@ -176,13 +187,12 @@ def test_an_expired_session_is_renewed_without_the_user_noticing(
     configure(platform="windows")
     portal.set_timings(queued=60)
     ids = create_tasks(project, [TaskSpec(("true",)) for _ in range(2)], submit=False)
-    driver = get_driver(project)
-    driver.submit(ids[:1])
+    submit_tasks(project, ids[:1])
     before = len(logins(portal))
     portal.expire_sessions()
-    driver.submit(ids[1:])
+    submit_tasks(project, ids[1:])
     portal.expire_sessions()
-    assert driver.status(ids) == dict.fromkeys(ids, TaskStatus.SUBMITTED)
+    assert tasks_status(project, ids) == dict.fromkeys(ids, TaskStatus.SUBMITTED)
     assert len(logins(portal)) == before + 2
     lapsed = [c["path"] for c in calls(portal) if c["outcome"] == "not-logged-in"]
     assert lapsed == ["submit_1.php", "_listalljobs.php"]
@@ -214,7 +224,9 @@ def test_ended_jobs_are_written_back_with_their_reason(
         queued: TaskStatus.SUBMITTED,
     }
     job = job_of(project, failed)
-    assert task_info(project, failed).reason == (
-        f"the portal reports job {job} Failed; see 'hipercow task log --outer'"
+    failed_info = task_info(project, failed)
+    assert failed_info.reason == "job failed"
+    assert (
+        failed_info.note is not None and f"the portal reports job {job} Failed" in failed_info.note
     )
     assert task_info(project, raced).reason is None

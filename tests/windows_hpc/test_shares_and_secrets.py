@@ -59,7 +59,8 @@ def test_a_project_outside_every_share_is_a_clear_error(
     assert done.code == 1
     first, hint = done.stderr.splitlines()
     assert (
-        first.startswith("Error: '")
+        first.startswith("Error: task ")
+        and " was not submitted: '" in first
         and "is not on a network share that the cluster can see" in first
     )
     assert "shares=/local/mount=//server/share:X" in hint and "stayed 'created'" in hint

@@ -1,7 +1,8 @@
 """Reconciling task files with what Slurm says, without a cluster.
 
 The queue is replaced by a dictionary of job states, so each case says
-exactly what Slurm answered and checks what the task's files end up saying.
+exactly what Slurm answered and checks what the task's files end up saying
+after core's status check (`tasks_status`) put the tasks to the driver.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hipercow_core.drivers.registry import configure_driver, get_driver
-from hipercow_core.errors import DriverError
+from hipercow_core.errors import SchedulerUnavailableError
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     FinishedMarker,
@@ -22,6 +23,7 @@ from hipercow_core.schema import (
     TaskStatus,
 )
 from hipercow_core.store import mark_finished, mark_submitted, read_markers, write_task
+from hipercow_core.tasks import task_outer_log, tasks_status
 from hipercow_slurm import queue
 from hipercow_slurm.commands import Budget, SlurmError
 from hipercow_slurm.driver import SlurmDriver
@@ -93,7 +95,7 @@ def test_one_question_for_all_active_tasks(
             "11": JobState("11", "COMPLETING"),
         },
     )
-    statuses = driver.status([A, B, C])
+    statuses = tasks_status(root, [A, B, C])
     assert len(asked) == 1
     assert sorted(asked[0]) == ["10_0", "10_1", "11"]
     assert statuses == {A: TaskStatus.SUBMITTED, B: TaskStatus.SUBMITTED, C: TaskStatus.SUBMITTED}
@@ -105,7 +107,7 @@ def test_terminal_tasks_are_not_asked_about(
     submitted_task(root, A, "10")
     mark_finished(root, A, FinishedMarker(TaskStatus.SUCCESS, datetime.now(UTC), exit_code=0))
     asked = answer(monkeypatch, {})
-    assert driver.status([A]) == {A: TaskStatus.SUCCESS}
+    assert tasks_status(root, [A]) == {A: TaskStatus.SUCCESS}
     assert asked == []
 
 
@@ -135,11 +137,11 @@ def test_ended_job_writes_the_outcome(
 ) -> None:
     submitted_task(root, A, "10")
     answer(monkeypatch, {"10": state})
-    assert driver.status([A]) == {A: status}
+    assert tasks_status(root, [A]) == {A: status}
     finished = read_markers(root, A).finished
     assert finished is not None
     assert (finished.status, finished.reason, finished.exit_code) == (status, reason, exit_code)
-    log = driver.outer_log(A)
+    log = task_outer_log(root, A)
     assert log is not None
     assert f"ended {state.state}" in log
 
@@ -149,7 +151,7 @@ def test_job_unknown_to_slurm_and_accounting_is_lost(
 ) -> None:
     submitted_task(root, A, "10")
     answer(monkeypatch, {}, accounting={})
-    assert driver.status([A]) == {A: TaskStatus.FAILURE}
+    assert tasks_status(root, [A]) == {A: TaskStatus.FAILURE}
     finished = read_markers(root, A).finished
     assert finished is not None
     assert finished.reason == "lost"
@@ -160,7 +162,7 @@ def test_accounting_answers_for_a_forgotten_job(
 ) -> None:
     submitted_task(root, A, "10")
     answer(monkeypatch, {}, accounting={"10": JobState("10", "TIMEOUT")})
-    assert driver.status([A]) == {A: TaskStatus.FAILURE}
+    assert tasks_status(root, [A]) == {A: TaskStatus.FAILURE}
     finished = read_markers(root, A).finished
     assert finished is not None
     assert finished.reason == "timed out"
@@ -172,7 +174,7 @@ def test_nothing_is_concluded_when_accounting_cannot_be_asked(
     submitted_task(root, A, "10")
     answer(monkeypatch, {}, accounting=None)
     monkeypatch.setattr(queue, "accounting_states", lambda job_ids, *, budget: None)
-    assert driver.status([A]) == {A: TaskStatus.SUBMITTED}
+    assert tasks_status(root, [A]) == {A: TaskStatus.SUBMITTED}
     assert read_markers(root, A).finished is None
 
 
@@ -186,7 +188,7 @@ def test_runner_finishing_during_the_poll_wins(
         mark_finished(root, A, FinishedMarker(TaskStatus.SUCCESS, datetime.now(UTC), exit_code=0))
 
     answer(monkeypatch, {"10": JobState("10", "COMPLETED", 0, 0)}, during=runner_finishes)
-    assert driver.status([A]) == {A: TaskStatus.SUCCESS}
+    assert tasks_status(root, [A]) == {A: TaskStatus.SUCCESS}
     finished = read_markers(root, A).finished
     assert finished is not None
     assert finished.reason is None
@@ -201,7 +203,7 @@ def test_a_slurm_refusal_is_a_readable_error(
         raise SlurmError("squeue", "squeue: error: Invalid user: nobody", transient=False)
 
     monkeypatch.setattr(queue, "job_states", refuse)
-    with pytest.raises(DriverError) as error:
-        driver.status([A])
+    with pytest.raises(SchedulerUnavailableError) as error:
+        driver.status({A: "10"})
     assert "Invalid user" in error.value.message
     assert error.value.hint

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from hipercow_core.resources import parse_resources
+from hipercow_core.resources import parse_resources, resolve_hold_until
 from hipercow_core.schema import ClusterInfo, HoldUntil, Resources
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.sbatch_args import (
@@ -92,22 +92,13 @@ def test_max_runtime_is_time_in_minutes(args: Args) -> None:
     assert "--time=90" in args(parse_resources(max_runtime="1h30"))
 
 
-def test_hold_until_is_begin_resolved_once_for_the_batch(dev_cluster: ClusterInfo) -> None:
-    hold = Resources(hold_until=HoldUntil(kind="tonight"))
-    first = task_args(hold, cluster=dev_cluster, options=SlurmOptions(), now=NOW)
-    second = task_args(hold, cluster=dev_cluster, options=SlurmOptions(), now=NOW)
-    assert first == second
-    assert "--begin=2026-03-04T19:00:00" in first
-
-
-def test_hold_for_a_duration_counts_from_the_submission(dev_cluster: ClusterInfo) -> None:
-    result = task_args(
-        Resources(hold_until=HoldUntil(kind="after", minutes=120)),
-        cluster=dev_cluster,
-        options=SlurmOptions(),
-        now=NOW,
-    )
-    assert f"--begin={begin_time(NOW + timedelta(hours=2))}" in result
+def test_a_resolved_hold_is_begin(dev_cluster: ClusterInfo) -> None:
+    begin = resolve_hold_until(HoldUntil(kind="tonight"), NOW)
+    result = task_args(Resources(), cluster=dev_cluster, options=SlurmOptions(), begin=begin)
+    assert "--begin=2026-03-04T19:00:00" in result
+    later = NOW + timedelta(hours=2)
+    result = task_args(Resources(), cluster=dev_cluster, options=SlurmOptions(), begin=later)
+    assert f"--begin={begin_time(later)}" in result
 
 
 def test_one_requested_node_is_a_nodelist(args: Args) -> None:

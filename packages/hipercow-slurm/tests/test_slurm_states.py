@@ -6,7 +6,7 @@ import pytest
 
 from hipercow_core.schema import TaskStatus
 from hipercow_slurm.parsing import JobState
-from hipercow_slurm.states import ACTIVE_STATES, outcome
+from hipercow_slurm.states import ACTIVE_STATES, job_state, outcome
 
 
 @pytest.mark.parametrize("state", sorted(ACTIVE_STATES))
@@ -44,13 +44,16 @@ def test_failed_by_signal_shows_like_a_shell_exit_code() -> None:
     result = outcome(JobState("1", "FAILED", exit_code=0, signal=9, reason="JobLaunchFailure"))
     assert result is not None
     assert result.exit_code == 137
-    assert "signal 9" in result.reason
+    assert result.reason == "killed by signal 9"
 
 
 def test_failed_with_a_slurm_reason_says_it() -> None:
-    result = outcome(JobState("1", "FAILED", exit_code=1, signal=0, reason="JobLaunchFailure"))
-    assert result is not None
-    assert result.reason == "job failed (JobLaunchFailure)"
+    result = job_state(
+        "1", JobState("1", "FAILED", exit_code=1, signal=0, reason="JobLaunchFailure")
+    )
+    assert result.outcome is not None
+    assert result.outcome.reason == "job failed"
+    assert result.note == "Slurm job 1 ended FAILED (JobLaunchFailure)"
 
 
 def test_cancelled_because_a_dependency_failed_is_a_failure() -> None:

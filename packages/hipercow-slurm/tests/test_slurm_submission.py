@@ -2,16 +2,21 @@
 
 sbatch is a stand-in on PATH that records its arguments and answers with job
 ids, so these tests check what the driver asks of Slurm, not what Slurm does.
+Submission goes through core (`jobs.submit`), which orders dependencies and
+writes the markers, as it does for a user.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from hipercow_core import jobs
+from hipercow_core.drivers.protocol import JobRequest, SubmitReport
 from hipercow_core.errors import DriverError
 from hipercow_core.resources import parse_resources
 from hipercow_core.root import Root
@@ -24,6 +29,7 @@ from hipercow_core.schema import (
 )
 from hipercow_core.store import file_status, mark_finished, read_markers, write_task
 from hipercow_slurm.commands import Budget
+from hipercow_slurm.driver import SlurmDriver
 from hipercow_slurm.jobfiles import read_record
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.submission import Submission
@@ -77,6 +83,20 @@ def new_task(
     return task_id
 
 
+class DescribedCluster(SlurmDriver):
+    """The slurm driver for the cluster a test describes, with the time budget it sets."""
+
+    def __init__(
+        self, root: Root, options: SlurmOptions, cluster: ClusterInfo, budget: float
+    ) -> None:
+        super().__init__(root, options)
+        self.cluster = cluster
+        self.budget = budget
+
+    def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
+        return Submission(self.root, self.options, self.cluster, Budget(self.budget)).run(requests)
+
+
 def submit(
     root: Root,
     ids: list[str],
@@ -84,8 +104,12 @@ def submit(
     options: SlurmOptions | None = None,
     budget: float = 20,
 ) -> DriverError | None:
-    report = Submission(root, options or SlurmOptions(), cluster, Budget(budget)).run(ids)
-    return report.error(len(ids))
+    driver = DescribedCluster(root, options or SlurmOptions(), cluster, budget)
+    try:
+        jobs.submit(root, driver, ids)
+    except DriverError as e:
+        return e
+    return None
 
 
 def test_tasks_with_equal_resources_share_an_array(

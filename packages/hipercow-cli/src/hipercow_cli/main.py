@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -112,8 +112,26 @@ def _add_plugins(argv: list[str]) -> None:
             app.add_typer(sub, name=name)
 
 
+def _show_warnings() -> None:
+    """Show hipercow's warnings (e.g. a scheduler that cannot be reached) as one line each."""
+    import warnings
+
+    from hipercow_core.errors import HipercowWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, HipercowWarning):
+            output.warn(str(message))
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
 def main() -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
+    _show_warnings()
     _add_subcommands(sys.argv[1:])
     _add_plugins(sys.argv[1:])
     try:

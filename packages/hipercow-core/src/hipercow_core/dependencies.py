@@ -1,9 +1,9 @@
 """Whether a task's dependencies let it run: all succeeded, one failed, or still waiting.
 
-Each driver enforces dependencies its own way (Slurm's afterok, the portal's
+Schedulers enforce dependencies their own way (Slurm's afterok, the portal's
 dependency field, the local daemon holding the task back); this is the one
-place that says what the files make of them, and the one wording of the
-reason a dependent task fails with.
+place that says what the files make of them. Core (`jobs`) fails a task
+whose dependency failed, with `outcomes.DEPENDENCY_FAILED`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
 from hipercow_core.store import file_status
-
-DEPENDENCY_FAILED = "dependency failed"
 
 
 class Readiness(enum.Enum):

@@ -40,9 +40,25 @@ class DriverError(HipercowError):
     """A driver is unknown, unconfigured, or its scheduler refused a request."""
 
 
+class SchedulerUnavailableError(DriverError):
+    """The scheduler cannot be asked just now (down, unreachable, timing out)."""
+
+
 class TaskStateError(HipercowError):
     """An operation that the task's current status does not allow."""
 
 
 class InvalidInputError(HipercowError):
     """Any other input that hipercow cannot accept as given."""
+
+
+class HipercowWarning(UserWarning):
+    """Something a user should see that does not stop the operation.
+
+    The library warns through Python's `warnings` (it never prints); the CLI
+    shows each as one line, a notebook as a warning.
+    """
+
+
+class SchedulerUnavailableWarning(HipercowWarning):
+    """A status came from the task files because the scheduler could not be asked."""

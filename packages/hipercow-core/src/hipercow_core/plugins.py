@@ -9,9 +9,9 @@ found without any scan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib import import_module
-from collections.abc import Mapping
 from typing import Final
 
 DRIVERS: Final = "hipercow.drivers"

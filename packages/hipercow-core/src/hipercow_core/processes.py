@@ -24,18 +24,22 @@ def detached_popen_kwargs() -> dict[str, Any]:
     return {"start_new_session": True}
 
 
-def kill_tree(pid: int, grace: float = 2.0) -> None:
+def kill_tree(pid: int, grace: float = 2.0, create_time: float | None = None) -> None:
     """Stop a process and everything it started: politely, then by force.
 
     On POSIX the runner leads its own process group, so the group is signalled
     even when the leader is already gone and its children were orphaned.
+    With `create_time`, a live process under `pid` that started at another
+    time is someone else's (the pid was reused) and is left alone.
     """
     import psutil
 
     try:
         leader = psutil.Process(pid)
+        if create_time is not None and abs(leader.create_time() - create_time) >= 1.0:
+            return
         members = [leader, *leader.children(recursive=True)]
-    except psutil.NoSuchProcess:
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         members = []
     _signal_group(pid, signal.SIGTERM)
     for process in members:

@@ -106,5 +106,5 @@ def retry_tasks(
         else:
             remove_task(root, new)
     if submit and linked:
-        submit_with(get_driver(root, driver or originals[0].driver), list(linked.values()))
+        submit_with(root, get_driver(root, driver or originals[0].driver), list(linked.values()))
     return linked

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from hipercow_core import outcomes
 from hipercow_core.errors import HipercowError
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
@@ -120,15 +121,26 @@ def _dependencies_ok(root: Root, data: TaskData) -> bool:
 
 
 def run_task(root: Root, task_id: str) -> int:
-    """Run one task to completion; returns its exit code (non-zero on failure)."""
+    """Run one task and return the runner's exit status: 0 exactly when it recorded success.
+
+    Batch scripts decide whether their job succeeded from this status alone,
+    so it is never 0 for a task whose outcome is anything but `success`.
+    """
+    code = _run(root, task_id)
+    if file_status(root, task_id) == TaskStatus.SUCCESS:
+        return 0
+    return code or 1
+
+
+def _run(root: Root, task_id: str) -> int:
     data = read_task_data(root, task_id)
     if file_status(root, task_id).is_terminal:
         return 0
     if data.depends_on and not _dependencies_ok(root, data):
-        from hipercow_core.dependencies import DEPENDENCY_FAILED
-
         mark_finished(
-            root, task_id, FinishedMarker(TaskStatus.FAILURE, _now(), reason=DEPENDENCY_FAILED)
+            root,
+            task_id,
+            FinishedMarker(TaskStatus.FAILURE, _now(), reason=outcomes.DEPENDENCY_FAILED),
         )
         return 1
     mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid()))
@@ -139,7 +151,7 @@ def run_task(root: Root, task_id: str) -> int:
         except HipercowError as e:  # the task's environment cannot be entered here
             hint = f"hipercow: {e.hint}\n" if e.hint else ""
             log.write(f"hipercow: {e.message}\n{hint}".encode())
-            _finish(root, task_id, 1, "environment")
+            _finish(root, task_id, 1, outcomes.ENVIRONMENT)
             return 1
         except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
             code, reason = _cannot_start(data, cwd, e)

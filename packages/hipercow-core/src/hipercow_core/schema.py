@@ -96,11 +96,16 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Written by the submitter when the driver has accepted the task."""
+    """Written by core when the driver's scheduler has accepted the task.
+
+    `depends_on` repeats the task's dependencies, so a status check can see
+    that a queued task waits on a failed one without reading its data.
+    """
 
     time: datetime
     driver: str
     job_id: str | None = None
+    depends_on: tuple[str, ...] = ()
 
 
 class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -112,12 +117,17 @@ class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class FinishedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The one terminal marker, written once by whoever learns the outcome first."""
+    """The one terminal marker, written once by whoever learns the outcome first.
+
+    `reason` comes from one vocabulary (`hipercow_core.outcomes`); `note` says
+    the particulars in words (which job, what the scheduler said).
+    """
 
     status: TaskStatus
     time: datetime
     exit_code: int | None = None
     reason: str | None = None
+    note: str | None = None
 
 
 class TaskTimes(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -139,6 +149,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     exit_code: int | None = None
     reason: str | None = None
     host: str | None = None
+    note: str | None = None
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -40,6 +40,7 @@ SUBMITTED = "submitted.json"
 RUNNING = "running.json"
 FINISHED = "finished.json"
 LOG = "log"
+NOTES = "notes.log"
 LAST = "last"
 RETRIED_BY = "retried_by"
 
@@ -242,6 +243,22 @@ def mark_retried(root: Root, task_id: str, retry_id: str) -> bool:
 def retried_by(root: Root, task_id: str) -> str | None:
     raw = read_bytes(os.path.join(root.task_path(task_id), RETRIED_BY))
     return validate_task_id(raw.decode()) if raw else None
+
+
+def append_note(root: Root, task_id: str, line: str) -> None:
+    """Add a timestamped line to what hipercow noted about the task (shown in the outer log).
+
+    Written only by the machine that submitted, checked or cancelled the
+    task, never by its node, so the file keeps one writer at a time.
+    """
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+    with _in_task_dir(root, task_id, NOTES).open("a", encoding="utf-8") as f:
+        f.write(f"hipercow: {line} ({stamp})\n")
+
+
+def read_notes(root: Root, task_id: str) -> str | None:
+    raw = read_bytes(os.path.join(root.task_path(task_id), NOTES))
+    return raw.decode(errors="replace") if raw is not None else None
 
 
 def log_path(root: Root, task_id: str) -> Path:

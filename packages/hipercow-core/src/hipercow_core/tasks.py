@@ -16,10 +16,11 @@ from pathlib import Path
 
 import msgspec
 
-from hipercow_core.drivers.protocol import Driver
+from hipercow_core import jobs
+from hipercow_core.drivers.protocol import AnyDriver
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.environments import default_environment, require_environment
-from hipercow_core.errors import DriverError, InvalidInputError, TaskStateError
+from hipercow_core.errors import InvalidInputError, TaskStateError
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
@@ -39,6 +40,7 @@ from hipercow_core.store import (
     iter_task_ids,
     log_path,
     read_markers,
+    read_notes,
     read_submitted,
     read_task_data,
     record_last,
@@ -131,7 +133,7 @@ def create_tasks(
     ids = [r.id for r in records]
     log.debug("created tasks", count=len(ids), driver=backend.name)
     if submit and ids:
-        submit_with(backend, ids)
+        submit_with(root, backend, ids)
     return ids
 
 
@@ -167,14 +169,9 @@ def create_task(
     return create_tasks(root, [spec], cwd=cwd, driver=driver, submit=submit)[0]
 
 
-def submit_with(backend: Driver, ids: Sequence[str]) -> None:
-    try:
-        backend.submit(ids)
-    except DriverError as e:
-        shown = ids[0] if len(ids) == 1 else f"{len(ids)} tasks"
-        stayed = f"{shown} stayed 'created': run 'hipercow task submit' to send them later."
-        e.hint = f"{e.hint} {stayed}" if e.hint else stayed
-        raise
+def submit_with(root: Root, backend: AnyDriver, ids: Sequence[str]) -> list[str]:
+    """Submit tasks through one driver (core keeps the files); returns those it accepted."""
+    return jobs.submit(root, backend, ids)
 
 
 def submit_tasks(
@@ -192,7 +189,7 @@ def submit_tasks(
     for task_id in pending:
         by_driver[driver or read_task_data(root, task_id).driver].append(task_id)
     for name, group in by_driver.items():
-        submit_with(get_driver(root, name), group)
+        submit_with(root, get_driver(root, name), group)
     return pending
 
 
@@ -210,7 +207,7 @@ def tasks_status(
     """Statuses of many tasks; active ones are checked with their driver, batched."""
     found = file_statuses(root, list(ids))
     result = {task_id: status for task_id, (_, status) in found.items()}
-    return _reconciled(root, result) if reconcile else result
+    return jobs.reconcile(root, result) if reconcile else result
 
 
 def followed_statuses(
@@ -218,24 +215,8 @@ def followed_statuses(
 ) -> dict[str, tuple[str, TaskStatus]]:
     """For each task, its latest retry (unless `follow=False`) and that retry's status."""
     found = file_statuses(root, ids, follow=follow)
-    latest = _reconciled(root, dict(found.values()))
+    latest = jobs.reconcile(root, dict(found.values()))
     return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
-
-
-def _reconciled(root: Root, result: dict[str, TaskStatus]) -> dict[str, TaskStatus]:
-    """Statuses with the active ones put to their drivers, one call per driver."""
-    active: dict[str | None, list[str]] = defaultdict(list)
-    for task_id, status in result.items():
-        if status.is_active:
-            active[_driver_of(root, task_id)].append(task_id)
-    for name, group in active.items():
-        try:
-            result.update(get_driver(root, name).status(group))
-        except DriverError as e:
-            # The files already gave an answer; an unreachable scheduler must
-            # not turn `status`, `list` or `wait` into an error.
-            log.warning("driver status unavailable", driver=name, reason=e.message)
-    return result
 
 
 def task_status(root: Root, task_id: str, *, reconcile: bool = True) -> TaskStatus:
@@ -264,6 +245,7 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         exit_code=finished.exit_code if finished else None,
         reason=finished.reason if finished else None,
         host=running.host if running else None,
+        note=finished.note if finished else None,
     )
 
 
@@ -277,12 +259,16 @@ def task_log(root: Root, task_id: str) -> str | None:
 
 
 def task_outer_log(root: Root, task_id: str) -> str | None:
-    """The scheduler's view of the task (its job's output), from the task's driver."""
+    """The scheduler's view of the task (its job's output), then what hipercow noted about it."""
     read_task_data(root, task_id)
-    name = _driver_of(root, task_id)
     if file_status(root, task_id) == TaskStatus.CREATED:
         return None
-    return get_driver(root, name).outer_log(task_id)
+    submitted = read_submitted(root, task_id)
+    name = submitted.driver if submitted else _driver_of(root, task_id)
+    job_id = submitted.job_id if submitted else None
+    parts = [get_driver(root, name).outer_log(task_id, job_id), read_notes(root, task_id)]
+    text = "".join(p if p.endswith("\n") else p + "\n" for p in parts if p)
+    return text or None
 
 
 def follow_log(root: Root, task_id: str, *, poll: float = 0.25) -> Iterator[bytes]:
@@ -310,15 +296,9 @@ def cancel_tasks(root: Root, ids: Sequence[str]) -> dict[str, bool]:
     """Cancel tasks that have not finished; True for each this call cancelled."""
     for task_id in ids:
         read_task_data(root, task_id)
-    result: dict[str, bool] = {}
-    by_driver: dict[str | None, list[str]] = defaultdict(list)
-    for task_id, status in tasks_status(root, ids).items():
-        if status.is_terminal:
-            result[task_id] = False
-        else:
-            by_driver[_driver_of(root, task_id)].append(task_id)
-    for name, group in by_driver.items():
-        result.update(get_driver(root, name).cancel(group))
+    statuses = tasks_status(root, ids)
+    result = {task_id: False for task_id, status in statuses.items() if status.is_terminal}
+    result.update(jobs.cancel(root, [t for t in ids if t not in result]))
     return result
 
 
@@ -401,8 +381,7 @@ def wait_tasks(
 
 
 def _max_poll_interval(root: Root, task_id: str) -> float:
-    backend = get_driver(root, _driver_of(root, task_id))
-    return float(getattr(backend, "max_poll_interval", 1.0))
+    return get_driver(root, _driver_of(root, task_id)).max_poll_interval
 
 
 def list_tasks(

@@ -5,9 +5,9 @@ holds it), records the request, and creates a hipercow task that runs
 `hipercow_provision.job:run` with hipercow's own interpreter on the node: a
 `call` task in the `empty` environment, so it goes through every driver the
 same way, its log can be followed live, and it never runs inside the
-environment it is building. A driver with a build queue (`build_queue`
-attribute, e.g. the portal's build queue or a Slurm build partition) gets
-the job sent there.
+environment it is building. A driver with a build queue (its `build_queue()`,
+e.g. the portal's build queue or a Slurm build partition) gets the job sent
+there.
 
 Reading the history reconciles attempts whose job finished without a result
 (cancelled, killed, lost): they are recorded as cancelled or failed, never as
@@ -260,13 +260,13 @@ def start_provision(
     claim = _claim(root, name, store, attempt_id)
     attempt: ProvisionAttempt | None = None
     try:
-        queue = getattr(backend, "build_queue", None)
+        queue = backend.build_queue()
         spec = TaskSpec(
             command=(JOB_TARGET,),
             kind="call",
             files=encode_arguments([name, attempt_id], {}, "json", DEFAULT_MAX_ARGS_SIZE),
             environment=EMPTY,
-            resources=Resources(queue=queue) if isinstance(queue, str) and queue else Resources(),
+            resources=Resources(queue=queue) if queue else Resources(),
             payload={"provision": f"{name}/{attempt_id}"},
         )
         task_id = create_tasks(root, [spec], cwd=root.project, driver=backend.name, submit=False)[0]

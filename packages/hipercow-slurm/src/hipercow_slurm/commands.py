@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import sh
 
-from hipercow_core.errors import DriverError
+from hipercow_core.errors import DriverError, SchedulerUnavailableError
 from hipercow_core.log import get_logger
 
 log = get_logger(__name__)
@@ -184,7 +184,7 @@ def unreachable(error: SlurmError, attempts: int, budget: Budget) -> DriverError
     """The error a user sees when Slurm stayed unreachable for the whole budget."""
     detail = error.message.strip().splitlines()[-1] if error.message.strip() else "no answer"
     tries = "once" if attempts == 1 else f"{attempts} times"
-    return DriverError(
+    return SchedulerUnavailableError(
         f"cannot reach the Slurm controller: '{error.program}' failed {tries} "
         f"in {budget.elapsed():.0f}s ({detail})",
         UNREACHABLE_HINT,

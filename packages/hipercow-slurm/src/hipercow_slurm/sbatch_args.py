@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hipercow_core.errors import InvalidResourcesError
-from hipercow_core.resources import resolve_hold_until
 from hipercow_core.schema import ClusterInfo, Resources
 from hipercow_slurm.options import SlurmOptions
 
@@ -23,16 +22,14 @@ def task_args(
     *,
     cluster: ClusterInfo,
     options: SlurmOptions,
-    now: datetime,
+    begin: datetime | None = None,
     dependencies: Sequence[str] = (),
 ) -> list[str]:
-    """All the per-task sbatch arguments: resources, resolved hold, dependencies.
+    """All the per-task sbatch arguments: resources, start-not-before, dependencies.
 
-    `now` is read once per submission, so tasks asking to wait until
-    "tonight" or "2h" agree on the time and still share an array.
+    `begin` is resolved by core once per submission, so tasks asking to wait
+    until "tonight" or "2h" agree on the time and still share an array.
     """
-    hold = resources.hold_until
-    begin = resolve_hold_until(hold, now) if hold is not None else None
     return [
         *resource_args(resources, cluster=cluster, options=options, begin=begin),
         *dependency_args(dependencies),

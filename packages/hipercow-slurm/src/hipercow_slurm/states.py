@@ -8,9 +8,9 @@ terminal status, with a short reason a user can act on.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from hipercow_core.dependencies import DEPENDENCY_FAILED
+from hipercow_core import outcomes
+from hipercow_core.drivers.protocol import JobState as ContractState
+from hipercow_core.outcomes import Outcome
 from hipercow_core.schema import TaskStatus
 from hipercow_slurm.parsing import JobState
 
@@ -35,24 +35,15 @@ ACTIVE_STATES = frozenset(
     }
 )
 
-LOST = "lost"
-
-
-class Outcome(NamedTuple):
-    status: TaskStatus
-    reason: str
-    exit_code: int | None = None
-
-
 _FIXED: dict[str, Outcome] = {
-    "TIMEOUT": Outcome(TaskStatus.FAILURE, "timed out"),
-    "OUT_OF_MEMORY": Outcome(TaskStatus.FAILURE, "out of memory"),
-    "NODE_FAIL": Outcome(TaskStatus.FAILURE, "node failure"),
-    "BOOT_FAIL": Outcome(TaskStatus.FAILURE, "node failure"),
-    "PREEMPTED": Outcome(TaskStatus.FAILURE, "preempted"),
-    "DEADLINE": Outcome(TaskStatus.FAILURE, "deadline reached"),
-    "SPECIAL_EXIT": Outcome(TaskStatus.FAILURE, "special exit"),
-    "REVOKED": Outcome(TaskStatus.CANCELLED, "revoked"),
+    "TIMEOUT": outcomes.failure(outcomes.TIMED_OUT),
+    "OUT_OF_MEMORY": outcomes.failure(outcomes.OUT_OF_MEMORY),
+    "NODE_FAIL": outcomes.failure(outcomes.NODE_FAILURE),
+    "BOOT_FAIL": outcomes.failure(outcomes.NODE_FAILURE),
+    "PREEMPTED": outcomes.failure(outcomes.PREEMPTED),
+    "DEADLINE": outcomes.failure(outcomes.DEADLINE),
+    "SPECIAL_EXIT": outcomes.failure(outcomes.JOB_FAILED),
+    "REVOKED": outcomes.cancelled(),
 }
 
 
@@ -70,20 +61,15 @@ def outcome(job: JobState) -> Outcome | None:
     if job.state == "CANCELLED":
         if job.reason == "DependencyNeverSatisfied":
             # --kill-on-invalid-dep: Slurm cancelled it because a dependency failed.
-            return Outcome(TaskStatus.FAILURE, DEPENDENCY_FAILED)
-        return Outcome(TaskStatus.CANCELLED, "cancelled")
+            return outcomes.failure(outcomes.DEPENDENCY_FAILED)
+        return outcomes.cancelled()
     code = shell_exit_code(job)
     if job.state == "FAILED":
-        if job.signal:
-            reason = f"job failed: killed by signal {job.signal}"
-        elif job.reason and job.reason != "NonZeroExitCode":
-            reason = f"job failed ({job.reason})"
-        else:
-            reason = "job failed"
+        reason = outcomes.signal_reason(job.signal) if job.signal else outcomes.JOB_FAILED
         return Outcome(TaskStatus.FAILURE, reason, code)
     # COMPLETED (or any state this version does not know) without the runner's
     # own record: the task's outcome was never written.
-    return Outcome(TaskStatus.FAILURE, LOST, code)
+    return Outcome(TaskStatus.FAILURE, outcomes.LOST, code)
 
 
 def shell_exit_code(job: JobState) -> int | None:
@@ -91,3 +77,16 @@ def shell_exit_code(job: JobState) -> int | None:
     if job.signal:
         return 128 + job.signal
     return job.exit_code
+
+
+def job_state(job_id: str, job: JobState) -> ContractState:
+    """What Slurm's record of a job tells core: still active, or ended with an outcome.
+
+    Slurm's own words (its state and reason) go into the note, not the reason,
+    so reasons stay the same on every cluster.
+    """
+    ended = outcome(job)
+    if ended is None:
+        return ContractState.active()
+    reason = f" ({job.reason})" if job.reason and job.reason != "None" else ""
+    return ContractState.ended(ended, f"Slurm job {job_id} ended {job.state}{reason}")

@@ -11,31 +11,27 @@ job died never stays `running`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import cached_property
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
+from hipercow_core import outcomes
+from hipercow_core.drivers.protocol import (
+    CancelReport,
+    Driver,
+    DriverFactory,
+    JobRequest,
+    JobState,
+    SubmitReport,
+)
 from hipercow_core.errors import DriverError
 from hipercow_core.log import get_logger
+from hipercow_core.outcomes import Outcome
 from hipercow_core.root import Root
-from hipercow_core.schema import (
-    ClusterInfo,
-    FinishedMarker,
-    SubmittedMarker,
-    TaskData,
-    TaskStatus,
-)
-from hipercow_core.store import (
-    ensure_task_dir,
-    file_status,
-    mark_finished,
-    mark_submitted,
-    read_markers,
-    read_task_data,
-)
+from hipercow_core.schema import ClusterInfo
 from hipercow_windows_hpc import DRIVER_NAME
 from hipercow_windows_hpc.batch import ScriptSettings, write_job_script
 from hipercow_windows_hpc.client import PortalClient
@@ -46,24 +42,16 @@ from hipercow_windows_hpc.mounts import Mount, detect_mounts
 from hipercow_windows_hpc.options import WindowsHpcOptions
 from hipercow_windows_hpc.shares import Location, Share, locate, resolve_shares
 from hipercow_windows_hpc.submission import resource_fields, submit_fields
-from hipercow_windows_hpc.wire import JobState, normalise_state
+from hipercow_windows_hpc.wire import JobState as PortalState
+from hipercow_windows_hpc.wire import normalise_state
 
 log = get_logger(__name__)
 
-Gone = Literal["Gone"]
-
-#: How a job that ended is recorded when its task wrote no outcome: status and reason.
-_ENDINGS: dict[str, tuple[TaskStatus, str]] = {
-    "Failed": (
-        TaskStatus.FAILURE,
-        "the portal reports job {job} Failed; see 'hipercow task log --outer'",
-    ),
-    "Canceled": (TaskStatus.CANCELLED, "the portal reports job {job} Canceled"),
-    "Finished": (
-        TaskStatus.FAILURE,
-        "job {job} finished without the task recording an outcome",
-    ),
-    "Gone": (TaskStatus.FAILURE, "job {job} is no longer known to the portal"),
+#: What a job that ended means for a task that recorded no outcome.
+_ENDINGS: dict[str, Outcome] = {
+    "Failed": outcomes.failure(outcomes.JOB_FAILED),
+    "Canceled": outcomes.cancelled(),
+    "Finished": outcomes.failure(outcomes.LOST),
 }
 #: At most this many jobs missing from the listing are asked about one by one per poll.
 _MAX_SINGLE_QUERIES = 20
@@ -88,7 +76,7 @@ def make_client(
     )
 
 
-class WindowsHpcDriver:
+class WindowsHpcDriver(Driver[WindowsHpcOptions]):
     """Runs tasks on the HPC Pack cluster's Windows or Linux nodes via the web portal."""
 
     name: ClassVar[str] = DRIVER_NAME
@@ -97,25 +85,23 @@ class WindowsHpcDriver:
     def __init__(
         self,
         root: Root,
-        options: msgspec.Struct,
+        options: WindowsHpcOptions,
         *,
         credentials: Callable[[], Credentials] = load_credentials,
         mounts: Callable[[], list[Mount]] = detect_mounts,
     ) -> None:
-        assert isinstance(options, WindowsHpcOptions)
         self.root = root
         self.options = options
         self._credentials = credentials
         self._mounts = mounts
 
     @property
-    def max_poll_interval(self) -> float:
+    def max_poll_interval(self) -> float:  # type: ignore[override]
         """The longest pause between polls while waiting: each poll is a portal call."""
         return self.options.max_poll_interval
 
-    @property
     def build_queue(self) -> str | None:
-        """The portal's queue for building environments (hipercow-provision reads it)."""
+        """The portal's queue for building environments."""
         info = static_cluster_info(self.root, self.options, self.client)
         return info.extra.get("build_queue")
 
@@ -135,10 +121,8 @@ class WindowsHpcDriver:
 
     # -- submit ------------------------------------------------------------
 
-    def submit(self, task_ids: Sequence[str]) -> None:
-        if not task_ids:
-            return
-        ensure_task_dir(self.root, task_ids)
+    def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
+        """Write each task's script and submit it; a portal that stops answering ends the batch."""
         project = self.project_location()
         platform = self.options.platform
         if platform == "linux":
@@ -154,138 +138,77 @@ class WindowsHpcDriver:
         )
         default_queue = info.default_queue or _DEFAULT_QUEUES[platform]
         now = datetime.now().astimezone()
-        problems: list[DriverError] = []
-        sent = 0
-        for task_id in task_ids:
-            data = read_task_data(self.root, task_id)
+        report = SubmitReport()
+        for request in requests:
             try:
-                job_id = self._submit_one(data, settings, default_queue, now)
+                job_id = self._submit_one(request, settings, default_queue, now)
             except PortalRefusedError as e:
-                problems.append(e)
+                report.refused[request.task_id] = e.message
+                report.hint = report.hint or e.hint
                 continue
             except DriverError as e:
-                problems.append(e)
+                report.unreachable, report.hint = e.message, e.hint
                 break
-            mark_submitted(
-                self.root, task_id, SubmittedMarker(datetime.now(UTC), self.name, job_id=job_id)
-            )
-            sent += 1
-        log.debug("submitted tasks", submitted=sent, asked=len(task_ids))
-        if problems:
-            first = problems[0]
-            left = len(task_ids) - sent
-            what = "the task was" if len(task_ids) == 1 else f"{left} of {len(task_ids)} tasks were"
-            raise type(first)(f"{first.message} ({what} not submitted)", first.hint)
+            report.accepted[request.task_id] = job_id
+        log.debug("submitted tasks", submitted=len(report.accepted), asked=len(requests))
+        return report
 
     def _submit_one(
-        self, data: TaskData, settings: ScriptSettings, default_queue: str, now: datetime
+        self, request: JobRequest, settings: ScriptSettings, default_queue: str, now: datetime
     ) -> str:
+        data = request.data
         script = write_job_script(self.root, data.id, settings, self.options.platform)
         fields = submit_fields(
             head_node=self.options.head_node,
             command=script.command,
             workdir=script.workdir,
             resources=resource_fields(data.resources, default_queue, now),
-            depends_on=self._dependency_jobs(data),
+            depends_on=list(request.after_jobs),
         )
         return self.client.submit(fields, job_name=data.id)
 
-    def _dependency_jobs(self, data: TaskData) -> list[str]:
-        """The portal job ids of the tasks this one depends on, where they have been submitted."""
-        jobs = []
-        for task_id in data.depends_on:
-            marker = read_markers(self.root, task_id).submitted
-            if marker is not None and marker.driver == self.name and marker.job_id:
-                jobs.append(marker.job_id)
-        return jobs
-
     # -- status ------------------------------------------------------------
 
-    def _job_ids(self, task_ids: Sequence[str]) -> dict[str, str]:
-        found = {}
-        for task_id in task_ids:
-            marker = read_markers(self.root, task_id).submitted
-            if marker is not None and marker.job_id:
-                found[task_id] = marker.job_id
-        return found
-
-    def status(self, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
-        """File status of each task, corrected by one listing of the user's jobs."""
-        result = {task_id: file_status(self.root, task_id) for task_id in task_ids}
-        active = self._job_ids([t for t, s in result.items() if s.is_active])
-        if not active:
-            return result
-        try:
-            listed = {row.id: normalise_state(row.state) for row in self.client.list_jobs()}
-        except PortalUnavailableError as e:
-            log.warning("cannot check tasks with the portal", reason=e.message)
-            return result
-        states: dict[str, JobState | Gone | None] = {}
+    def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
+        """One listing of the user's jobs; a few jobs it lacks are asked about one by one."""
+        listed = {row.id: normalise_state(row.state) for row in self.client.list_jobs()}
+        result: dict[str, JobState] = {}
         unlisted = 0
-        for task_id, job_id in active.items():
+        for task_id, job_id in jobs.items():
             if job_id in listed:
-                states[task_id] = listed[job_id]
+                result[task_id] = _job_state(job_id, listed[job_id])
             elif unlisted < _MAX_SINGLE_QUERIES:
                 unlisted += 1
-                states[task_id] = self._unlisted_job_state(job_id)
-        for task_id, job_id in active.items():
-            result[task_id] = self._reconcile(task_id, job_id, states.get(task_id))
+                state = self._unlisted_job_state(job_id)
+                if state is not None:
+                    result[task_id] = state
         return result
 
-    def _unlisted_job_state(self, job_id: str) -> JobState | Gone | None:
+    def _unlisted_job_state(self, job_id: str) -> JobState | None:
         try:
             state = self.client.job_state(job_id)
         except PortalUnavailableError:
             return None
-        return "Gone" if state is None else state
-
-    def _reconcile(self, task_id: str, job_id: str, state: JobState | Gone | None) -> TaskStatus:
-        """Record the outcome of a job that ended without its task saying how.
-
-        The files are read again first: a runner that has just finished wins,
-        and `mark_finished` writes only if no terminal marker exists, so a
-        race with the runner can never overwrite its outcome.
-        """
-        current = file_status(self.root, task_id)
-        ending = _ENDINGS.get(state) if state is not None else None
-        if ending is None or current.is_terminal:
-            return current
-        status, reason = ending
-        marker = FinishedMarker(status, datetime.now(UTC), reason=reason.format(job=job_id))
-        if mark_finished(self.root, task_id, marker):
-            log.debug("recorded job outcome", task=task_id, job_id=job_id, state=state)
-        return file_status(self.root, task_id)
+        if state is None:
+            return JobState.unknown(f"the portal no longer knows job {job_id}")
+        return _job_state(job_id, state)
 
     # -- cancel, logs, cluster ---------------------------------------------
 
-    def cancel(self, task_ids: Sequence[str]) -> dict[str, bool]:
-        """Cancel tasks: unsubmitted ones here, submitted ones with one portal call."""
-        result: dict[str, bool] = {}
-        pending = [t for t in task_ids if not file_status(self.root, t).is_terminal]
-        result.update({t: False for t in task_ids if t not in pending})
-        jobs = self._job_ids(pending)
-        for task_id in pending:
-            if task_id not in jobs:
-                result[task_id] = self._mark_cancelled(task_id, "cancelled before submission")
-        if not jobs:
-            return result
+    def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
+        """Cancel with one portal call; a job counts as stopped when the portal says OK."""
         answers = self.client.cancel(jobs.values())
+        report = CancelReport()
         for task_id, job_id in jobs.items():
             answer = answers.get(job_id, "no answer")
             if answer == "OK":
-                result[task_id] = self._mark_cancelled(task_id, f"job {job_id} cancelled by user")
+                report.stopped.add(task_id)
             else:
-                log.debug("portal did not cancel job", job_id=job_id, answer=answer)
-                result[task_id] = False
-        return result
+                report.refused[task_id] = f"the portal answered {answer} for job {job_id}"
+        return report
 
-    def _mark_cancelled(self, task_id: str, reason: str) -> bool:
-        marker = FinishedMarker(TaskStatus.CANCELLED, datetime.now(UTC), reason=reason)
-        return mark_finished(self.root, task_id, marker)
-
-    def outer_log(self, task_id: str) -> str | None:
+    def outer_log(self, task_id: str, job_id: str | None) -> str | None:
         """The portal's log of the task's job: what the script printed, or why it never ran."""
-        job_id = self._job_ids([task_id]).get(task_id)
         return self.client.job_log(job_id) if job_id else None
 
     def cluster_info(self) -> ClusterInfo:
@@ -296,3 +219,15 @@ class WindowsHpcDriver:
         except DriverError as e:
             log.debug("node load unavailable", reason=e.message)
             return info
+
+
+def _job_state(job_id: str, state: PortalState | None) -> JobState:
+    """A portal job state as the contract's: unknown text means the job is still there."""
+    ending = _ENDINGS.get(state) if state is not None else None
+    if ending is None:
+        return JobState.active()
+    return JobState.ended(ending, f"the portal reports job {job_id} {state}")
+
+
+if TYPE_CHECKING:
+    _checked: DriverFactory[WindowsHpcOptions] = WindowsHpcDriver

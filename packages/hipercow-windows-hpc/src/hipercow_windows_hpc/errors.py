@@ -6,7 +6,7 @@ access, wait for the portal, or read what the portal said.
 
 from __future__ import annotations
 
-from hipercow_core.errors import DriverError
+from hipercow_core.errors import DriverError, SchedulerUnavailableError
 
 
 class CredentialsError(DriverError):
@@ -21,7 +21,7 @@ class NoAccessError(AuthenticationError):
     """The user can log in to the portal but has no rights on the HPC cluster."""
 
 
-class PortalUnavailableError(DriverError):
+class PortalUnavailableError(SchedulerUnavailableError):
     """The portal did not answer properly, even after retrying (timeouts, 5xx, garbage)."""
 
 

@@ -91,7 +91,7 @@ def make_bundle(
         raise
     replace_bundle(root, msgspec.structs.replace(reserved, task_ids=tuple(ids)))
     if submit:
-        submit_with(get_driver(root, driver), ids)
+        submit_with(root, get_driver(root, driver), ids)
     if as_json:
         output.emit_json({"bundle": reserved.name, "task_ids": ids})
     else:

@@ -13,38 +13,36 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
-from hipercow_core.drivers.protocol import task_file
+from hipercow_core import outcomes
+from hipercow_core.drivers.protocol import (
+    CancelReport,
+    DependencyStyle,
+    Driver,
+    DriverFactory,
+    JobRequest,
+    JobState,
+    SubmitReport,
+    task_file,
+)
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.log import get_logger
 from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
-from hipercow_core.resources import resolve_hold_until
 from hipercow_core.root import Root, hostname
-from hipercow_core.schema import (
-    ClusterInfo,
-    FinishedMarker,
-    NodeInfo,
-    SubmittedMarker,
-    TaskStatus,
-)
-from hipercow_core.store import (
-    ensure_task_dir,
-    file_status,
-    mark_finished,
-    mark_submitted,
-    read_task_data,
-)
+from hipercow_core.schema import ClusterInfo, NodeInfo
 
 log = get_logger(__name__)
 
 LAUNCH_FILE = "local.json"
 OUTER_LOG = "local.log"
+CANCEL_FILE = "local-cancel"
+_QUEUED = "queued"
 
 
 class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
@@ -97,13 +95,13 @@ def append_outer_log(root: Root, task_id: str, line: str) -> None:
         f.write(f"{stamp} {line}\n")
 
 
-def mark_lost(root: Root, task_id: str, detail: str) -> bool:
-    """Record that a task's runner vanished without writing an outcome."""
-    marker = FinishedMarker(TaskStatus.FAILURE, datetime.now(UTC), reason="lost")
-    if mark_finished(root, task_id, marker):
-        append_outer_log(root, task_id, f"lost: {detail}")
-        return True
-    return False
+def lost_state(detail: str) -> JobState:
+    return JobState.ended(outcomes.failure(outcomes.LOST), f"lost: {detail}")
+
+
+def cancel_requested(root: Root, task_id: str) -> bool:
+    """Whether a cancel stopped this task's runner (so its death is not a loss)."""
+    return task_file(root, task_id, CANCEL_FILE).exists()
 
 
 def daemon_running(root: Root) -> bool:
@@ -135,80 +133,73 @@ def ensure_daemon(root: Root) -> None:
         )
 
 
-class LocalDriver:
-    """Runs tasks on this machine, at most `max_cores` cores' worth at once."""
+class LocalDriver(Driver[LocalOptions]):
+    """Runs tasks on this machine, at most `max_cores` cores' worth at once.
+
+    A task's job id is its task id: the queue and the launch record are kept
+    per task.
+    """
 
     name: ClassVar[str] = "local"
     options_type: ClassVar[type[msgspec.Struct]] = LocalOptions
+    dependencies: ClassVar[DependencyStyle] = "files"
 
-    def __init__(self, root: Root, options: msgspec.Struct) -> None:
-        assert isinstance(options, LocalOptions)
+    def __init__(self, root: Root, options: LocalOptions) -> None:
         self.root = root
         self.options = options
 
-    def submit(self, task_ids: Sequence[str]) -> None:
-        """Queue tasks for the daemon; hold times are resolved once for the batch."""
+    def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
+        """Queue tasks for the daemon, each with its start-not-before time."""
         queue = queue_dir(self.root)
         queue.mkdir(parents=True, exist_ok=True)
-        ensure_task_dir(self.root, task_ids)
-        now = datetime.now(UTC)
-        for task_id in task_ids:
-            hold = read_task_data(self.root, task_id).resources.hold_until
-            entry = QueueEntry(
-                time.time_ns(), resolve_hold_until(hold, now) if hold is not None else None
-            )
-            mark_submitted(self.root, task_id, SubmittedMarker(now, self.name))
+        accepted: dict[str, str] = {}
+        for request in requests:
+            entry = QueueEntry(time.time_ns(), request.not_before)
             note = f" (held until {entry.not_before:%Y-%m-%d %H:%M})" if entry.not_before else ""
-            append_outer_log(self.root, task_id, f"queued on the local driver{note}")
-            atomic_write(queue / task_id, msgspec.json.encode(entry))
+            append_outer_log(self.root, request.task_id, f"queued on the local driver{note}")
+            atomic_write(queue / request.task_id, msgspec.json.encode(entry))
+            accepted[request.task_id] = request.task_id
         ensure_daemon(self.root)
+        return SubmitReport(accepted=accepted)
 
-    def status(self, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
-        """Find tasks whose runner died without an outcome; restart a dead daemon."""
-        result: dict[str, TaskStatus] = {}
-        queued = False
-        for task_id in task_ids:
-            status = file_status(self.root, task_id)
-            if status.is_active:
-                status, waiting = self._reconcile(task_id)
-                queued = queued or waiting
-            result[task_id] = status
-        if queued:
+    def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
+        """Find runners that died without an outcome; restart a dead daemon for queued tasks."""
+        result = {task_id: self._state(task_id) for task_id in jobs}
+        if any(state.note == _QUEUED for state in result.values()):
             ensure_daemon(self.root)
         return result
 
-    def _reconcile(self, task_id: str) -> tuple[TaskStatus, bool]:
+    def _state(self, task_id: str) -> JobState:
         launch = read_launch(self.root, task_id)
         if launch is None:
             if (queue_dir(self.root) / task_id).exists():
-                return file_status(self.root, task_id), True
-            detail = "the task left the local queue without being started"
-        elif launch.host != hostname() or process_alive(launch.pid, launch.create_time):
-            return file_status(self.root, task_id), False
-        else:
-            detail = f"runner process {launch.pid} is gone"
-        if mark_lost(self.root, task_id, detail) and launch is not None:
-            kill_tree(launch.pid, grace=0.5)
-        return file_status(self.root, task_id), False
+                return JobState.active(_QUEUED)
+            return lost_state("the task left the local queue without being started")
+        if launch.host != hostname() or process_alive(launch.pid, launch.create_time):
+            return JobState.active()
+        kill_tree(launch.pid, grace=0.5, create_time=launch.create_time)  # its orphans
+        if cancel_requested(self.root, task_id):
+            return JobState.ended(outcomes.cancelled(), "cancelled")
+        return lost_state(f"runner process {launch.pid} is gone")
 
-    def cancel(self, task_ids: Sequence[str]) -> dict[str, bool]:
-        result: dict[str, bool] = {}
-        for task_id in task_ids:
-            marker = FinishedMarker(TaskStatus.CANCELLED, datetime.now(UTC), reason="cancelled")
-            if file_status(self.root, task_id).is_terminal or not mark_finished(
-                self.root, task_id, marker
-            ):
-                result[task_id] = False
-                continue
-            (queue_dir(self.root) / task_id).unlink(missing_ok=True)
+    def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
+        """Take queued tasks off the queue and kill running ones' whole process trees."""
+        report = CancelReport()
+        for task_id in jobs:
             launch = read_launch(self.root, task_id)
-            if launch is not None and launch.host == hostname():
-                kill_tree(launch.pid)
+            if launch is not None and launch.host != hostname():
+                report.refused[task_id] = f"it runs on {launch.host}: cancel it there"
+                continue
+            atomic_write(task_file(self.root, task_id, CANCEL_FILE), b"")
+            (queue_dir(self.root) / task_id).unlink(missing_ok=True)
+            launch = launch or read_launch(self.root, task_id)  # started meanwhile?
+            if launch is not None:
+                kill_tree(launch.pid, create_time=launch.create_time)
             append_outer_log(self.root, task_id, "cancelled")
-            result[task_id] = True
-        return result
+            report.stopped.add(task_id)
+        return report
 
-    def outer_log(self, task_id: str) -> str | None:
+    def outer_log(self, task_id: str, job_id: str | None) -> str | None:
         raw = read_bytes(task_file(self.root, task_id, OUTER_LOG))
         return raw.decode(errors="replace") if raw is not None else None
 
@@ -225,3 +216,7 @@ class LocalDriver:
             max_memory=memory,
             nodes=(NodeInfo(name=name, cores=cores, memory=memory),),
         )
+
+
+if TYPE_CHECKING:
+    _checked: DriverFactory[LocalOptions] = LocalDriver

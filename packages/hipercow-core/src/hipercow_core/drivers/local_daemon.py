@@ -21,7 +21,8 @@ from pathlib import Path
 import msgspec
 from filelock import FileLock, Timeout
 
-from hipercow_core.dependencies import DEPENDENCY_FAILED, Readiness, readiness
+from hipercow_core import outcomes
+from hipercow_core.dependencies import Readiness, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
     Launch,
@@ -29,8 +30,8 @@ from hipercow_core.drivers.local import (
     LocalOptions,
     QueueEntry,
     append_outer_log,
+    cancel_requested,
     lock_path,
-    mark_lost,
     max_cores,
     queue_dir,
 )
@@ -38,10 +39,11 @@ from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError
 from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.jobs import settle
 from hipercow_core.processes import detached_popen_kwargs, kill_tree
 from hipercow_core.root import Root, hostname
-from hipercow_core.schema import FinishedMarker, TaskData, TaskStatus
-from hipercow_core.store import file_status, log_path, mark_finished, read_task_data
+from hipercow_core.schema import TaskData
+from hipercow_core.store import file_status, log_path, read_task_data
 
 POLL_SECONDS = 0.1
 IDLE_SECONDS = 2.0
@@ -62,8 +64,7 @@ class Daemon:
 
     def limit(self) -> int:
         entry = configured_entry(self.root.machine_config(), "local")
-        options = parse_options(LocalDriver, entry.options)
-        assert isinstance(options, LocalOptions)
+        options: LocalOptions = parse_options(LocalDriver, entry.options)
         return max_cores(options)
 
     def queued(self) -> list[str]:
@@ -107,9 +108,12 @@ class Daemon:
             if data.depends_on:
                 state = readiness(self.root, data.depends_on)
                 if state == Readiness.FAILED:
-                    marker = FinishedMarker(TaskStatus.FAILURE, now, reason=DEPENDENCY_FAILED)
-                    mark_finished(self.root, task_id, marker)
-                    append_outer_log(self.root, task_id, "not started: a dependency failed")
+                    settle(
+                        self.root,
+                        task_id,
+                        outcomes.failure(outcomes.DEPENDENCY_FAILED),
+                        "not started: a dependency failed",
+                    )
                     self.dequeue(task_id)
                     continue
                 if state == Readiness.WAITING:
@@ -161,8 +165,13 @@ class Daemon:
                 continue
             del self.running[task_id]
             append_outer_log(self.root, task_id, f"runner exited with code {code}")
-            if not file_status(self.root, task_id).is_terminal and mark_lost(
-                self.root, task_id, f"runner exited with code {code} without an outcome"
+            if file_status(self.root, task_id).is_terminal or cancel_requested(self.root, task_id):
+                continue
+            if settle(
+                self.root,
+                task_id,
+                outcomes.failure(outcomes.LOST),
+                f"lost: runner exited with code {code} without an outcome",
             ):
                 kill_tree(running.process.pid, grace=0.5)
 

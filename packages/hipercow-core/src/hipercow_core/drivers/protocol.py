@@ -1,51 +1,147 @@
-"""What a driver is: one kind of cluster behind a small, batched interface.
+"""The driver contract: a driver talks to its scheduler, core keeps the files.
 
-Every call takes many tasks at once, because clusters punish one request per
-task (one sbatch per task, one portal login per task). Drivers write status
-markers themselves: `submit` writes `submitted`, and `status` writes a
-terminal marker with a reason when the scheduler knows a job ended without
-its runner saying so.
+A driver knows one kind of cluster. It is handed job requests and job ids in
+batches (clusters punish one request per task) and answers what the
+scheduler said; it never writes a status marker. Core (`hipercow_core.jobs`)
+does everything that is the same on every cluster, once: task directories,
+the order of a batch so dependencies go first, failing a task whose
+dependency already failed, `submitted` markers, reconciling what the
+scheduler says with write-once terminal markers, one vocabulary of outcomes
+(`hipercow_core.outcomes`), and one policy for a scheduler that cannot be
+reached (raise `SchedulerUnavailableError`: core falls back to the files and
+warns once).
+
+Drivers subclass `Driver[TheirOptions]` to inherit the defaults of the
+optional capabilities, and each driver module has a line that makes mypy
+check its class against `DriverFactory`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import msgspec
 
+from hipercow_core.outcomes import Outcome
 from hipercow_core.root import Root
-from hipercow_core.schema import ClusterInfo, TaskStatus
+from hipercow_core.schema import ClusterInfo, TaskData
+
+OptionsT = TypeVar("OptionsT", bound=msgspec.Struct)
+
+#: How a driver's scheduler learns about dependencies between tasks.
+#: "jobs": by job id (Slurm's afterok, the portal's dep field), so core hands
+#: each request the job ids of its unfinished dependencies, submitting a batch
+#: in rounds so that dependencies have ids first; "files": the driver's own
+#: queue reads dependency statuses from the task files (local, workers).
+DependencyStyle = Literal["jobs", "files"]
 
 
-@runtime_checkable
-class Driver(Protocol):
-    """A configured driver bound to one root."""
+class JobRequest(msgspec.Struct, frozen=True):
+    """One task to hand to the scheduler, with what core resolved for it.
+
+    `not_before` is the task's `hold_until`, resolved once per batch so every
+    task of one submission agrees on "tonight". `after_jobs` holds the job ids
+    (of this driver) of dependencies not yet finished; dependencies that
+    already succeeded are left out, and a task with a failed dependency is
+    never requested.
+    """
+
+    task_id: str
+    data: TaskData
+    not_before: datetime | None = None
+    after_jobs: tuple[str, ...] = ()
+
+
+class SubmitReport(msgspec.Struct):
+    """What the scheduler accepted (task id -> job id) and refused (task id -> why).
+
+    A task in neither was not tried (e.g. the scheduler became unreachable
+    half-way): it is counted as not submitted with `hint` as the reason.
+    `hint` says what the user can do about the refusals.
+    """
+
+    accepted: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    hint: str | None = None
+    unreachable: str | None = None
+
+
+JobStateKind = Literal["active", "ended", "unknown"]
+
+
+class JobState(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the scheduler says of one job.
+
+    `active`: queued or running (it may still run); `ended`: finished, and
+    `outcome` is what that means for a task whose runner recorded nothing;
+    `unknown`: the scheduler no longer knows the job at all. `note` is a
+    sentence for the task's outer log (the scheduler's own words, the job id).
+    """
+
+    kind: JobStateKind
+    outcome: Outcome | None = None
+    note: str | None = None
+
+    @classmethod
+    def active(cls, note: str | None = None) -> JobState:
+        return cls("active", note=note)
+
+    @classmethod
+    def ended(cls, outcome: Outcome, note: str | None = None) -> JobState:
+        return cls("ended", outcome, note)
+
+    @classmethod
+    def unknown(cls, note: str | None = None) -> JobState:
+        return cls("unknown", note=note)
+
+
+class CancelReport(msgspec.Struct):
+    """Which jobs the scheduler stopped (task ids) and which it would not stop, and why."""
+
+    stopped: set[str] = set()
+    refused: dict[str, str] = {}
+
+
+class Driver(Protocol[OptionsT]):
+    """A configured driver bound to one root; every method takes a batch.
+
+    Jobs are named by task id -> job id mappings: the job id is whatever
+    `submit` returned for the task (core keeps it in `submitted.json`).
+    """
 
     name: ClassVar[str]
     options_type: ClassVar[type[msgspec.Struct]]
+    #: How dependencies reach the scheduler (see `DependencyStyle`).
+    dependencies: ClassVar[DependencyStyle] = "jobs"
+    #: The longest pause between two polls of a long wait: each poll asks the scheduler.
+    max_poll_interval: ClassVar[float] = 1.0
 
-    def submit(self, task_ids: Sequence[str]) -> None:
-        """Hand tasks to the scheduler and write their `submitted` markers.
+    options: OptionsT
 
-        A task not yet submitted has no directory: make them first
-        (`store.ensure_task_dir`) before writing scripts or logs into them.
+    def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
+        """Hand tasks to the scheduler; report each one's job id, or why it was refused.
 
-        Tasks whose submission failed must stay `created` (no marker) and the
-        method raises a `DriverError` naming how many were not submitted.
+        Task directories exist already (for scripts and logs). Raise
+        `SchedulerUnavailableError` only if nothing could be tried at all.
         """
         ...
 
-    def status(self, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
-        """Reconcile non-terminal tasks with the scheduler in one batched query."""
+    def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
+        """The state of these jobs (task id -> job id), in one batched query.
+
+        A job left out of the answer is taken as still active. Raise
+        `SchedulerUnavailableError` when the scheduler cannot be asked now.
+        """
         ...
 
-    def cancel(self, task_ids: Sequence[str]) -> dict[str, bool]:
-        """Cancel tasks; True for each that this call cancelled."""
+    def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
+        """Stop these jobs (task id -> job id): report the tasks whose jobs were stopped."""
         ...
 
-    def outer_log(self, task_id: str) -> str | None:
+    def outer_log(self, task_id: str, job_id: str | None) -> str | None:
         """The scheduler's own log of the task's job, or None if it has none."""
         ...
 
@@ -53,8 +149,16 @@ class Driver(Protocol):
         """Queues, nodes, cores, memory and limits used to validate resources."""
         ...
 
+    def build_queue(self) -> str | None:
+        """The queue or partition that environment provisioning jobs go to, if any."""
+        return None
 
-class DriverFactory(Protocol):
+
+#: A driver whatever its options, as core sees it.
+AnyDriver = Driver[Any]
+
+
+class DriverFactory(Protocol[OptionsT]):
     """A driver class: constructed with the root and its parsed options."""
 
     @property
@@ -63,7 +167,7 @@ class DriverFactory(Protocol):
     @property
     def options_type(self) -> type[msgspec.Struct]: ...
 
-    def __call__(self, root: Root, options: msgspec.Struct) -> Driver: ...
+    def __call__(self, root: Root, options: OptionsT) -> Driver[OptionsT]: ...
 
 
 def task_file(root: Root, task_id: str, name: str) -> Path:

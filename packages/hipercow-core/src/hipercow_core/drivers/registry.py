@@ -11,7 +11,7 @@ from typing import Any, cast
 import msgspec
 
 from hipercow_core import plugins
-from hipercow_core.drivers.protocol import Driver, DriverFactory
+from hipercow_core.drivers.protocol import AnyDriver, DriverFactory, OptionsT
 from hipercow_core.errors import DriverError, InvalidInputError
 from hipercow_core.root import Root
 from hipercow_core.schema import DriverEntry, MachineConfig
@@ -23,7 +23,7 @@ def available_drivers() -> list[str]:
     return sorted(plugins.targets(plugins.DRIVERS))
 
 
-def load_driver_class(name: str) -> DriverFactory:
+def load_driver_class(name: str) -> DriverFactory[Any]:
     found = plugins.load(plugins.DRIVERS, name)
     if found is None:
         raise DriverError(
@@ -31,13 +31,13 @@ def load_driver_class(name: str) -> DriverFactory:
             f"Available drivers: {', '.join(available_drivers())}; "
             "install the package that provides it.",
         )
-    return cast(DriverFactory, found)
+    return cast(DriverFactory[Any], found)
 
 
-def parse_options(factory: DriverFactory, options: dict[str, Any]) -> msgspec.Struct:
+def parse_options(factory: DriverFactory[OptionsT], options: dict[str, Any]) -> OptionsT:
     """Convert user-given key=value text into the driver's own options record."""
     try:
-        return msgspec.convert(options, factory.options_type, strict=False)
+        return cast(OptionsT, msgspec.convert(options, factory.options_type, strict=False))
     except msgspec.ValidationError as e:
         known = ", ".join(factory.options_type.__struct_fields__)
         raise InvalidInputError(
@@ -65,10 +65,10 @@ def configured_entry(config: MachineConfig, name: str | None) -> DriverEntry:
     )
 
 
-_instances: dict[tuple[str, str, bytes], Driver] = {}
+_instances: dict[tuple[str, str, bytes], AnyDriver] = {}
 
 
-def get_driver(root: Root, name: str | None = None) -> Driver:
+def get_driver(root: Root, name: str | None = None) -> AnyDriver:
     """The driver `name` (or the default one) as configured for this machine.
 
     One instance per root and configuration is kept for the life of the
