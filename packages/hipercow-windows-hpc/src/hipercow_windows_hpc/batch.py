@@ -4,24 +4,23 @@ A job on the portal is one command line. For Windows nodes it is
 `call "\\\\server\\share\\...\\run.bat"`: a batch file in the task directory
 that maps the shares and runs the task. For Linux nodes it is
 `bash /mnt/.../run.sh`. The scripts live in `templates/` as files, so they
-can be read and changed as scripts; `{{name}}` marks a value filled in here,
-and rendering fails if a template asks for a value that is not given.
-Values are quoted for the shell they land in.
+can be read and changed as scripts; core's renderer fills their `{{name}}`
+placeholders. Values are quoted for the shell they land in. Each script
+exits with the runner's status, which is 0 exactly when the task recorded
+success, so the portal's job state agrees with hipercow's.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
+from hipercow_core import templates
 from hipercow_core.fsutil import atomic_write
 from hipercow_core.root import Root, hostname
-from hipercow_core.store import FINISHED
 from hipercow_windows_hpc import __version__
 from hipercow_windows_hpc.paths import LinuxMount
 from hipercow_windows_hpc.shares import Location, Share
@@ -29,20 +28,10 @@ from hipercow_windows_hpc.shares import Location, Share
 WINDOWS_SCRIPT = "run.bat"
 LINUX_SCRIPT = "run.sh"
 
-_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-
 
 def load_template(name: str) -> str:
     """A template's text, from the installed package."""
-    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
-
-
-def render(template: str, values: Mapping[str, str]) -> str:
-    """Fill every `{{name}}`; a name without a value is an error, not an empty string."""
-    missing = sorted({m[1] for m in _PLACEHOLDER.finditer(template)} - set(values))
-    if missing:
-        raise KeyError(f"template values missing: {', '.join(missing)}")
-    return _PLACEHOLDER.sub(lambda m: values[m[1]], template)
+    return templates.load(__package__ or "hipercow_windows_hpc", name)
 
 
 def _bat(value: str) -> str:
@@ -91,9 +80,8 @@ def windows_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[
         "python_version": settings.python_version,
         "project": _bat(settings.project.windows()),
         "runner": settings.runner,
-        "finished": _bat(settings.project.windows(*task_parts, FINISHED)),
     }
-    return render(load_template(WINDOWS_SCRIPT), values)
+    return templates.render(load_template(WINDOWS_SCRIPT), values)
 
 
 def linux_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[str]) -> str:
@@ -105,9 +93,8 @@ def linux_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[st
         "python_version": shlex.quote(settings.python_version),
         "project": shlex.quote(settings.project.linux(rules)),
         "runner": settings.runner,
-        "finished": shlex.quote(settings.project.linux(rules, *task_parts, FINISHED)),
     }
-    return render(load_template(LINUX_SCRIPT), values)
+    return templates.render(load_template(LINUX_SCRIPT), values)
 
 
 def write_job_script(

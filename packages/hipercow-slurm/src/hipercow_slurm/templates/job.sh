@@ -1,13 +1,13 @@
 #!/bin/bash
-# hipercow: a Slurm batch script running @@{count} hipercow task(s).
-# Written by hipercow's slurm driver at @@{written}; submitted as
-#   sbatch @@{sbatch_args}
+# hipercow: a Slurm batch script running {{count}} hipercow task(s).
+# Written by hipercow's slurm driver at {{written}}; submitted as
+#   sbatch {{sbatch_args}}
 # Slurm writes this job's output (the task's "outer log") to the --output file.
 # Rendered from the template hipercow_slurm/templates/job.sh.
 
 # The tasks of this job, picked by array index (a single job has index 0).
 task_ids=(
-@@{task_ids}
+{{task_ids}}
 )
 task_id=${task_ids[${SLURM_ARRAY_TASK_ID:-0}]}
 if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then
@@ -21,11 +21,11 @@ echo "hipercow: task ${task_id}, Slurm job ${job_id} on node ${SLURMD_NODENAME:-
 # The driver's 'setup' lines (e.g. module loads). If one fails the job stops
 # here, before the task starts, and its exit code tells the driver so.
 set -e
-@@{setup}
+{{setup}}
 set +e
 
-cd @@{project} || exit 1
-@@{runner} --root @@{project} "${task_id}"
+cd {{project}} || exit 1
+{{runner}} --root {{project}} "${task_id}"
 code=$?
 echo "hipercow: runner exited with code ${code} at $(stamp)"
 exit "${code}"

@@ -3,8 +3,9 @@ REM hipercow task {{task_id}}
 REM Written by hipercow-windows-hpc {{version}} on {{host}} at {{date}}.
 REM A Windows node of the HPC Pack cluster runs this file through the web portal.
 REM It maps every share the project needs to its drive letter, runs the task
-REM from the project directory, removes the mappings again, and exits non-zero
-REM unless the task recorded success (so the portal's state agrees with hipercow's).
+REM from the project directory, removes the mappings again, and exits with the
+REM runner's status: 0 exactly when the task recorded success (so the portal's
+REM state agrees with hipercow's).
 ECHO hipercow: task {{task_id}} on %COMPUTERNAME% at %DATE% %TIME%
 {{map_shares}}
 SET HIPERCOW_CORES=%CCP_NUMCPUS%
@@ -19,10 +20,8 @@ IF ERRORLEVEL 1 (
 SET HIPERCOW_EXIT=%ERRORLEVEL%
 ECHO hipercow: the runner exited with code %HIPERCOW_EXIT% at %DATE% %TIME%
 :finish
-FINDSTR /B /R /C:"..status.:.success" "{{finished}}" >NUL 2>&1
-IF ERRORLEVEL 1 (SET HIPERCOW_STATUS=1) ELSE (SET HIPERCOW_STATUS=0)
 CD /D %SystemDrive%\
 {{unmap_shares}}
-IF "%HIPERCOW_STATUS%"=="0" EXIT /B 0
+IF "%HIPERCOW_EXIT%"=="0" EXIT /B 0
 ECHO hipercow: task {{task_id}} did not succeed (runner exit code %HIPERCOW_EXIT%)
 EXIT /B 1
