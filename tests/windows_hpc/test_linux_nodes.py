@@ -65,7 +65,7 @@ def test_a_job_that_fails_before_the_runner_starts_is_a_failure_with_the_portals
     assert waited.code == 1
     assert hpc("task", "status", task_id).stdout.strip() == "failure"
     info = json.loads(hpc("task", "info", "--json", task_id).stdout)
-    assert info["reason"] == "job failed"
+    assert info["reason"] == "job ended before the task started"
     assert f"the portal reports job {info['job_id']} Failed" in info["note"]
     outer = hpc("task", "log", "--outer", task_id).stdout
     assert "/nonexistent/bin/hipercow-task-run: No such file or directory" in outer

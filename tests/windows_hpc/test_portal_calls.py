@@ -225,7 +225,7 @@ def test_ended_jobs_are_written_back_with_their_reason(
     }
     job = job_of(project, failed)
     failed_info = task_info(project, failed)
-    assert failed_info.reason == "job failed"
+    assert failed_info.reason == "job ended before the task started"
     assert (
         failed_info.note is not None and f"the portal reports job {job} Failed" in failed_info.note
     )

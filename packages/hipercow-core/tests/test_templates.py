@@ -26,8 +26,6 @@ def test_shell_and_batch_syntax_pass_through() -> None:
     )
 
 
-
-
 def test_crlf_templates_render_with_lf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A checkout that turned a script's endings into CRLF must still render a working script."""
     package = tmp_path / "crlf_templates"

@@ -121,7 +121,7 @@ def test_terminal_tasks_are_not_asked_about(
         (
             JobState("10", "FAILED", 127, 0, "NonZeroExitCode"),
             TaskStatus.FAILURE,
-            "job failed",
+            "job ended before the task started",
             127,
         ),
     ],

@@ -328,7 +328,8 @@ def _reconcile_group(
 
 
 def _settle_job(root: Root, task_id: str, job_id: str, state: JobState, driver: str) -> None:
-    if file_status(root, task_id).is_terminal:  # the runner recorded it meanwhile
+    status = file_status(root, task_id)
+    if status.is_terminal:  # the runner recorded it meanwhile
         return
     if state.kind == "ended" and state.outcome is not None:
         outcome = state.outcome
@@ -336,7 +337,20 @@ def _settle_job(root: Root, task_id: str, job_id: str, state: JobState, driver: 
     else:
         outcome = outcomes.failure(outcomes.LOST)
         note = state.note or f"{driver} no longer knows job {job_id}"
-    settle(root, task_id, outcome, f"{note}; the task recorded no outcome")
+    settle(root, task_id, _refined(outcome, started=status == TaskStatus.RUNNING), note)
+
+
+def _refined(outcome: Outcome, *, started: bool) -> Outcome:
+    """A scheduler's generic failure told apart by whether the runner had started.
+
+    A job that failed after its runner started lost the task's outcome with
+    the runner; one that failed before never started the task, and its outer
+    log says why (a setup line, a missing interpreter).
+    """
+    if outcome.status != TaskStatus.FAILURE or outcome.reason != outcomes.JOB_FAILED:
+        return outcome
+    reason = outcomes.LOST if started else outcomes.NOT_STARTED
+    return Outcome(outcome.status, reason, outcome.exit_code)
 
 
 def _fail_stuck_dependents(
