@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta
 
+from hipercow_core.resources import resolve_hold_until
 from hipercow_core.schema import HoldUntil, Resources
 from hipercow_windows_hpc.submission import resource_fields, submit_fields
 
@@ -31,7 +32,8 @@ def test_every_resource_field() -> None:
         priority="low",
         queue="Testing",
     )
-    assert resource_fields(resources, "AllNodes", NOW) == {
+    begin = resolve_hold_until(resources.hold_until, NOW) if resources.hold_until else None
+    assert resource_fields(resources, "AllNodes", NOW, begin) == {
         "template": "Testing",
         "rc": "4",
         "rt": "Cores",
@@ -50,13 +52,14 @@ def test_a_whole_node_is_one_node() -> None:
     assert (fields["rc"], fields["rt"]) == ("1", "Nodes")
 
 
-def test_hold_until_is_minutes_from_the_submission() -> None:
-    at = HoldUntil(kind="at", at=NOW + timedelta(minutes=30, seconds=20))
-    assert resource_fields(Resources(hold_until=at), "q", NOW)["hu"] == "31"
-    tonight = resource_fields(Resources(hold_until=HoldUntil(kind="tonight")), "q", NOW)
-    assert tonight["hu"] == str(9 * 60)
-    past = HoldUntil(kind="at", at=NOW - timedelta(minutes=5))
-    assert "hu" not in resource_fields(Resources(hold_until=past), "q", NOW)
+def test_a_resolved_hold_is_minutes_from_the_submission() -> None:
+    def minutes(hold: HoldUntil) -> str | None:
+        begin = resolve_hold_until(hold, NOW)
+        return resource_fields(Resources(hold_until=hold), "q", NOW, begin).get("hu")
+
+    assert minutes(HoldUntil(kind="at", at=NOW + timedelta(minutes=30, seconds=20))) == "31"
+    assert minutes(HoldUntil(kind="tonight")) == str(9 * 60)
+    assert minutes(HoldUntil(kind="at", at=NOW - timedelta(minutes=5))) is None
 
 
 def test_submit_fields_are_all_base64() -> None:

@@ -162,7 +162,7 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
             head_node=self.options.head_node,
             command=script.command,
             workdir=script.workdir,
-            resources=resource_fields(data.resources, default_queue, now),
+            resources=resource_fields(data.resources, default_queue, now, request.not_before),
             depends_on=list(request.after_jobs),
         )
         return self.client.submit(fields, job_name=data.id)

@@ -3,8 +3,9 @@
 Every resource hipercow knows has a field on the portal (queue `template`,
 cores `rc`/`rt`, `exc`, `mpn`, `epm`, `rnt`, `hu`, `rn`, `pri`); optional
 ones are sent only when the task asks for them, so the portal's own defaults
-apply otherwise. `hold_until` is sent as minutes from now, resolved once per
-submission (so a batch agrees) and independent of the portal's time zone.
+apply otherwise. A hold is sent as minutes from now: core resolves it once
+per submission (so a batch agrees), and minutes do not depend on the
+portal's time zone.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from hipercow_core.resources import resolve_hold_until
 from hipercow_core.schema import Resources
 from hipercow_windows_hpc.wire import b64
 
 
-def resource_fields(resources: Resources, default_queue: str, now: datetime) -> dict[str, str]:
+def resource_fields(
+    resources: Resources, default_queue: str, now: datetime, not_before: datetime | None = None
+) -> dict[str, str]:
     """The resource fields of a submission, as plain text (before encoding)."""
     fields = {"template": resources.queue or default_queue}
     if resources.cores == "node":
@@ -33,9 +35,8 @@ def resource_fields(resources: Resources, default_queue: str, now: datetime) -> 
         fields["epm"] = str(resources.memory_per_task)
     if resources.max_runtime is not None:
         fields["rnt"] = str(resources.max_runtime)
-    if resources.hold_until is not None:
-        start = resolve_hold_until(resources.hold_until, now)
-        minutes = math.ceil((start - now).total_seconds() / 60)
+    if not_before is not None:
+        minutes = math.ceil((not_before - now).total_seconds() / 60)
         if minutes > 0:
             fields["hu"] = str(minutes)
     if resources.requested_nodes:
