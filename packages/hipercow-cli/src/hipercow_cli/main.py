@@ -6,13 +6,30 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+import typer.core
 
 from hipercow_cli import output
 from hipercow_cli.errors import report, want_traceback
 from hipercow_core import __version__
 
+# The order `hipercow --help` lists commands in: ours, with the places of the
+# plugins hipercow's own packages add (`environment` from hipercow-provision);
+# any other plugin follows, by name.
+HELP_ORDER = ("init", "driver", "cluster", "task", "environment", "bulk", "bundle", "purge")
+
+
+class _OrderedGroup(typer.core.TyperGroup):
+    """Lists commands in `HELP_ORDER` (typer keeps the order they were added in)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        known = {name: i for i, name in enumerate(HELP_ORDER)}
+        return sorted(self.commands, key=lambda n: (known.get(n, len(known)), n))
+
+
 app = typer.Typer(
+    cls=_OrderedGroup,
     name="hipercow",
     help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
     no_args_is_help=True,
@@ -58,14 +75,13 @@ def init(
         output.out(f"hipercow is already initialised at '{root.project}'")
 
 
-# Our sub-commands in the order `hipercow --help` lists them: (module, attribute,
-# whether it is a group of commands). Only the one being run is imported,
-# which keeps quick commands such as `hipercow task status` quick.
+# Our sub-commands: (module, attribute, whether it is a group of commands).
+# Only the one being run is imported, which keeps quick commands such as
+# `hipercow task status` quick.
 SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "driver": ("hipercow_cli.commands.driver", "app", True),
     "cluster": ("hipercow_cli.commands.driver", "cluster_app", True),
     "task": ("hipercow_cli.commands.task", "app", True),
-    "environment": ("hipercow_cli.commands.environment", "app", True),
     "bulk": ("hipercow_cli.commands.bulk", "app", True),
     "bundle": ("hipercow_cli.commands.bundle", "app", True),
     "purge": ("hipercow_cli.commands.purge", "purge", False),
@@ -93,16 +109,20 @@ def _add_subcommands(argv: list[str]) -> None:
 
 
 def _add_plugins(argv: list[str]) -> None:
-    """Sub-apps that other packages register under the `hipercow.cli` entry point group.
+    """Commands other packages register under the `hipercow.cli` entry point group.
 
-    Scanning installed packages for entry points is the slowest part of
-    start-up, so it is skipped when the command is one of our own.
+    None for one of our own commands; only the one named when it is a
+    plugin's (found without a full scan when a hipercow package provides it);
+    every one for `--help` or a name nobody provides, so typer can list them.
     """
-    if _command_in(argv) in BUILTIN_COMMANDS:
+    wanted = _command_in(argv)
+    if wanted in BUILTIN_COMMANDS:
         return
     from hipercow_core import plugins
 
-    for name, value in sorted(plugins.targets(plugins.COMMANDS).items()):
+    one = plugins.target(plugins.COMMANDS, wanted) if wanted else None
+    found = {wanted: one} if wanted and one else plugins.targets(plugins.COMMANDS)
+    for name, value in found.items():
         try:
             sub = plugins.load_target(value)
         except Exception as e:
@@ -110,6 +130,8 @@ def _add_plugins(argv: list[str]) -> None:
             continue
         if isinstance(sub, typer.Typer):
             app.add_typer(sub, name=name)
+        else:
+            output.warn(f"ignoring the '{name}' commands: {value} is not a typer.Typer")
 
 
 def _show_warnings() -> None:

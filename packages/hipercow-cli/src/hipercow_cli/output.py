@@ -107,6 +107,12 @@ def warn(text: str) -> None:
     err(f"{mark} {text}")
 
 
+def failed(text: str) -> None:
+    """A check that did not pass, on stdout beside the ones that did (`success`)."""
+    mark = "\x1b[31m✖\x1b[0m" if colour_enabled() else "✖"
+    out(f"{mark} {text}")
+
+
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -120,6 +126,21 @@ def table(*columns: str) -> Table:
     for column in columns:
         result.add_column(column, overflow="fold")
     return result
+
+
+def print_table(value: Table) -> None:
+    """A table on stdout; piped, it keeps whole lines rather than folding to 80 columns."""
+    if sys.stdout.isatty():
+        console().print(value)
+        return
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=False, width=400, no_color=True).print(value)
+
+
+def styled(text: str, style: str | None) -> str:
+    """Text in a rich style (e.g. "green") inside a table cell; unstyled when `style` is None."""
+    return f"[{style}]{text}[/{style}]" if style else text
 
 
 @contextmanager
