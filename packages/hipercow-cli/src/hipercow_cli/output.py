@@ -192,6 +192,10 @@ def show_duration(value: timedelta | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
+def show_seconds(value: float | None) -> str:
+    return show_duration(None if value is None else timedelta(seconds=value))
+
+
 def show_command(command: Sequence[str]) -> str:
     import shlex
 

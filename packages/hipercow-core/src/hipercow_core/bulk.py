@@ -140,3 +140,18 @@ def rows(data: Table) -> Iterator[Row]:
 def expand(template: Sequence[str], row: Row) -> tuple[str, ...]:
     """The template's arguments with each `@name` replaced by its value in the row."""
     return tuple(_PLACEHOLDER.sub(lambda m: row[m[1]], arg) for arg in template)
+
+
+def bulk_commands(template: Sequence[str], data: Table) -> list[tuple[str, ...]]:
+    """One command per row of data, after checking the template and the data agree on names."""
+    check_names(template_names(template), data)
+    return [expand(template, row) for row in rows(data)]
+
+
+def read_data(specs: Sequence[str], cwd: Path | None = None, *, zip_rows: bool = False) -> Table:
+    """The data of a bulk command: each `--data` parsed, then combined (or zipped) into rows."""
+    if not specs:
+        raise InvalidInputError(
+            "no --data given", "Give data such as --data x=1..10 or --data file.csv."
+        )
+    return combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows)

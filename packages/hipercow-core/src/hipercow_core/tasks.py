@@ -230,23 +230,37 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
     status = task_status(root, task_id)
     markers = read_markers(root, task_id)
     submitted, running, finished = markers
+    times = TaskTimes(
+        created=data.created,
+        submitted=submitted.time if submitted else None,
+        started=running.time if running else None,
+        finished=finished.time if finished else None,
+    )
+    waited, ran = _durations(times, status)
     return TaskInfo(
         id=task_id,
         status=status,
         data=data,
-        times=TaskTimes(
-            created=data.created,
-            submitted=submitted.time if submitted else None,
-            started=running.time if running else None,
-            finished=finished.time if finished else None,
-        ),
+        times=times,
         driver=submitted.driver if submitted else data.driver,
         job_id=submitted.job_id if submitted else None,
         exit_code=finished.exit_code if finished else None,
         reason=finished.reason if finished else None,
         host=running.host if running else None,
         note=finished.note if finished else None,
+        waited_seconds=waited,
+        ran_seconds=ran,
     )
+
+
+def _durations(times: TaskTimes, status: TaskStatus) -> tuple[float | None, float | None]:
+    """Seconds waited (submitted to started) and run (started to finished, or to now)."""
+    waited = None
+    if times.started and times.submitted:
+        waited = (times.started - times.submitted).total_seconds()
+    end = times.finished or (None if status.is_terminal else datetime.now(UTC))
+    ran = (end - times.started).total_seconds() if times.started and end else None
+    return waited, ran
 
 
 def task_log(root: Root, task_id: str) -> str | None:

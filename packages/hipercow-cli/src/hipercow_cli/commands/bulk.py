@@ -42,13 +42,7 @@ PREVIEW_EDGE = 3
 
 
 def load_data(specs: list[str] | None, zip_rows: bool) -> bulk.Table:
-    from hipercow_core.errors import InvalidInputError
-
-    if not specs:
-        raise InvalidInputError(
-            "no --data given", "Give data such as --data x=1..10 or --data file.csv."
-        )
-    return bulk.combine([bulk.parse_data(s, Path.cwd()) for s in specs], zip_rows=zip_rows)
+    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows)
 
 
 def show_preview(lines: list[str]) -> None:
@@ -71,31 +65,14 @@ def make_bundle(
     as_json: bool,
     submit: bool = True,
 ) -> None:
-    """Create the tasks, record them as a bundle, then submit them in one batch.
+    """Create the tasks as one bundle (see `bundle_tasks.create_bundle`) and say so."""
+    from hipercow_core.bundle_tasks import create_bundle
 
-    The bundle's name is reserved first (so the tasks can carry it) and
-    released again if the tasks cannot be created, so bad input leaves nothing.
-    """
-    import msgspec
-
-    from hipercow_core.bundles import bundle_path, replace_bundle, save_bundle
-    from hipercow_core.drivers.registry import get_driver
-    from hipercow_core.tasks import create_tasks, submit_with
-
-    reserved = save_bundle(root, [], name, command)
-    try:
-        specs = [msgspec.structs.replace(s, bundle=reserved.name) for s in specs]
-        ids = create_tasks(root, specs, driver=driver, submit=False)
-    except BaseException:
-        bundle_path(root, reserved.name).unlink(missing_ok=True)
-        raise
-    replace_bundle(root, msgspec.structs.replace(reserved, task_ids=tuple(ids)))
-    if submit:
-        submit_with(root, get_driver(root, driver), ids)
+    bundle = create_bundle(root, specs, name=name, command=command, driver=driver, submit=submit)
     if as_json:
-        output.emit_json({"bundle": reserved.name, "task_ids": ids})
+        output.emit_json({"bundle": bundle.name, "task_ids": bundle.task_ids})
     else:
-        output.success(f"Created bundle '{reserved.name}' with {len(ids)} tasks")
+        output.success(f"Created bundle '{bundle.name}' with {len(bundle.task_ids)} tasks")
 
 
 @app.command("create", context_settings={"allow_interspersed_args": False})
@@ -122,9 +99,7 @@ def create(
 
     Example: hipercow bulk create --data n=1..100 --data model=a,b -- python fit.py --n @n --model @model
     """
-    table = load_data(data, zip_rows)
-    bulk.check_names(bulk.template_names(template), table)
-    commands = [bulk.expand(template, row) for row in bulk.rows(table)]
+    commands = bulk.bulk_commands(template, load_data(data, zip_rows))
     if preview:
         show_preview([output.show_command(c) for c in commands])
         return
