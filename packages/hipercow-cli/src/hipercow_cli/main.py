@@ -28,24 +28,12 @@ class _OrderedGroup(typer.core.TyperGroup):
         return sorted(self.commands, key=lambda n: (known.get(n, len(known)), n))
 
 
-app = typer.Typer(
-    cls=_OrderedGroup,
-    name="hipercow",
-    help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
 def _version(value: bool) -> None:
     if value:
         output.out(f"hipercow {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def root_options(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show debug logging on stderr.")
@@ -61,7 +49,6 @@ def root_options(
         enable_logging("debug")
 
 
-@app.command("init")
 def init(
     path: Annotated[Path, typer.Argument(help="Project directory.")] = Path(),
 ) -> None:
@@ -93,7 +80,30 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _add_subcommands(argv: list[str]) -> None:
+def _root_app() -> typer.Typer:
+    app = typer.Typer(
+        cls=_OrderedGroup,
+        name="hipercow",
+        help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root_options)
+    app.command("init")(init)
+    return app
+
+
+def command_for(argv: list[str]) -> typer.Typer:
+    """The `hipercow` command with what `argv` runs attached (every command for help)."""
+    app = _root_app()
+    _add_subcommands(app, argv)
+    _add_plugins(app, argv)
+    return app
+
+
+def _add_subcommands(app: typer.Typer, argv: list[str]) -> None:
     """Attach the sub-command being run, or all of them when showing help."""
     from importlib import import_module
 
@@ -108,7 +118,7 @@ def _add_subcommands(argv: list[str]) -> None:
             app.command(name)(target)
 
 
-def _add_plugins(argv: list[str]) -> None:
+def _add_plugins(app: typer.Typer, argv: list[str]) -> None:
     """Commands other packages register under the `hipercow.cli` entry point group.
 
     None for one of our own commands; only the one named when it is a
@@ -151,13 +161,13 @@ def _show_warnings() -> None:
     warnings.showwarning = show
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     _show_warnings()
-    _add_subcommands(sys.argv[1:])
-    _add_plugins(sys.argv[1:])
+    args = sys.argv[1:] if argv is None else argv
+    app = command_for(args)
     try:
-        app()
+        app(args, prog_name="hipercow")
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:

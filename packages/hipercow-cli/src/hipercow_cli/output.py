@@ -44,14 +44,15 @@ def err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-@functools.cache
-def _stdout_coloured() -> bool:
-    return colour_enabled()
+@functools.lru_cache(maxsize=4)
+def _coloured(stream: Any) -> bool:
+    """`colour_enabled` once per stream, since a listing colours thousands of statuses."""
+    return colour_enabled(stream)
 
 
 def status_text(status: str) -> str:
     code = _STATUS_COLOURS.get(status)
-    if code and _stdout_coloured():
+    if code and _coloured(sys.stdout):
         return f"\x1b[{code}m{status}\x1b[0m"
     return status
 

@@ -16,6 +16,7 @@ import enum
 from collections.abc import Iterable, Sequence
 
 from hipercow_core.bundles import bundle_exists, load_bundle
+from hipercow_core.errors import InvalidTaskIdError
 from hipercow_core.ids import validate_task_id
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
@@ -51,6 +52,13 @@ def resolve_dependencies(root: Root, references: Iterable[str]) -> tuple[str, ..
     for reference in references:
         if bundle_exists(root, reference):
             ids.extend(load_bundle(root, reference).task_ids)
-        else:
+            continue
+        try:
             ids.append(validate_task_id(reference))
+        except InvalidTaskIdError:
+            shown = reference if len(reference) <= 40 else reference[:37] + "..."
+            raise InvalidTaskIdError(
+                f"'{shown}' (a dependency) is neither a bundle of this root nor a task id",
+                "'hipercow bundle list' and 'hipercow task list' show what there is.",
+            ) from None
     return tuple(dict.fromkeys(ids))
