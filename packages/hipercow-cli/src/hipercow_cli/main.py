@@ -96,21 +96,35 @@ def _root_app() -> typer.Typer:
 
 
 def command_for(argv: list[str]) -> typer.Typer:
-    """The `hipercow` command with what `argv` runs attached (every command for help)."""
+    """The `hipercow` command with what `argv` runs attached.
+
+    Only the one sub-command being run is imported: one of ours, or else a
+    plugin's (found without a full entry-point scan when one of hipercow's
+    packages provides it). Everything is attached for `--help`, no command,
+    or a name nobody provides, so typer can list them all.
+    """
+    from hipercow_core import plugins
+
     app = _root_app()
-    _add_subcommands(app, argv)
-    _add_plugins(app, argv)
+    wanted = _command_in(argv)
+    if wanted in BUILTIN_COMMANDS:
+        _add_subcommands(app, [wanted] if wanted != "init" else [])
+        return app
+    one = plugins.target(plugins.COMMANDS, wanted) if wanted else None
+    if wanted is not None and one is not None:
+        _add_plugins(app, {wanted: one})
+        return app
+    _add_subcommands(app, list(SUBCOMMANDS))
+    _add_plugins(app, plugins.targets(plugins.COMMANDS))
     return app
 
 
-def _add_subcommands(app: typer.Typer, argv: list[str]) -> None:
-    """Attach the sub-command being run, or all of them when showing help."""
+def _add_subcommands(app: typer.Typer, names: list[str]) -> None:
+    """Attach these built-in sub-commands, importing their modules."""
     from importlib import import_module
 
-    wanted = _command_in(argv)
-    for name, (module, attribute, group) in SUBCOMMANDS.items():
-        if wanted in SUBCOMMANDS and name != wanted:
-            continue
+    for name in names:
+        module, attribute, group = SUBCOMMANDS[name]
         target = getattr(import_module(module), attribute)
         if group:
             app.add_typer(target, name=name)
@@ -118,20 +132,14 @@ def _add_subcommands(app: typer.Typer, argv: list[str]) -> None:
             app.command(name)(target)
 
 
-def _add_plugins(app: typer.Typer, argv: list[str]) -> None:
-    """Commands other packages register under the `hipercow.cli` entry point group.
+def _add_plugins(app: typer.Typer, found: dict[str, str]) -> None:
+    """Attach sub-apps other packages register under `hipercow.cli` (name -> "module:attr").
 
-    None for one of our own commands; only the one named when it is a
-    plugin's (found without a full scan when a hipercow package provides it);
-    every one for `--help` or a name nobody provides, so typer can list them.
+    A plugin that fails to load is reported in one line and left out, so one
+    broken package cannot take the whole command down.
     """
-    wanted = _command_in(argv)
-    if wanted in BUILTIN_COMMANDS:
-        return
     from hipercow_core import plugins
 
-    one = plugins.target(plugins.COMMANDS, wanted) if wanted else None
-    found = {wanted: one} if wanted and one else plugins.targets(plugins.COMMANDS)
     for name, value in found.items():
         try:
             sub = plugins.load_target(value)
