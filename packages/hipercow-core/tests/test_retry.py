@@ -75,11 +75,15 @@ def test_two_people_retrying_at_once_make_one_chain(root: Root) -> None:
     (old,) = made(root, "a")
     finish(root, old)
     results: list[dict[str, str]] = []
+    refused: list[TaskStateError] = []
     start = threading.Barrier(4)
 
     def retry() -> None:
         start.wait()
-        results.append(retry_tasks(root, [old], submit=False))
+        try:
+            results.append(retry_tasks(root, [old], submit=False))
+        except TaskStateError as e:  # came late: followed to the winner's unfinished retry
+            refused.append(e)
 
     threads = [threading.Thread(target=retry) for _ in range(4)]
     for t in threads:
@@ -88,6 +92,7 @@ def test_two_people_retrying_at_once_make_one_chain(root: Root) -> None:
         t.join()
     winners = [r[old] for r in results if r]
     assert len(winners) == 1
+    assert all(f"task {winners[0]} is created" in e.message for e in refused)
     assert retry_chain(root, old) == [old, winners[0]]
     # The losers' tasks were removed again: only the original and the winner remain.
     assert sorted(p.name for p in root.tasks_dir.rglob("*.json") if len(p.stem) == 30) == sorted(
