@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,83 @@ def test_hipercow_works_without_the_provision_package(cli_only: Path, tmp_path: 
     missing = hipercow("environment", "list")
     assert missing.returncode == 2
     assert "No such command 'environment'" in missing.stderr
+
+
+EXTRA_PLUGIN = '''
+import typer
+
+from hipercow_cli import plugin
+
+app = typer.Typer(help="An extra plugin, installed beside hipercow.", no_args_is_help=True)
+
+
+@app.command("hello")
+def hello(as_json: plugin.Json = False) -> None:
+    """Say hello."""
+    plugin.emit_json({"hello": "world"}) if as_json else plugin.success("hello from a plugin")
+'''
+
+
+@pytest.fixture
+def installed_plugins(tmp_path: Path) -> dict[str, str]:
+    """A directory on PYTHONPATH holding two installed distributions adding commands.
+
+    `hipercow_extra` adds a working `extra` command; `other_broken` names a
+    module that does not exist, as a half-removed package would.
+    """
+    site = tmp_path / "site"
+    (site / "hipercow_extra").mkdir(parents=True)
+    (site / "hipercow_extra" / "__init__.py").write_text(EXTRA_PLUGIN)
+    for dist, entry in (
+        ("hipercow_extra", "extra = hipercow_extra:app"),
+        ("other_broken", "broken = other_broken_commands:app"),
+    ):
+        info = site / f"{dist}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[hipercow.cli]\n{entry}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HIPERCOW_ROOT", "FORCE_COLOR")}
+    return {**env, "PYTHONPATH": str(site), "NO_COLOR": "1"}
+
+
+def hipercow(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "hipercow"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_another_package_adds_a_command_listed_after_ours(
+    installed_plugins: dict[str, str], tmp_path: Path
+) -> None:
+    shown = hipercow(installed_plugins, tmp_path, "--help")
+    assert shown.returncode == 0
+    assert commands_listed(shown.stdout)[-3:] == ["purge", "extra", "windows-hpc"]
+    done = hipercow(installed_plugins, tmp_path, "extra", "hello")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "✔ hello from a plugin\n", "")
+    assert json.loads(hipercow(installed_plugins, tmp_path, "extra", "hello", "--json").stdout) == {
+        "hello": "world"
+    }
+
+
+def test_a_plugin_that_cannot_load_is_one_warning_line(
+    installed_plugins: dict[str, str], tmp_path: Path
+) -> None:
+    shown = hipercow(installed_plugins, tmp_path, "--help")
+    assert shown.returncode == 0
+    assert shown.stderr == (
+        "! ignoring the 'broken' commands: other_broken_commands:app failed to load "
+        "(No module named 'other_broken_commands')\n"
+    )
+    assert "broken" not in commands_listed(shown.stdout)
+    used = hipercow(installed_plugins, tmp_path, "broken")
+    assert used.returncode == 2
+    assert used.stderr.startswith("! ignoring the 'broken' commands")
+    assert "No such command 'broken'" in used.stderr
+    # Our own commands never load plugins, so they do not warn.
+    assert hipercow(installed_plugins, tmp_path, "task", "--help").stderr == ""
