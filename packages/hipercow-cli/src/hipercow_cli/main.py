@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -152,26 +153,24 @@ def _add_plugins(app: typer.Typer, found: dict[str, str]) -> None:
             output.warn(f"ignoring the '{name}' commands: {value} is not a typer.Typer")
 
 
-def _show_warnings() -> None:
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
     """Show hipercow's warnings (e.g. a scheduler that cannot be reached) as one line each."""
-    import warnings
-
     from hipercow_core.errors import HipercowWarning
 
-    shown = warnings.showwarning
+    if issubclass(category, HipercowWarning):
+        output.warn(str(message))
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
 
-    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, HipercowWarning):
-            output.warn(str(message))
-        else:
-            shown(message, category, *args, **kwargs)
 
-    warnings.showwarning = show
+_python_show_warning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
-    _show_warnings()
+    warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else argv
     app = command_for(args)
     try:
