@@ -1,80 +1,29 @@
 """The real Slurm cluster for the end-to-end tests of the slurm driver.
 
-The session starts the cluster with `tools/slurm-cluster/cluster.py start`
-(idempotent) and stops it at the end only if this run was the one that
-started it; with pytest-xdist the workers agree on that through a small
-state file, and the last worker out stops it.
-
-Tests that disturb the cluster (kill a node's slurmd, stop the controller)
-take an exclusive lock (`disruptive`) while every other test holds it
-shared (`slurm`), so, run in parallel, a disruption never hits another
-test's tasks; the lock file lives in the system temp directory, so
-concurrent pytest runs on this machine respect it too.
+The session and the shared access lock live in `slurm.cluster` (the driver
+contract suite uses them too): every test here gets the cluster for the
+session, and holds the access lock shared (`slurm`) or, if it disturbs the
+cluster (kills a node's slurmd, stops the controller), exclusive
+(`disruptive`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from filelock import FileLock
-from slurm.helpers import User, cancel_jobs_of, cluster_is_up, cluster_tool, controller_answers
+from slurm.cluster import cluster_access, cluster_session, configure
+from slurm.helpers import User, cancel_jobs_of
 
 from hipercow_core.root import Root
 from hipercow_testing import Cli
-
-ACCESS_LOCK = Path(tempfile.gettempdir()) / "hipercow-slurm-tests.lock"
-CAN_RUN = sys.platform.startswith("linux") and os.geteuid() == 0
 
 
 @pytest.fixture(scope="session", autouse=True)
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The cluster, up for the session; stopped afterwards only if this run started it."""
-    if not CAN_RUN:
-        pytest.skip("the Slurm cluster tool needs root on Linux")
-    # Workers of one xdist run share their base temp's parent; a plain run has its own.
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    state_file = shared / "slurm-cluster-session.json"
-    with FileLock(str(shared / "slurm-cluster-session.lock")):
-        state = json.loads(state_file.read_text()) if state_file.exists() else {"users": 0}
-        if state["users"] == 0:
-            state["started_here"] = not cluster_is_up()
-            cluster_tool("start")
-        state["users"] += 1
-        state_file.write_text(json.dumps(state))
-    yield
-    with FileLock(str(shared / "slurm-cluster-session.lock")):
-        state = json.loads(state_file.read_text())
-        state["users"] -= 1
-        state_file.write_text(json.dumps(state))
-        if state["users"] == 0 and state.get("started_here"):
-            cluster_tool("stop")
-
-
-@contextlib.contextmanager
-def cluster_access(exclusive: bool) -> Iterator[None]:
-    """Hold the tests' access lock, shared or exclusive, making sure the cluster is up."""
-    with ACCESS_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            if not controller_answers():
-                # Someone (another run, another engineer) stopped it: bring it back.
-                cluster_tool("start")
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def configure(cli: Cli) -> None:
-    cli("driver", "configure", "slurm", "partition=main")
+    with cluster_session(tmp_path_factory):
+        yield
 
 
 @pytest.fixture
