@@ -310,10 +310,12 @@ def _reconcile_group(
         _warn_unavailable(backend.name, len(jobs), e)
         return {}
     result: dict[str, TaskStatus] = {}
-    for task_id, state in answers.items():
-        if task_id in jobs and state.kind != "active":
-            _settle_job(root, task_id, jobs[task_id], state, backend.name)
-            result[task_id] = file_status(root, task_id)
+    ended = [t for t, state in answers.items() if t in jobs and state.kind != "active"]
+    # Tasks without dependencies first, so a dependent sees a dependency that ended this poll.
+    for task_id in sorted(ended, key=lambda t: bool(_depends_on(markers[t]))):
+        depends_on = _depends_on(markers[task_id])
+        _settle_job(root, task_id, jobs[task_id], answers[task_id], backend.name, depends_on)
+        result[task_id] = file_status(root, task_id)
     waiting_on = {
         task_id: marker.depends_on
         for task_id, marker in markers.items()
@@ -327,7 +329,25 @@ def _reconcile_group(
     return result
 
 
-def _settle_job(root: Root, task_id: str, job_id: str, state: JobState, driver: str) -> None:
+def _depends_on(marker: SubmittedMarker | None) -> tuple[str, ...]:
+    return marker.depends_on if marker is not None else ()
+
+
+def _settle_job(
+    root: Root,
+    task_id: str,
+    job_id: str,
+    state: JobState,
+    driver: str,
+    depends_on: tuple[str, ...],
+) -> None:
+    """Write the outcome of a job that ended without its runner recording one.
+
+    What the files know refines what the scheduler says, the same way on
+    every cluster: a job that never started while a dependency failed ended
+    for that reason (some schedulers call it cancelled, as the portal does),
+    and a generic failure is told apart by whether the runner had started.
+    """
     status = file_status(root, task_id)
     if status.is_terminal:  # the runner recorded it meanwhile
         return
@@ -337,6 +357,14 @@ def _settle_job(root: Root, task_id: str, job_id: str, state: JobState, driver: 
     else:
         outcome = outcomes.failure(outcomes.LOST)
         note = state.note or f"{driver} no longer knows job {job_id}"
+    if (
+        status == TaskStatus.SUBMITTED
+        and depends_on
+        and outcome.reason != outcomes.DEPENDENCY_FAILED
+        and readiness(root, depends_on) == Readiness.FAILED
+    ):
+        outcome = outcomes.failure(outcomes.DEPENDENCY_FAILED)
+        note = f"{note}: a dependency failed before it started"
     settle(root, task_id, _refined(outcome, started=status == TaskStatus.RUNNING), note)
 
 
