@@ -119,7 +119,7 @@ def test_a_refused_submission_names_the_portals_reason_and_the_rest_go_on(
     job = read_markers(project, first).submitted
     assert job is not None
     assert caught.value.message.startswith(
-        "1 of 2 tasks were not submitted: the portal did not accept the submission: "
+        "1 of 2 tasks was not submitted: the portal did not accept the submission: "
         f"Error: the job was not submitted. 'dep' names unknown jobs [{job.job_id}]"
     )
     refused, accepted = portal.calls("submit_1.php")

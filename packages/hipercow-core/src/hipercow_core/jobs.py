@@ -226,7 +226,7 @@ class _Batch:
         if total == 1:
             which = f"task {first_id} was not submitted"
         else:
-            which = f"{count} of {total} tasks were not submitted"
+            which = f"{count} of {total} tasks {'was' if count == 1 else 'were'} not submitted"
         if self.unreachable is not None:
             message = f"{which}: {self.unreachable}"
         else:
