@@ -96,7 +96,7 @@ def append_outer_log(root: Root, task_id: str, line: str) -> None:
 
 
 def lost_state(detail: str) -> JobState:
-    return JobState.ended(outcomes.failure(outcomes.LOST), f"lost: {detail}")
+    return JobState.ended(outcomes.failure(outcomes.LOST), detail)
 
 
 def cancel_requested(root: Root, task_id: str) -> bool:
@@ -180,7 +180,7 @@ class LocalDriver(Driver[LocalOptions]):
         kill_tree(launch.pid, grace=0.5, create_time=launch.create_time)  # its orphans
         if cancel_requested(self.root, task_id):
             return JobState.ended(outcomes.cancelled(), "cancelled")
-        return lost_state(f"runner process {launch.pid} is gone")
+        return lost_state(f"runner pid {launch.pid} is gone without recording an outcome")
 
     def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
         """Take queued tasks off the queue and kill running ones' whole process trees."""

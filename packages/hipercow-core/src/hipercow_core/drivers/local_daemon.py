@@ -55,6 +55,11 @@ class Running:
     cores: int
 
 
+def _ended(code: int) -> str:
+    """How a runner's process ended, in words ("killed by signal 9", not Python's -9)."""
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
 class Daemon:
     def __init__(self, root: Root) -> None:
         self.root = root
@@ -171,7 +176,7 @@ class Daemon:
                 self.root,
                 task_id,
                 outcomes.failure(outcomes.LOST),
-                f"lost: runner exited with code {code} without an outcome",
+                f"runner pid {running.process.pid} {_ended(code)} without recording an outcome",
             ):
                 kill_tree(running.process.pid, grace=0.5)
 
