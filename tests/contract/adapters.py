@@ -41,8 +41,9 @@ class DriverAdapter(ABC):
 
     #: The driver's name, as `hipercow driver configure` and `cluster info` spell it.
     name: str
-    #: Seconds a short task may take from creation to its end on this cluster.
-    patience: float = 30
+    #: Seconds a short task may take from creation to its end on this cluster (a
+    #: limit for polling, generous for a loaded machine; tests take far less).
+    patience: float = 60
 
     @abstractmethod
     def use(
@@ -70,7 +71,7 @@ class LocalAdapter(DriverAdapter):
 
 class SlurmAdapter(DriverAdapter):
     name = "slurm"
-    patience = 120
+    patience = 180
 
     @contextlib.contextmanager
     def use(self, request: pytest.FixtureRequest, root: Root) -> Iterator[Cli]:
@@ -123,8 +124,15 @@ class User:
         return self.cli("task", "create", *args).stdout.strip().splitlines()[-1]
 
     def json(self, *args: str) -> Any:
-        """A command's `--json` output, parsed."""
-        return json.loads(self.cli(*args, "--json", check=False).stdout)
+        """A command's `--json` output, parsed (whatever its exit code: `wait` exits 1 on failure)."""
+        result = self.cli(*args, "--json", check=False)
+        try:
+            return json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(
+                f"hipercow {' '.join(args)} --json printed no JSON (exit {result.code}):\n"
+                f"{result.output}"
+            ) from None
 
     def status(self, task_id: str) -> str:
         return self.cli("task", "status", task_id, check=False).stdout.strip()

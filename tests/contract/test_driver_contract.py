@@ -1,7 +1,7 @@
 """The driver contract, as a user sees it: every driver behaves the same through `hipercow`.
 
-Each test runs once per driver (`conftest.DRIVERS`); a new driver joins by
-adding its adapter there. What is checked is what a user would check: the
+Each test runs once per driver (`contract.adapters.DRIVERS`); a new driver
+joins by adding its adapter there. What is checked is what a user would check: the
 status, `task info --json`, the logs, and that processes really stopped.
 """
 
