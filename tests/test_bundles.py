@@ -249,6 +249,31 @@ def test_purge_dry_run_then_for_real(cli: Cli, project: Root) -> None:
     cli("task", "cancel", running)
 
 
+def test_purge_judges_a_chain_by_its_latest_attempt(cli: Cli, project: Root) -> None:
+    flag = project.project / "flag"
+    first = cli("task", "create", "--", "test", "-f", str(flag)).stdout.strip()
+    cli("task", "wait", first, check=False)
+    flag.write_text("")
+    retry = json.loads(cli("task", "retry", first, "--json").stdout)[first]
+    cli("task", "wait", retry)
+
+    nothing = cli("purge", "--status", "failure", "--dry-run")
+    assert "Would remove 0 task(s)" in nothing.stdout
+    dry = cli("purge", "--status", "success", "--dry-run")
+    lines = dry.stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATUS", "BUNDLE", "AGE"]
+    assert lines[1].startswith(first) and f"failure (retried as {retry})" in lines[1]
+    assert lines[2].startswith(retry) and lines[2].split()[1:3] == ["success", "-"]
+    assert lines[2].split()[-1].endswith("s")
+    assert "Would remove 2 task(s)" in lines[-1]
+    assert task_exists(project, first)
+
+    cli("purge", "--status", "failure")
+    assert task_exists(project, first) and task_exists(project, retry)
+    cli("purge", "--status", "success")
+    assert not task_exists(project, first) and not task_exists(project, retry)
+
+
 def test_bulk_call_uses_data_as_keyword_arguments(cli: Cli, project: Root) -> None:
     (project.project / "model.py").write_text(
         "def fit(n, method):\n    return f'{method}:{n * 2}'\n"

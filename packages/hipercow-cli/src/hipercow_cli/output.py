@@ -197,6 +197,15 @@ def show_seconds(value: float | None) -> str:
     return show_duration(None if value is None else timedelta(seconds=value))
 
 
+def show_age(value: datetime, now: datetime | None = None) -> str:
+    """How long ago, in its largest whole unit (40s, 12m, 5h, 3d): enough to judge by eye."""
+    seconds = max(0, int(((now or datetime.now(value.tzinfo)) - value).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def show_command(command: Sequence[str]) -> str:
     import shlex
 
