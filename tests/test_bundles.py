@@ -185,6 +185,25 @@ def test_result_and_log_follow_retries(cli: Cli, project: Root) -> None:
     assert cli("task", "result", task_id, "--no-follow", check=False).code == 1
 
 
+def test_info_shows_the_followed_outcome_then_the_chain(cli: Cli, project: Root) -> None:
+    flag = project.project / "flag"
+    first = cli("task", "create", "--", "test", "-f", str(flag)).stdout.strip()
+    cli("task", "wait", first, check=False)
+    flag.write_text("")
+    retry = json.loads(cli("task", "retry", first, "--json").stdout)[first]
+    cli("task", "wait", retry)
+
+    assert cli("task", "status", first).stdout.strip() == "success"
+    rows = [line.strip() for line in cli("task", "info", first).stdout.splitlines()]
+    assert rows[1] == f"status  success (latest attempt: {retry})"
+    assert rows[2] == f"attempts  {first}: failure → retried as {retry}: success"
+    assert rows[3] == "this attempt  failure"
+    of_retry = cli("task", "info", retry).stdout.splitlines()
+    assert of_retry[1].split() == ["status", "success"]
+    followed = json.loads(cli("task", "info", first, "--json").stdout)["followed"]
+    assert followed == {"id": retry, "status": "success"}
+
+
 def test_a_chain_of_dependencies_and_a_failure_that_propagates(cli: Cli, project: Root) -> None:
     out = project.project / "order.txt"
     first = cli("task", "create", "--", "sh", "-c", f"sleep 1; echo first >> {out}").stdout.strip()

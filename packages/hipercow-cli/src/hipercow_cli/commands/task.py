@@ -272,23 +272,55 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
+def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
+    """A retry chain as a person reads it: 'failure → retried as ID: success'."""
+    parts = [output.status_text(statuses[chain[0]])]
+    parts.extend(f"retried as {t}: {output.status_text(statuses[t])}" for t in chain[1:])
+    return " → ".join(parts)
+
+
+def outcome_rows(root: Root, task_id: str, own: TaskStatus) -> list[tuple[str, str]]:
+    """The followed outcome first (as `task status` gives it), then the chain that led there."""
+    from hipercow_core.retry import retry_chain
+    from hipercow_core.tasks import tasks_status
+
+    chain = retry_chain(root, task_id)
+    if len(chain) == 1:
+        return [("status", output.status_text(own))]
+    statuses = tasks_status(root, chain)
+    latest = chain[-1]
+    rows = [("status", output.status_text(statuses[latest]))]
+    if latest != task_id:
+        rows[0] = ("status", f"{rows[0][1]} (latest attempt: {latest})")
+    rows.append(("attempts", f"{chain[0]}: {show_chain(chain, statuses)}"))
+    if latest != task_id:
+        rows.append(("this attempt", output.status_text(own)))
+    return rows
+
+
 @app.command("info")
 def info(task_id: TaskId, as_json: Json = False) -> None:
     """Everything about a task: command, resources, times, exit code and reason."""
     from hipercow_core.retry import retry_chain
-    from hipercow_core.tasks import task_info
+    from hipercow_core.tasks import followed_statuses, task_info
 
     root = Root.find()
     details = task_info(root, task_id)
     if as_json:
         output.emit_json(
-            {**msgspec.to_builtins(details), "retry_chain": retry_chain(root, task_id)}
+            {
+                **msgspec.to_builtins(details),
+                "retry_chain": retry_chain(root, task_id),
+                "followed": dict(
+                    zip(("id", "status"), followed_statuses(root, [task_id])[task_id], strict=True)
+                ),
+            }
         )
         return
     data = details.data
     rows = [
         ("id", details.id),
-        ("status", output.status_text(details.status)),
+        *outcome_rows(root, task_id, details.status),
         ("command", output.show_command(data.command)),
         ("kind", data.kind),
         ("directory", data.path),
@@ -304,11 +336,6 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("reason", details.reason or "-"),
         ("host", details.host or "-"),
     ]
-    chain = retry_chain(root, task_id)
-    if len(chain) > 1:
-        rows.append(
-            ("retries", " -> ".join(t[:8] if t != task_id else f"[{t[:8]}]" for t in chain))
-        )
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.bundle:
