@@ -329,6 +329,21 @@ def test_bundle_wait_fail_early(cli: Cli) -> None:
     assert "cancelled" in cli("bundle", "status", "mixed").stdout
 
 
+def test_bundle_wait_names_the_tasks_that_failed_and_why(cli: Cli) -> None:
+    cli("bulk", "create", "--name", "codes", "--data", "x=0..7", "--", "sh", "-c", "exit @x")
+    result = cli("bundle", "wait", "codes", "--timeout", "60", check=False)
+    assert result.code == 1
+    lines = result.stderr.splitlines()
+    assert "7 task(s) did not succeed:" in lines
+    listed = lines[lines.index("7 task(s) did not succeed:") + 1 :]
+    ids = bundle_ids(cli, "codes")
+    assert [line.split()[0] for line in listed[:5]] == ids[1:6]
+    assert listed[0].endswith("failure (exit code 1)")
+    assert listed[4].endswith("failure (exit code 5)")
+    assert listed[5].strip() == "... and 2 more"
+    assert listed[6] == "Their logs: hipercow bundle log codes --failed"
+
+
 def test_csv_rows_become_tasks(cli: Cli, project: Root, tmp_path: Path) -> None:
     (project.project / "jobs.csv").write_text("name,count\nalpha,1\nbeta,2\n")
     cli(

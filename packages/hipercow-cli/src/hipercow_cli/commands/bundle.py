@@ -112,7 +112,10 @@ def wait(
     if as_json:
         output.emit_json({"bundle": name, "counts": {str(s): n for s, n in counts.items()}})
     else:
+        from hipercow_cli.failures import explain_tasks
+
         output.err(f"Bundle {name}: {show_counts(counts)}")
+        explain_tasks(root, final, name)
     if any(s != TaskStatus.SUCCESS for s in final.values()):
         raise typer.Exit(1)
 

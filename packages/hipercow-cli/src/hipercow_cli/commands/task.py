@@ -65,8 +65,12 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
         output.emit_json({"id": task_id, "status": status})
     elif not status.is_terminal:
         output.err(f"Task {task_id} is still {status} after {timeout:g}s")
-    else:
+    elif status == TaskStatus.SUCCESS:
         output.err(f"Task {task_id}: {output.status_text(status)}")
+    else:
+        from hipercow_cli.failures import explain_task
+
+        explain_task(root, task_id)
     return status
 
 
