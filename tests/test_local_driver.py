@@ -75,6 +75,19 @@ def test_a_failed_wait_says_why_shows_the_log_tail_and_what_next(cli: Cli) -> No
     assert f"hipercow task log --outer {silent}" in quiet
 
 
+def test_info_of_a_held_task_shows_the_time_it_resolved_to(cli: Cli) -> None:
+    from datetime import datetime
+
+    task_id = create(cli, "--hold-until", "midnight", "--", "true")
+    info = json.loads(cli("task", "info", task_id, "--json").stdout)
+    resolved = datetime.fromisoformat(info["times"]["not_before"]).astimezone()
+    assert (resolved.hour, resolved.minute, resolved.second) == (0, 0, 0)
+    text = cli("task", "info", task_id).stdout
+    assert f"hold_until={resolved:%Y-%m-%d %H:%M:%S}" in text
+    assert "{" not in text
+    cli("task", "cancel", task_id)
+
+
 def test_a_command_that_cannot_start_is_a_failure_that_says_so(cli: Cli) -> None:
     task_id = create(cli, "--", "no-such-command-here", "x")
     assert cli("task", "wait", task_id, check=False).code == 1

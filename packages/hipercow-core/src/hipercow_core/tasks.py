@@ -235,6 +235,7 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         submitted=submitted.time if submitted else None,
         started=running.time if running else None,
         finished=finished.time if finished else None,
+        not_before=submitted.not_before if submitted else None,
     )
     waited, ran = _durations(times, status)
     return TaskInfo(

@@ -20,7 +20,7 @@ from hipercow_cli.options import (
 )
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
-from hipercow_core.schema import Resources, TaskStatus
+from hipercow_core.schema import HoldUntil, Resources, TaskStatus
 from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
@@ -276,6 +276,17 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
+def show_hold(hold: HoldUntil, resolved: datetime | None) -> str:
+    """A hold as a time: the one it resolved to at submission, else what it will resolve to."""
+    if resolved is not None:
+        return output.show_time(resolved)
+    if hold.kind == "at" and hold.at is not None:
+        return output.show_time(hold.at)
+    if hold.kind == "after" and hold.minutes is not None:
+        return f"{hold.minutes} minutes after submission"
+    return f"{hold.kind} (a time fixed at submission)"
+
+
 def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
     """A retry chain as a person reads it: 'failure → retried as ID: success'."""
     parts = [output.status_text(statuses[chain[0]])]
@@ -349,6 +360,8 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
     if data.envvars:
         rows.append(("env vars", ", ".join(sorted(data.envvars))))
     resources = msgspec.to_builtins(data.resources)
+    if data.resources.hold_until is not None:
+        resources["hold_until"] = show_hold(data.resources.hold_until, details.times.not_before)
     rows.append(("resources", ", ".join(f"{k}={v}" for k, v in resources.items()) or "defaults"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
