@@ -55,6 +55,45 @@ def test_ranges_lists_zip_and_csv(cli: Cli, project: Root) -> None:
     ]
 
 
+def test_float_steps_and_log_spaced_ranges(cli: Cli) -> None:
+    def preview(*args: str) -> list[str]:
+        return cli("bulk", "create", "--preview", *args, "--", "echo", "@x").stdout.splitlines()
+
+    assert preview("--data", "x=0.1..0.5:0.1") == [f"echo 0.{i}" for i in range(1, 6)]
+    assert preview("--data", "x=10..1:-4") == ["echo 10", "echo 6", "echo 2"]
+    assert preview("--data", "x=1e-3..1e3:log7") == [
+        "echo 0.001",
+        "echo 0.01",
+        "echo 0.1",
+        "echo 1",
+        "echo 10",
+        "echo 100",
+        "echo 1000",
+    ]
+    assert preview("--data", "x=host:port") == ["echo host:port"]
+
+
+def test_repeat_makes_identical_tasks_and_bundles_show_data(cli: Cli, project: Root) -> None:
+    copies = cli("bulk", "create", "--name", "copies", "--repeat", "3", "--", "true")
+    assert "with 3 tasks" in copies.stdout
+    cli("bundle", "wait", "copies")
+    rows = json.loads(cli("bundle", "status", "copies", "--json").stdout)
+    assert [r["data"] for r in rows] == [{"copy": "1"}, {"copy": "2"}, {"copy": "3"}]
+    assert len({r["id"] for r in rows}) == 3
+
+    cli("bulk", "create", "--name", "grid", "--data", "x=0.5..1:0.5", "--data", "y=a,b",
+        "--repeat", "2", "--", "sh", "-c", "echo run @x @y; test @y = a")  # fmt: skip
+    cli("bundle", "wait", "grid", check=False)
+    lines = cli("bundle", "status", "grid").stdout.splitlines()
+    assert len(lines) == 8
+    first = lines[0].split()
+    assert first[1:] == ["success", "x=0.5", "y=a", "copy=1"]
+    assert lines[3].split()[1:] == ["failure", "x=0.5", "y=b", "copy=2"]
+    log = cli("bundle", "log", "grid", "--failed").stdout
+    assert f"==> {lines[3].split()[0]} (failure) x=0.5 y=b copy=2 <==" in log
+    assert "run 1 b" in log and "run 0.5 a" not in log
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -66,6 +105,10 @@ def test_ranges_lists_zip_and_csv(cli: Cli, project: Root) -> None:
         ),
         (["--data", "nosuchfile.csv", "--", "echo", "@x"], "neither name=values nor"),
         (["--data", "x=5..1", "--", "echo", "@x"], "gives no values"),
+        (["--data", "x=0.1..0.5", "--", "echo", "@x"], "x=0.1..0.5:0.1 (by a step)"),
+        (["--data", "x=1..5:-1", "--", "echo", "@x"], "never gets from 1 to 5"),
+        (["--data", "x=0..1:log3", "--", "echo", "@x"], "two positive ends"),
+        (["--repeat", "0", "--", "echo", "hi"], "--repeat 0 makes no tasks"),
         (["--", "echo", "hi"], "no --data"),
         (["--data", "x=1..3", "--name", "../bad", "--", "echo", "@x"], "not a bundle name"),
         (["--data", "x=1..3", "--cores", "0", "--", "echo", "@x"], "cores"),
@@ -237,6 +280,14 @@ def test_depending_on_a_bundle(cli: Cli) -> None:
 def test_unknown_dependency_is_refused(cli: Cli, project: Root) -> None:
     result = cli("task", "create", "--depends-on", "0" * 32, "--", "true", check=False)
     assert result.code == 1 and "does not exist" in result.stderr
+    assert "or on a bundle by name" in result.stderr
+    assert not list(project.tasks_dir.iterdir())
+    typo = cli(
+        "bulk", "create", "--depends-on", "sweeep", "--repeat", "2", "--", "true", check=False
+    )
+    assert typo.code == 1 and "Traceback" not in typo.output
+    assert "'sweeep' (a dependency) is neither a bundle of this root nor a task id" in typo.stderr
+    assert "'hipercow bundle list'" in typo.stderr
     assert not list(project.tasks_dir.iterdir())
 
 

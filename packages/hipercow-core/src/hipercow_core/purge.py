@@ -14,7 +14,13 @@ from datetime import datetime
 
 import msgspec
 
-from hipercow_core.bundles import bundle_path, list_bundles, load_bundle, replace_bundle
+from hipercow_core.bundles import (
+    bundle_path,
+    list_bundles,
+    load_bundle,
+    replace_bundle,
+    without,
+)
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData, TaskStatus
@@ -104,9 +110,6 @@ def purge_tasks(root: Root, plan: PurgePlan) -> None:
         if b.name in plan.bundles_emptied:
             bundle_path(root, b.name).unlink(missing_ok=True)
         elif gone.intersection(b.task_ids):
-            replace_bundle(
-                root,
-                msgspec.structs.replace(b, task_ids=tuple(t for t in b.task_ids if t not in gone)),
-            )
+            replace_bundle(root, without(b, gone))
     for task_id in plan.task_ids:
         remove_task(root, task_id)

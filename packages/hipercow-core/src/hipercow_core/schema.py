@@ -226,12 +226,17 @@ class RootMeta(msgspec.Struct, frozen=True):
 
 
 class Bundle(msgspec.Struct, frozen=True):
-    """A named list of tasks made together; deleting it never deletes the tasks."""
+    """A named list of tasks made together; deleting it never deletes the tasks.
+
+    `data` holds, for each task (in the order of `task_ids`), the values that
+    filled its template, so listings can say which task is which run.
+    """
 
     name: str
     created: datetime
     task_ids: tuple[str, ...]
     command: tuple[str, ...] = ()
+    data: tuple[dict[str, str], ...] = ()
 
 
 # Environments and provisioning (hipercow_core.environments, hipercow_provision).

@@ -142,7 +142,8 @@ def _check_dependencies(root: Root, ids: set[str]) -> None:
         if not task_exists(root, task_id):
             raise InvalidInputError(
                 f"task {task_id} (a dependency) does not exist",
-                "Depend on tasks of this root: 'hipercow task list' shows them.",
+                "Depend on tasks of this root, or on a bundle by name:"
+                " 'hipercow task list' and 'hipercow bundle list' show them.",
             )
 
 

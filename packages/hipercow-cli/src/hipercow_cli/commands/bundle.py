@@ -21,6 +21,11 @@ app = typer.Typer(
 BundleName = Annotated[str, typer.Argument(help="Bundle name.", show_default=False)]
 
 
+def show_data(values: dict[str, str] | None) -> str:
+    """A task's data values as they were given: x=0.1 model=a."""
+    return " ".join(f"{k}={v}" for k, v in (values or {}).items())
+
+
 def show_counts(counts: dict[TaskStatus, int]) -> str:
     return ", ".join(f"{n} {output.status_text(s)}" for s, n in counts.items()) or "no tasks"
 
@@ -60,7 +65,9 @@ def status(
     """Status of each task of a bundle, or a summary."""
     from hipercow_core.errors import InvalidInputError
 
-    found = bundle_tasks.bundle_statuses(Root.find(), name, follow=not no_follow)
+    root = Root.find()
+    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
+    values = bundles.data_of(bundles.load_bundle(root, name))
     ids = list(found)
     statuses = [status for _, status in found.values()]
     if summary == "counts":
@@ -78,10 +85,20 @@ def status(
     elif summary is not None:
         raise InvalidInputError(f"--summary '{summary}' is not known", "Use 'counts' or 'worst'.")
     elif as_json:
-        output.emit_json([{"id": i, "status": s} for i, s in zip(ids, statuses, strict=True)])
+        output.emit_json(
+            [
+                {"id": i, "status": s, "data": values.get(i, {})}
+                for i, s in zip(ids, statuses, strict=True)
+            ]
+        )
     else:
+        width = max((len(s) for s in statuses), default=0)
         sys.stdout.write(
-            "".join(f"{i}  {output.status_text(s)}\n" for i, s in zip(ids, statuses, strict=True))
+            "".join(
+                f"{i}  {output.status_text(s)}{' ' * (width - len(s))}  {show_data(values.get(i))}".rstrip()
+                + "\n"
+                for i, s in zip(ids, statuses, strict=True)
+            )
         )
 
 
@@ -167,10 +184,12 @@ def log(
 
     root = Root.find()
     found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
-    for task_id, status in found.values():
+    values = bundles.data_of(bundles.load_bundle(root, name))
+    for original, (task_id, status) in found.items():
         if failed and not bundle_tasks.did_not_succeed(status):
             continue
-        output.out(f"==> {task_id} ({status}) <==")
+        shown = show_data(values.get(original))
+        output.out(f"==> {task_id} ({status}){' ' + shown if shown else ''} <==")
         sys.stdout.write(task_log(root, task_id) or "")
 
 
