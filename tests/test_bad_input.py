@@ -55,6 +55,7 @@ def test_bad_input_is_reported_briefly_and_writes_nothing(
         # an unknown (well-formed) id is simply missing, and says so
         assert result.code == 1
         assert result.stdout.strip() == "missing"
+        assert "in this root" in result.stderr and "'hipercow task list'" in result.stderr
     else:
         assert_clean_error(result.output, result.code)
         assert expected in result.output
@@ -97,3 +98,17 @@ def test_help_lists_commands_in_a_natural_order(cli: Cli) -> None:
         for name in ("create", "submit", "status", "info", "log", "wait", "cancel", "list", "last")
     ]
     assert order == sorted(order)
+
+
+def test_a_mistyped_command_gets_one_suggestion(cli: Cli) -> None:
+    result = cli("task", "wiat", check=False)
+    assert result.code == 2
+    assert result.stderr.count("Did you mean 'wait'?") == 1
+
+
+def test_counts_agree_with_their_nouns(cli: Cli) -> None:
+    created = cli("bulk", "create", "--repeat", "1", "--", "true").stdout
+    assert "with 1 task" in created and "1 tasks" not in created
+    task_id = cli("task", "create", "--cores", "1", "--", "true").stdout.strip()
+    cli("task", "wait", task_id)
+    assert "(1 core)" in cli("task", "log", "--outer", task_id).stdout

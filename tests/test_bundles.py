@@ -346,12 +346,25 @@ def test_purge_judges_a_chain_by_its_latest_attempt(cli: Cli, project: Root) -> 
 
 def test_bulk_call_uses_data_as_keyword_arguments(cli: Cli, project: Root) -> None:
     (project.project / "model.py").write_text(
-        "def fit(n, method):\n    return f'{method}:{n * 2}'\n"
+        "def fit(n, method):\n    return f'{method}:{n * 2}'\ndef inverse(n):\n    return 1 / n\n"
     )
     cli("bulk", "call", "model:fit", "--name", "fits", "--data", "n=1..3", "--data", "method=ols")
     assert cli("bundle", "wait", "fits").code == 0
-    values = json.loads(cli("bundle", "result", "fits").stdout)
+    values = json.loads(cli("bundle", "result", "fits", "--json").stdout)
     assert [v["value"] for v in values] == ["ols:2", "ols:4", "ols:6"]
+    ids = [v["id"] for v in values]
+    text = cli("bundle", "result", "fits").stdout.splitlines()
+    assert text == [f"{i}  {v}" for i, v in zip(ids, ["ols:2", "ols:4", "ols:6"], strict=True)]
+    assert text[0].split("  ")[1] == cli("task", "result", ids[0]).stdout.strip()
+
+    cli("bulk", "call", "model:inverse", "--name", "bad", "--data", "n=0,2")
+    cli("bundle", "wait", "bad", check=False)
+    failed = cli("bundle", "result", "bad", check=False)
+    assert failed.code == 1
+    lines = failed.stdout.splitlines()
+    assert lines[0].endswith("  error: ZeroDivisionError: division by zero")
+    assert lines[1].endswith("  0.5")
+    assert cli("bundle", "result", "bad", "--json", check=False).code == 1
 
 
 def test_bulk_call_checks_the_function_first(cli: Cli, project: Root) -> None:

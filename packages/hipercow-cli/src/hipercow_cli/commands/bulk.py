@@ -82,7 +82,9 @@ def make_bundle(
     if as_json:
         output.emit_json({"bundle": bundle.name, "task_ids": bundle.task_ids})
     else:
-        output.success(f"Created bundle '{bundle.name}' with {len(bundle.task_ids)} tasks")
+        output.success(
+            f"Created bundle '{bundle.name}' with {output.count(len(bundle.task_ids), 'task')}"
+        )
 
 
 @app.command("create", context_settings={"allow_interspersed_args": False})

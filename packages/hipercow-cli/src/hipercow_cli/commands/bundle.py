@@ -120,7 +120,8 @@ def wait(
         def show(statuses: dict[str, TaskStatus]) -> None:
             counts = bundles.counts(statuses.values())
             done = sum(n for s, n in counts.items() if s.is_terminal)
-            update(done, show_counts(counts))
+            failed = TaskStatus.FAILURE in counts or TaskStatus.CANCELLED in counts
+            update(done, show_counts(counts), failed)
 
         final = bundle_tasks.wait_bundle(
             root, name, timeout=timeout, fail_early=fail_early, follow=not no_follow, on_poll=show
@@ -194,14 +195,18 @@ def log(
 
 
 @app.command("result")
-def result(name: BundleName, no_follow: NoFollow = False) -> None:
-    """Results of a bundle's Python tasks as JSON, in task order; errors as objects."""
+def result(name: BundleName, no_follow: NoFollow = False, as_json: Json = False) -> None:
+    """Results of a bundle's Python tasks in task order; exits 1 if any task has none.
+
+    As `task result`: values as Python shows them, or with --json one JSON
+    array with an object per task (errors as objects).
+    """
     from hipercow_core.errors import HipercowError
     from hipercow_core.pytasks import TaskFailedError, task_result
 
     root = Root.find()
     latest = bundle_tasks.bundle_task_ids(root, name, follow=not no_follow)
-    values: list[object] = []
+    values: list[dict[str, object]] = []
     for task_id in latest:
         try:
             values.append({"id": task_id, "value": task_result(root, task_id)})
@@ -211,7 +216,17 @@ def result(name: BundleName, no_follow: NoFollow = False) -> None:
             )
         except HipercowError as e:
             values.append({"id": task_id, "error": {"type": "NoResult", "message": e.message}})
-    output.emit_json_value(values)
+    if as_json:
+        output.emit_json_value(values)
+    else:
+        for entry in values:
+            error = entry.get("error")
+            if isinstance(error, dict):
+                output.out(f"{entry['id']}  error: {error['type']}: {error['message']}")
+            else:
+                output.out(f"{entry['id']}  {output.show_value(entry['value'])}")
+    if any("error" in entry for entry in values):
+        raise typer.Exit(1)
 
 
 @app.command("delete")

@@ -99,7 +99,7 @@ def info(driver: Driver = None, as_json: Json = False) -> None:
         return
     c = output.console()
     c.print(
-        f"[bold]{cluster.name}[/] ({cluster.driver} driver): up to {cluster.max_cores} cores "
+        f"[bold]{cluster.name}[/] ({cluster.driver} driver): up to {output.count(cluster.max_cores, 'core')} "
         f"and {cluster.max_memory / 1000:g} GB per node"
     )
     if cluster.queues:

@@ -261,7 +261,8 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
     """Show the status of tasks (created, submitted, running, success, failure, cancelled)."""
     from hipercow_core.tasks import followed_statuses
 
-    by_id = followed_statuses(Root.find(), task_ids, follow=not no_follow)
+    root = Root.find()
+    by_id = followed_statuses(root, task_ids, follow=not no_follow)
     found = {task_id: by_id[task_id][1] for task_id in task_ids}
     if as_json:
         output.emit_json(
@@ -272,7 +273,14 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
     else:
         for task_id, value in found.items():
             output.out(f"{task_id}  {output.status_text(value)}")
-    if any(v == TaskStatus.MISSING for v in found.values()):
+    unknown = [t for t, v in found.items() if v == TaskStatus.MISSING]
+    if unknown:
+        if not as_json:
+            which = f"task {unknown[0]}" if len(unknown) == 1 else f"{len(unknown)} of these tasks"
+            output.err(
+                f"No {which} in this root ({root.project}): mistyped, purged, or of another"
+                " project; 'hipercow task list' shows the tasks here."
+            )
         raise typer.Exit(1)
 
 
