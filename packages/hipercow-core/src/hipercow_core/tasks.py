@@ -20,7 +20,7 @@ from hipercow_core import jobs
 from hipercow_core.drivers.protocol import AnyDriver
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.environments import default_environment, require_environment
-from hipercow_core.errors import InvalidInputError, TaskStateError
+from hipercow_core.errors import InvalidInputError, InvalidResourcesError, TaskStateError
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
@@ -108,7 +108,14 @@ def create_tasks(
         _check_envvars(spec.envvars)
         assert cluster is not None
         if spec.resources not in validated:
-            validated[spec.resources] = validate_resources(spec.resources, cluster)
+            try:
+                validated[spec.resources] = validate_resources(spec.resources, cluster)
+            except InvalidResourcesError:
+                if "cached_at" not in cluster.extra:
+                    raise
+                # a saved answer may be out of date: judge by the scheduler's own
+                cluster = backend.fresh_cluster_info()
+                validated[spec.resources] = validate_resources(spec.resources, cluster)
         records.append(
             TaskData(
                 id=next(fresh_ids),

@@ -93,7 +93,7 @@ def info(driver: Driver = None, as_json: Json = False) -> None:
     """Queues, nodes, cores, memory and software of the cluster."""
     from hipercow_core.drivers.registry import get_driver
 
-    cluster = get_driver(Root.find(), driver).cluster_info()
+    cluster = get_driver(Root.find(), driver).fresh_cluster_info()
     if as_json:
         output.emit_json(cluster)
         return
