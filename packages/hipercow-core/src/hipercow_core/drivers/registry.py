@@ -58,7 +58,8 @@ def parse_options(factory: DriverFactory[OptionsT], options: dict[str, Any]) -> 
         wanted = _wanted(factory.options_type, name)
         raise InvalidInputError(
             f"invalid option for driver '{factory.name}': {name}={options[name]} is not {wanted}",
-            f"Give {name}={_example(wanted)}, or {name}= to go back to the default.",
+            f"Give {name}={_example(wanted)}, or {name}= for the default"
+            f" (options of '{factory.name}': {known}).",
         ) from None
 
 
