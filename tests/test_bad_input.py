@@ -34,14 +34,18 @@ def assert_clean_error(result_output: str, code: int) -> None:
         (["task", "create", "--cores", "0", "--", "true"], "cores"),
         (["task", "create", "--memory-per-node", "4X", "--", "true"], "memory_per_node"),
         (["task", "create", "--max-runtime", "soon", "--", "true"], "max_runtime"),
-        (["task", "create", "--cores", "100000", "--", "true"], "max_cores"),
+        (["task", "create", "--cores", "100000", "--", "true"], "--cores 100000 is more than"),
         (["task", "create", "--hold-until", "2001-01-01", "--", "true"], "in the past"),
         (["task", "create", "--priority", "urgent", "--", "true"], "priority"),
         (["task", "create", "--env", "NOEQUALS", "--", "true"], "NAME=VALUE"),
         (["task", "create", "--env", "1BAD=x", "--", "true"], "environment variable"),
         (["task", "create", "--driver", "nosuchdriver", "--", "true"], "unknown driver"),
         (["driver", "configure", "nosuchdriver"], "unknown driver"),
-        (["driver", "configure", "local", "max_cores=lots"], "invalid option"),
+        (
+            ["driver", "configure", "local", "max_cores=lots"],
+            "max_cores=lots is not a whole number",
+        ),
+        (["driver", "configure", "local", "cores=2"], "it has no option 'cores'"),
         (["task", "list", "--status", "finished"], "not a task status"),
         (["task", "list", "--since", "yesterday-ish"], "--since"),
     ],
@@ -55,6 +59,7 @@ def test_bad_input_is_reported_briefly_and_writes_nothing(
         # an unknown (well-formed) id is simply missing, and says so
         assert result.code == 1
         assert result.stdout.strip() == "missing"
+        assert "in this root" in result.stderr and "'hipercow task list'" in result.stderr
     else:
         assert_clean_error(result.output, result.code)
         assert expected in result.output
@@ -97,3 +102,17 @@ def test_help_lists_commands_in_a_natural_order(cli: Cli) -> None:
         for name in ("create", "submit", "status", "info", "log", "wait", "cancel", "list", "last")
     ]
     assert order == sorted(order)
+
+
+def test_a_mistyped_command_gets_one_suggestion(cli: Cli) -> None:
+    result = cli("task", "wiat", check=False)
+    assert result.code == 2
+    assert result.stderr.count("Did you mean 'wait'?") == 1
+
+
+def test_counts_agree_with_their_nouns(cli: Cli) -> None:
+    created = cli("bulk", "create", "--repeat", "1", "--", "true").stdout
+    assert "with 1 task" in created and "1 tasks" not in created
+    task_id = cli("task", "create", "--cores", "1", "--", "true").stdout.strip()
+    cli("task", "wait", task_id)
+    assert "(1 core)" in cli("task", "log", "--outer", task_id).stdout

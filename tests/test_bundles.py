@@ -55,6 +55,45 @@ def test_ranges_lists_zip_and_csv(cli: Cli, project: Root) -> None:
     ]
 
 
+def test_float_steps_and_log_spaced_ranges(cli: Cli) -> None:
+    def preview(*args: str) -> list[str]:
+        return cli("bulk", "create", "--preview", *args, "--", "echo", "@x").stdout.splitlines()
+
+    assert preview("--data", "x=0.1..0.5:0.1") == [f"echo 0.{i}" for i in range(1, 6)]
+    assert preview("--data", "x=10..1:-4") == ["echo 10", "echo 6", "echo 2"]
+    assert preview("--data", "x=1e-3..1e3:log7") == [
+        "echo 0.001",
+        "echo 0.01",
+        "echo 0.1",
+        "echo 1",
+        "echo 10",
+        "echo 100",
+        "echo 1000",
+    ]
+    assert preview("--data", "x=host:port") == ["echo host:port"]
+
+
+def test_repeat_makes_identical_tasks_and_bundles_show_data(cli: Cli, project: Root) -> None:
+    copies = cli("bulk", "create", "--name", "copies", "--repeat", "3", "--", "true")
+    assert "with 3 tasks" in copies.stdout
+    cli("bundle", "wait", "copies")
+    rows = json.loads(cli("bundle", "status", "copies", "--json").stdout)
+    assert [r["data"] for r in rows] == [{"copy": "1"}, {"copy": "2"}, {"copy": "3"}]
+    assert len({r["id"] for r in rows}) == 3
+
+    cli("bulk", "create", "--name", "grid", "--data", "x=0.5..1:0.5", "--data", "y=a,b",
+        "--repeat", "2", "--", "sh", "-c", "echo run @x @y; test @y = a")  # fmt: skip
+    cli("bundle", "wait", "grid", check=False)
+    lines = cli("bundle", "status", "grid").stdout.splitlines()
+    assert len(lines) == 8
+    first = lines[0].split()
+    assert first[1:] == ["success", "x=0.5", "y=a", "copy=1"]
+    assert lines[3].split()[1:] == ["failure", "x=0.5", "y=b", "copy=2"]
+    log = cli("bundle", "log", "grid", "--failed").stdout
+    assert f"==> {lines[3].split()[0]} (failure) x=0.5 y=b copy=2 <==" in log
+    assert "run 1 b" in log and "run 0.5 a" not in log
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -66,6 +105,10 @@ def test_ranges_lists_zip_and_csv(cli: Cli, project: Root) -> None:
         ),
         (["--data", "nosuchfile.csv", "--", "echo", "@x"], "neither name=values nor"),
         (["--data", "x=5..1", "--", "echo", "@x"], "gives no values"),
+        (["--data", "x=0.1..0.5", "--", "echo", "@x"], "x=0.1..0.5:0.1 (by a step)"),
+        (["--data", "x=1..5:-1", "--", "echo", "@x"], "never gets from 1 to 5"),
+        (["--data", "x=0..1:log3", "--", "echo", "@x"], "two positive ends"),
+        (["--repeat", "0", "--", "echo", "hi"], "--repeat 0 makes no tasks"),
         (["--", "echo", "hi"], "no --data"),
         (["--data", "x=1..3", "--name", "../bad", "--", "echo", "@x"], "not a bundle name"),
         (["--data", "x=1..3", "--cores", "0", "--", "echo", "@x"], "cores"),
@@ -185,6 +228,25 @@ def test_result_and_log_follow_retries(cli: Cli, project: Root) -> None:
     assert cli("task", "result", task_id, "--no-follow", check=False).code == 1
 
 
+def test_info_shows_the_followed_outcome_then_the_chain(cli: Cli, project: Root) -> None:
+    flag = project.project / "flag"
+    first = cli("task", "create", "--", "test", "-f", str(flag)).stdout.strip()
+    cli("task", "wait", first, check=False)
+    flag.write_text("")
+    retry = json.loads(cli("task", "retry", first, "--json").stdout)[first]
+    cli("task", "wait", retry)
+
+    assert cli("task", "status", first).stdout.strip() == "success"
+    rows = [line.strip() for line in cli("task", "info", first).stdout.splitlines()]
+    assert rows[1] == f"status  success (latest attempt: {retry})"
+    assert rows[2] == f"attempts  {first}: failure → retried as {retry}: success"
+    assert rows[3] == "this attempt  failure"
+    of_retry = cli("task", "info", retry).stdout.splitlines()
+    assert of_retry[1].split() == ["status", "success"]
+    followed = json.loads(cli("task", "info", first, "--json").stdout)["followed"]
+    assert followed == {"id": retry, "status": "success"}
+
+
 def test_a_chain_of_dependencies_and_a_failure_that_propagates(cli: Cli, project: Root) -> None:
     out = project.project / "order.txt"
     first = cli("task", "create", "--", "sh", "-c", f"sleep 1; echo first >> {out}").stdout.strip()
@@ -218,6 +280,14 @@ def test_depending_on_a_bundle(cli: Cli) -> None:
 def test_unknown_dependency_is_refused(cli: Cli, project: Root) -> None:
     result = cli("task", "create", "--depends-on", "0" * 32, "--", "true", check=False)
     assert result.code == 1 and "does not exist" in result.stderr
+    assert "or on a bundle by name" in result.stderr
+    assert not list(project.tasks_dir.iterdir())
+    typo = cli(
+        "bulk", "create", "--depends-on", "sweeep", "--repeat", "2", "--", "true", check=False
+    )
+    assert typo.code == 1 and "Traceback" not in typo.output
+    assert "'sweeep' (a dependency) is neither a bundle of this root nor a task id" in typo.stderr
+    assert "'hipercow bundle list'" in typo.stderr
     assert not list(project.tasks_dir.iterdir())
 
 
@@ -249,14 +319,52 @@ def test_purge_dry_run_then_for_real(cli: Cli, project: Root) -> None:
     cli("task", "cancel", running)
 
 
+def test_purge_judges_a_chain_by_its_latest_attempt(cli: Cli, project: Root) -> None:
+    flag = project.project / "flag"
+    first = cli("task", "create", "--", "test", "-f", str(flag)).stdout.strip()
+    cli("task", "wait", first, check=False)
+    flag.write_text("")
+    retry = json.loads(cli("task", "retry", first, "--json").stdout)[first]
+    cli("task", "wait", retry)
+
+    nothing = cli("purge", "--status", "failure", "--dry-run")
+    assert "Would remove 0 task(s)" in nothing.stdout
+    dry = cli("purge", "--status", "success", "--dry-run")
+    lines = dry.stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATUS", "BUNDLE", "AGE"]
+    assert lines[1].startswith(first) and f"failure (retried as {retry})" in lines[1]
+    assert lines[2].startswith(retry) and lines[2].split()[1:3] == ["success", "-"]
+    assert lines[2].split()[-1].endswith("s")
+    assert "Would remove 2 task(s)" in lines[-1]
+    assert task_exists(project, first)
+
+    cli("purge", "--status", "failure")
+    assert task_exists(project, first) and task_exists(project, retry)
+    cli("purge", "--status", "success")
+    assert not task_exists(project, first) and not task_exists(project, retry)
+
+
 def test_bulk_call_uses_data_as_keyword_arguments(cli: Cli, project: Root) -> None:
     (project.project / "model.py").write_text(
-        "def fit(n, method):\n    return f'{method}:{n * 2}'\n"
+        "def fit(n, method):\n    return f'{method}:{n * 2}'\ndef inverse(n):\n    return 1 / n\n"
     )
     cli("bulk", "call", "model:fit", "--name", "fits", "--data", "n=1..3", "--data", "method=ols")
     assert cli("bundle", "wait", "fits").code == 0
-    values = json.loads(cli("bundle", "result", "fits").stdout)
+    values = json.loads(cli("bundle", "result", "fits", "--json").stdout)
     assert [v["value"] for v in values] == ["ols:2", "ols:4", "ols:6"]
+    ids = [v["id"] for v in values]
+    text = cli("bundle", "result", "fits").stdout.splitlines()
+    assert text == [f"{i}  {v}" for i, v in zip(ids, ["ols:2", "ols:4", "ols:6"], strict=True)]
+    assert text[0].split("  ")[1] == cli("task", "result", ids[0]).stdout.strip()
+
+    cli("bulk", "call", "model:inverse", "--name", "bad", "--data", "n=0,2")
+    cli("bundle", "wait", "bad", check=False)
+    failed = cli("bundle", "result", "bad", check=False)
+    assert failed.code == 1
+    lines = failed.stdout.splitlines()
+    assert lines[0].endswith("  error: ZeroDivisionError: division by zero")
+    assert lines[1].endswith("  0.5")
+    assert cli("bundle", "result", "bad", "--json", check=False).code == 1
 
 
 def test_bulk_call_checks_the_function_first(cli: Cli, project: Root) -> None:
@@ -283,6 +391,21 @@ def test_bundle_wait_fail_early(cli: Cli) -> None:
     assert "1 failure" in result.stderr and "success" not in result.stderr
     cli("bundle", "cancel", "mixed")
     assert "cancelled" in cli("bundle", "status", "mixed").stdout
+
+
+def test_bundle_wait_names_the_tasks_that_failed_and_why(cli: Cli) -> None:
+    cli("bulk", "create", "--name", "codes", "--data", "x=0..7", "--", "sh", "-c", "exit @x")
+    result = cli("bundle", "wait", "codes", "--timeout", "60", check=False)
+    assert result.code == 1
+    lines = result.stderr.splitlines()
+    assert "7 task(s) did not succeed:" in lines
+    listed = lines[lines.index("7 task(s) did not succeed:") + 1 :]
+    ids = bundle_ids(cli, "codes")
+    assert [line.split()[0] for line in listed[:5]] == ids[1:6]
+    assert listed[0].endswith("failure (exit code 1)")
+    assert listed[4].endswith("failure (exit code 5)")
+    assert listed[5].strip() == "... and 2 more"
+    assert listed[6] == "Their logs: hipercow bundle log codes --failed"
 
 
 def test_csv_rows_become_tasks(cli: Cli, project: Root, tmp_path: Path) -> None:

@@ -57,6 +57,37 @@ def test_create_with_wait_exits_with_the_outcome(cli: Cli) -> None:
     assert bad.code == 1 and "failure" in bad.stderr
 
 
+def test_a_failed_wait_says_why_shows_the_log_tail_and_what_next(cli: Cli) -> None:
+    script = "for i in $(seq 1 15); do echo line$i; done; exit 3"
+    created = cli("task", "create", "--wait", "--", "sh", "-c", script, check=False)
+    task_id = created.stdout.strip()
+    assert created.code == 1
+    lines = created.stderr.splitlines()
+    assert lines[0] == f"Task {task_id}: failure (exit code 3)"
+    assert lines[1] == "Last 10 line(s) of its log:"
+    assert [line.strip() for line in lines[2:12]] == [f"line{i}" for i in range(6, 16)]
+    assert lines[12] == f"The whole log: hipercow task log {task_id}"
+    waited = cli("task", "wait", task_id, check=False)
+    assert waited.code == 1 and waited.stderr == created.stderr
+
+    silent = create(cli, "--", "false")
+    quiet = cli("task", "wait", silent, check=False).stderr
+    assert f"hipercow task log --outer {silent}" in quiet
+
+
+def test_info_of_a_held_task_shows_the_time_it_resolved_to(cli: Cli) -> None:
+    from datetime import datetime
+
+    task_id = create(cli, "--hold-until", "midnight", "--", "true")
+    info = json.loads(cli("task", "info", task_id, "--json").stdout)
+    resolved = datetime.fromisoformat(info["times"]["not_before"]).astimezone()
+    assert (resolved.hour, resolved.minute, resolved.second) == (0, 0, 0)
+    text = cli("task", "info", task_id).stdout
+    assert f"hold_until={resolved:%Y-%m-%d %H:%M:%S}" in text
+    assert "{" not in text
+    cli("task", "cancel", task_id)
+
+
 def test_a_command_that_cannot_start_is_a_failure_that_says_so(cli: Cli) -> None:
     task_id = create(cli, "--", "no-such-command-here", "x")
     assert cli("task", "wait", task_id, check=False).code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from slurm.helpers import User, scontrol_job
@@ -96,13 +97,21 @@ def test_retry_only_the_failed_tasks_of_a_bundle(slurm: User) -> None:
 
 def test_a_chain_of_three_and_a_failure_that_propagates(slurm: User) -> None:
     out = slurm.root.project / "order.txt"
-    first = slurm.create("--", "sh", "-c", f"sleep 2; echo first >> {out}")
+    go = slurm.root.project / "go"
+    # the first task waits for a file, so its dependents are surely still
+    # pending when Slurm is asked about them, however loaded the machine is
+    wait_for_go = f"while [ ! -f {go} ]; do sleep 0.2; done; echo first >> {out}"
+    first = slurm.create("--", "sh", "-c", wait_for_go)
     second = slurm.create("--depends-on", first, "--", "sh", "-c", f"echo second >> {out}")
     third = slurm.create("--depends-on", second, "--", "sh", "-c", f"echo third >> {out}")
+    second_job = slurm.info(second)["job_id"]
     dependency = scontrol_job(slurm.info(third)["job_id"]).get("Dependency", "")
-    assert "afterok" in dependency
+    assert dependency.startswith(f"afterok:{second_job}")
+    go.write_text("")
     assert finish(slurm, third) == 0
     assert out.read_text().split() == ["first", "second", "third"]
+    second_finished = datetime.fromisoformat(slurm.info(second)["times"]["finished"])
+    assert datetime.fromisoformat(slurm.info(third)["times"]["started"]) >= second_finished
 
     bad = slurm.create("--", "sh", "-c", "sleep 2; exit 1")
     child = slurm.create("--depends-on", bad, "--", "echo", "never")

@@ -40,7 +40,7 @@ def test_bundle_status_summaries_and_logs_of_failures(piped: Run) -> None:
     each = json.loads(piped("bundle", "status", "mixed", "--json").stdout)
     assert [t["status"] for t in each] == ["success", "failure"]
     logs = piped("bundle", "log", "mixed", "--failed").stdout
-    assert logs.count("==> ") == 1 and f"==> {each[1]['id']} (failure) <==" in logs
+    assert logs.count("==> ") == 1 and f"==> {each[1]['id']} (failure) code=3 <==" in logs
     bad = piped("bundle", "status", "mixed", "--summary", "most")
     assert bad.code == 1 and "--summary 'most' is not known" in bad.stderr
 

@@ -77,7 +77,10 @@ def test_status_follows_a_retry_unless_told_not_to(piped: Run) -> None:
     assert own == {"id": first, "status": "failure"}
     chain = json.loads(piped("task", "info", first, "--json").stdout)["retry_chain"]
     assert chain == [first, new]
-    assert f"[{new[:8]}]" in piped("task", "info", new).stdout
+    assert (
+        f"attempts  {first}: failure → retried as {new}: failure"
+        in piped("task", "info", new).stdout
+    )
 
 
 def test_depends_on_a_bundle_name_means_all_its_tasks(piped: Run) -> None:

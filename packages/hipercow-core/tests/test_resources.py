@@ -168,18 +168,27 @@ CLUSTER = ClusterInfo(
 )
 
 
-def test_validation_names_the_limit() -> None:
-    with pytest.raises(InvalidResourcesError, match=r"max_cores") as e:
+def test_validation_names_the_option_and_speaks_in_one_unit() -> None:
+    with pytest.raises(InvalidResourcesError) as e:
         validate_resources(parse_resources(cores=9), CLUSTER)
-    assert "8" in e.value.message
-    with pytest.raises(InvalidResourcesError, match="max_memory"):
-        validate_resources(parse_resources(memory_per_node="32G"), CLUSTER)
-    with pytest.raises(InvalidResourcesError, match="queue 'gpu'") as e:
+    assert e.value.message == (
+        "--cores 9 is more than the largest node of the slurm cluster 'hpc' has (8 cores)"
+    )
+    with pytest.raises(InvalidResourcesError) as e:
+        validate_resources(parse_resources(memory_per_node="32500M"), CLUSTER)
+    assert e.value.message.startswith("--memory-per-node 32.5 GB is more than")
+    assert e.value.message.endswith("(16 GB)") and "MB" not in e.value.message
+    with pytest.raises(InvalidResourcesError, match=r"^--memory-per-task 20 GB"):
+        validate_resources(parse_resources(memory_per_task="20G"), CLUSTER)
+    with pytest.raises(InvalidResourcesError, match=r"^--queue gpu: no such queue") as e:
         validate_resources(parse_resources(queue="gpu"), CLUSTER)
     assert e.value.hint is not None and "main, short" in e.value.hint
-    with pytest.raises(InvalidResourcesError, match="10-minute limit"):
+    with pytest.raises(InvalidResourcesError) as e:
         validate_resources(parse_resources(queue="short", max_runtime="1h"), CLUSTER)
-    with pytest.raises(InvalidResourcesError, match="n9"):
+    assert e.value.message == (
+        "--max-runtime 60 min is longer than the 10 min limit of queue 'short'"
+    )
+    with pytest.raises(InvalidResourcesError, match=r"^--node n9: no such node"):
         validate_resources(parse_resources(requested_nodes=["n9"]), CLUSTER)
 
 

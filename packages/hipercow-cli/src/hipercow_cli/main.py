@@ -89,6 +89,8 @@ def _root_app() -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        # click already suggests a close command name; typer's own would repeat it
+        suggest_commands=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(root_options)

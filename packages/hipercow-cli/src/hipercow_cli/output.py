@@ -155,23 +155,37 @@ def spinner(message: str) -> Iterator[Any]:
 
 
 @contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[int, str], None]]:
-    """A progress bar with a status line on stderr; silent when nobody watches."""
+def progress(label: str, total: int) -> Iterator[Callable[[int, str, bool], None]]:
+    """A progress bar with a status line on stderr; silent when nobody watches.
+
+    The finished part is green while every finished task succeeded and red
+    once one has not, so the colour answers "is it going well?" at a glance.
+    """
     if not sys.stderr.isatty():
-        yield lambda done, text: None
+        yield lambda done, text, failed: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn
+    from rich.progress_bar import ProgressBar
+
+    class OutcomeBar(BarColumn):
+        def render(self, task: Task) -> ProgressBar:
+            self.complete_style = self.finished_style = (
+                "red" if task.fields.get("failed") else "green"
+            )
+            return super().render(task)
 
     with Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
+        OutcomeBar(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[counts]}"),
         console=console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=total, counts="")
-        yield lambda done, text: bar.update(task, completed=done, counts=text)
+        task = bar.add_task(label, total=total, counts="", failed=False)
+        yield lambda done, text, failed: bar.update(
+            task, completed=done, counts=text, failed=failed
+        )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -195,6 +209,20 @@ def show_duration(value: timedelta | None) -> str:
 
 def show_seconds(value: float | None) -> str:
     return show_duration(None if value is None else timedelta(seconds=value))
+
+
+def count(n: int, noun: str) -> str:
+    """'1 task', '2 tasks': a count with its noun agreeing."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def show_age(value: datetime, now: datetime | None = None) -> str:
+    """How long ago, in its largest whole unit (40s, 12m, 5h, 3d): enough to judge by eye."""
+    seconds = max(0, int(((now or datetime.now(value.tzinfo)) - value).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def show_command(command: Sequence[str]) -> str:

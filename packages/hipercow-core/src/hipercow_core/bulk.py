@@ -1,7 +1,11 @@
 """Bulk creation: a command template with `@name` placeholders, and data to fill it.
 
 Data comes as a CSV file (one task per row), `x=1..10` (inclusive), `x=1:10`
-(end excluded), or `x=a,b,c`. Several data sources combine as an outer
+(end excluded), `x=0.1..0.5:0.1` (inclusive, by a step), `x=1e-3..1e3:log7`
+(seven values evenly spaced on a log scale, both ends included), or
+`x=a,b,c`. Steps are decimal, so 0.1 steps give 0.3, not 0.30000000000000004.
+Anything that looks like a numeric range but is not a valid one is refused,
+never taken as one literal value. Several data sources combine as an outer
 product, or pair up row by row with `zip`. The names in the template must be
 exactly the names in the data, so a typo is caught before anything is made.
 """
@@ -10,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 import re
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from hipercow_core.errors import InvalidInputError
@@ -20,6 +26,15 @@ _PLACEHOLDER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INCLUSIVE = re.compile(r"(-?\d+)\.\.(-?\d+)")
 _EXCLUSIVE = re.compile(r"(-?\d+):(-?\d+)")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_STEPPED = re.compile(rf"({_NUMBER})\.\.({_NUMBER}):({_NUMBER})")
+_LOG_SPACED = re.compile(rf"({_NUMBER})\.\.({_NUMBER}):log(\d+)")
+_RANGE_LIKE = re.compile(rf"{_NUMBER}\.\.{_NUMBER}(:.*)?")
+_RANGE_HELP = (
+    "Use x=1..10 (whole numbers), x=0.1..0.5:0.1 (by a step) or x=1e-3..1e3:log7"
+    " (log-spaced); put a literal value like this in a CSV file."
+)
+MAX_RANGE = 1_000_000
 
 Row = dict[str, str]
 
@@ -45,18 +60,60 @@ def parse_data(spec: str, cwd: Path | None = None) -> Table:
         return _read_csv(path)
     raise InvalidInputError(
         f"--data '{spec}' is neither name=values nor an existing CSV file",
-        "Use x=1..10 (inclusive), x=1:10 (end excluded), x=a,b,c, or the path of a CSV file.",
+        "Use x=1..10 (inclusive), x=1:10 (end excluded), x=0.1..0.5:0.1, x=1e-3..1e3:log7,"
+        " x=a,b,c, or the path of a CSV file.",
     )
 
 
-def _values(name: str, text: str) -> list[str]:
+def _decimal_text(value: Decimal) -> str:
+    """A decimal as people write it: 0.1, 10, 0.001 (no exponent, no trailing zeros)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "+0") else text
+
+
+def _stepped(name: str, text: str, low: Decimal, high: Decimal, step: Decimal) -> list[str]:
+    if step == 0 or (high - low) * step < 0:
+        raise InvalidInputError(
+            f"--data {name}={text}: a step of {step} never gets from {low} to {high}",
+            "Give a step with the sign of the range, e.g. x=0.1..0.5:0.1 or x=5..1:-1.",
+        )
+    count = int((high - low) / step) + 1
+    if count > MAX_RANGE:
+        raise InvalidInputError(f"--data {name}={text} gives {count} values", "Use a larger step.")
+    return [_decimal_text(low + i * step) for i in range(count)]
+
+
+def _log_spaced(name: str, text: str, low: float, high: float, count: int) -> list[str]:
+    if low <= 0 or high <= 0 or count < 2 or count > MAX_RANGE:
+        raise InvalidInputError(
+            f"--data {name}={text}: log-spaced values need two positive ends and 2 or more values",
+            "For example x=0.001..1000:log7 gives 0.001, 0.01, ..., 1000.",
+        )
+    ratio = math.log(high / low) / (count - 1)
+    return [f"{low * math.exp(ratio * i):.6g}" for i in range(count)]
+
+
+def _numeric_range(name: str, text: str) -> list[str] | None:
+    """The values of a numeric range, None if the text is not one; a broken range raises."""
     if match := _INCLUSIVE.fullmatch(text):
         low, high = int(match[1]), int(match[2])
-        values = [str(i) for i in range(low, high + 1)]
-    elif match := _EXCLUSIVE.fullmatch(text):
+        return [str(i) for i in range(low, high + 1)]
+    if match := _EXCLUSIVE.fullmatch(text):
         low, high = int(match[1]), int(match[2])
-        values = [str(i) for i in range(low, high)]
-    else:
+        return [str(i) for i in range(low, high)]
+    if match := _STEPPED.fullmatch(text):
+        start, end, step = (Decimal(match[i]) for i in (1, 2, 3))
+        return _stepped(name, text, start, end, step)
+    if match := _LOG_SPACED.fullmatch(text):
+        return _log_spaced(name, text, float(match[1]), float(match[2]), int(match[3]))
+    if _RANGE_LIKE.fullmatch(text):
+        raise InvalidInputError(f"--data {name}={text} is not a range hipercow knows", _RANGE_HELP)
+    return None
+
+
+def _values(name: str, text: str) -> list[str]:
+    values = _numeric_range(name, text)
+    if values is None:
         values = [v.strip() for v in text.split(",")] if text else []
     if not values:
         raise InvalidInputError(
@@ -111,6 +168,18 @@ def combine(tables: Sequence[Table], *, zip_rows: bool = False) -> Table:
     return Table(names, rows)
 
 
+def repeat(data: Table, times: int) -> Table:
+    """Each row `times` times in a row, for identical tasks (e.g. stochastic runs)."""
+    if times < 1:
+        raise InvalidInputError(f"--repeat {times} makes no tasks", "Give --repeat 1 or more.")
+    return Table(data.names, [row for row in data.rows for _ in range(times)])
+
+
+def no_data() -> Table:
+    """One row with no names: the data of a command that has no placeholders."""
+    return Table([], [()])
+
+
 def template_names(template: Sequence[str]) -> set[str]:
     return {m for arg in template for m in _PLACEHOLDER.findall(arg)}
 
@@ -148,10 +217,27 @@ def bulk_commands(template: Sequence[str], data: Table) -> list[tuple[str, ...]]
     return [expand(template, row) for row in rows(data)]
 
 
-def read_data(specs: Sequence[str], cwd: Path | None = None, *, zip_rows: bool = False) -> Table:
-    """The data of a bulk command: each `--data` parsed, then combined (or zipped) into rows."""
-    if not specs:
+def read_data(
+    specs: Sequence[str],
+    cwd: Path | None = None,
+    *,
+    zip_rows: bool = False,
+    times: int | None = None,
+) -> Table:
+    """The data of a bulk command: each `--data` parsed, combined (or zipped) into rows,
+    each row made `times` times (`--repeat`; without data, that many copies of one task)."""
+    if not specs and times is None:
         raise InvalidInputError(
-            "no --data given", "Give data such as --data x=1..10 or --data file.csv."
+            "no --data given",
+            "Give data such as --data x=1..10 or --data file.csv, or --repeat N for N copies.",
         )
-    return combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows)
+    table = combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows) if specs else no_data()
+    return repeat(table, 1 if times is None else times)
+
+
+def shown_rows(data: Table, times: int | None = None) -> list[Row]:
+    """Each task's data values as a bundle keeps them; repeated tasks also get a `copy` number."""
+    found = list(rows(data))
+    if times is not None and times > 1:
+        found = [{**row, "copy": str(i % times + 1)} for i, row in enumerate(found)]
+    return found

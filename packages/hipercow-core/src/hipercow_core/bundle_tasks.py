@@ -56,6 +56,7 @@ def create_bundle(
     command: Sequence[str] = (),
     driver: str | None = None,
     submit: bool = True,
+    data: Sequence[dict[str, str]] = (),
 ) -> Bundle:
     """Create tasks as one bundle, record it, then submit them in one batch.
 
@@ -63,7 +64,8 @@ def create_bundle(
     one is picked) so each task can carry it; if the tasks cannot be created
     the reservation is removed, so bad input leaves nothing behind. The
     bundle is recorded before submission, so tasks that stay `created` (an
-    unreachable scheduler) are still found by the bundle's name.
+    unreachable scheduler) are still found by the bundle's name. `data`
+    holds each task's data values (in the order of `specs`), for listings.
     """
     reserved = save_bundle(root, [], name, command)
     try:
@@ -72,7 +74,7 @@ def create_bundle(
     except BaseException:
         bundle_path(root, reserved.name).unlink(missing_ok=True)
         raise
-    bundle = msgspec.structs.replace(reserved, task_ids=tuple(ids))
+    bundle = msgspec.structs.replace(reserved, task_ids=tuple(ids), data=tuple(data))
     replace_bundle(root, bundle)
     if submit and ids:
         submit_with(root, get_driver(root, driver), ids)

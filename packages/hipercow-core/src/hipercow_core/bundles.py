@@ -193,6 +193,21 @@ def list_bundles(root: Root) -> list[Bundle]:
     return sorted(found, key=lambda b: b.created, reverse=True)
 
 
+def data_of(bundle: Bundle) -> dict[str, dict[str, str]]:
+    """Each task's data values by task id (empty for bundles made before they were kept)."""
+    return dict(zip(bundle.task_ids, bundle.data, strict=False))
+
+
+def without(bundle: Bundle, gone: set[str]) -> Bundle:
+    """The bundle with some tasks removed, their data values with them."""
+    kept = [i for i, t in enumerate(bundle.task_ids) if t not in gone]
+    return msgspec.structs.replace(
+        bundle,
+        task_ids=tuple(bundle.task_ids[i] for i in kept),
+        data=tuple(bundle.data[i] for i in kept if i < len(bundle.data)),
+    )
+
+
 def delete_bundle(root: Root, name: str) -> None:
     load_bundle(root, name)
     bundle_path(root, name).unlink(missing_ok=True)

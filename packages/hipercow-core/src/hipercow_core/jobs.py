@@ -206,7 +206,11 @@ class _Batch:
             job_id = report.accepted.get(task_id)
             if job_id is not None:
                 marker = SubmittedMarker(
-                    accepted, self.backend.name, job_id, request.data.depends_on
+                    accepted,
+                    self.backend.name,
+                    job_id,
+                    request.data.depends_on,
+                    not_before=request.not_before,
                 )
                 mark_submitted(self.root, task_id, marker)
                 self.accepted[task_id] = job_id

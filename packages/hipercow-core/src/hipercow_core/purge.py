@@ -1,7 +1,9 @@
 """Removing finished tasks: their whole retry chains go together, running tasks never.
 
-A chain is purged only when every task in it is finished and matches, so
-following a task to its latest retry never leads into a deleted directory.
+A chain is judged by its latest attempt, as every other command follows a task
+to its latest retry: a failure retried into a success is a success, and is
+not removed by a purge of failures. A chain goes only when every task in it
+is finished, so following a task never leads into a deleted directory.
 Bundles lose the purged ids; a bundle left empty is removed.
 """
 
@@ -12,19 +14,39 @@ from datetime import datetime
 
 import msgspec
 
-from hipercow_core.bundles import bundle_path, list_bundles, load_bundle, replace_bundle
+from hipercow_core.bundles import (
+    bundle_path,
+    list_bundles,
+    load_bundle,
+    replace_bundle,
+    without,
+)
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
-from hipercow_core.schema import TaskStatus
+from hipercow_core.schema import TaskData, TaskStatus
 from hipercow_core.store import iter_task_ids, read_task_data, remove_task
 from hipercow_core.tasks import tasks_status
+
+
+class PurgedTask(msgspec.Struct, frozen=True):
+    """One task a purge removes: enough for a person to check the list before saying yes."""
+
+    id: str
+    status: TaskStatus
+    bundle: str | None
+    created: datetime
+    retried_by: str | None = None
 
 
 class PurgePlan(msgspec.Struct, frozen=True):
     """What a purge removes (or, with a dry run, would remove)."""
 
-    task_ids: tuple[str, ...]
+    tasks: tuple[PurgedTask, ...]
     bundles_emptied: tuple[str, ...]
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.tasks)
 
 
 def _chains(root: Root, candidates: Iterable[str]) -> list[list[str]]:
@@ -46,7 +68,7 @@ def plan_purge(
     older_than: datetime | None = None,
     bundle: str | None = None,
 ) -> PurgePlan:
-    """Select finished tasks by status, age and bundle, widened to whole chains."""
+    """Select finished chains by their latest attempt's status and age, and by bundle."""
     wanted = (
         set(statuses)
         if statuses
@@ -54,24 +76,31 @@ def plan_purge(
     )
     wanted = {s for s in wanted if s.is_terminal}
     pool = list(load_bundle(root, bundle).task_ids) if bundle else list(iter_task_ids(root))
-    status = tasks_status(root, pool)
+    chains = _chains(root, pool)
+    status = tasks_status(root, [t for chain in chains for t in chain])
+    data: dict[str, TaskData] = {}
 
-    def matches(task_id: str) -> bool:
-        if status.get(task_id) not in wanted:
+    def chosen(chain: list[str]) -> bool:
+        latest = chain[-1]
+        if status[latest] not in wanted or not all(status[t].is_terminal for t in chain):
             return False
-        return older_than is None or read_task_data(root, task_id).created < older_than
+        data[latest] = read_task_data(root, latest)
+        return older_than is None or data[latest].created < older_than
 
-    chains = _chains(root, [t for t in pool if matches(t)])
-    everything = [t for chain in chains for t in chain]
-    chain_status = tasks_status(root, everything)
-    chosen = [
-        t for chain in chains if all(chain_status[t].is_terminal for t in chain) for t in chain
-    ]
-    gone = set(chosen)
+    selected = [chain for chain in chains if chosen(chain)]
+    removed = []
+    for chain in selected:
+        for position, task_id in enumerate(chain):
+            record = data.get(task_id) or read_task_data(root, task_id)
+            later = chain[position + 1] if position + 1 < len(chain) else None
+            removed.append(
+                PurgedTask(task_id, status[task_id], record.bundle, record.created, later)
+            )
+    gone = {t.id for t in removed}
     emptied = tuple(
         b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
     )
-    return PurgePlan(tuple(chosen), emptied)
+    return PurgePlan(tuple(removed), emptied)
 
 
 def purge_tasks(root: Root, plan: PurgePlan) -> None:
@@ -81,9 +110,6 @@ def purge_tasks(root: Root, plan: PurgePlan) -> None:
         if b.name in plan.bundles_emptied:
             bundle_path(root, b.name).unlink(missing_ok=True)
         elif gone.intersection(b.task_ids):
-            replace_bundle(
-                root,
-                msgspec.structs.replace(b, task_ids=tuple(t for t in b.task_ids if t not in gone)),
-            )
+            replace_bundle(root, without(b, gone))
     for task_id in plan.task_ids:
         remove_task(root, task_id)

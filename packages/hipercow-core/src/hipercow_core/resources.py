@@ -177,21 +177,27 @@ def parse_resources(
 
 
 def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:
-    """Check a request against the cluster and fill in its default queue."""
+    """Check a request against the cluster and fill in its default queue.
+
+    Errors name the option the user typed (`--memory-per-node`) and give
+    sizes in the units `hipercow cluster info` shows: GB and minutes.
+    """
     where = f"the {cluster.driver} cluster '{cluster.name}'"
     if isinstance(resources.cores, int) and resources.cores > cluster.max_cores:
         raise InvalidResourcesError(
-            f"{resources.cores} cores requested, but the largest node of {where} "
-            f"has {cluster.max_cores} (max_cores)",
-            f"Ask for at most {cluster.max_cores} cores, or 'node' for a whole node.",
+            f"--cores {resources.cores} is more than the largest node of {where} has "
+            f"({cluster.max_cores} cores)",
+            f"Ask for at most {cluster.max_cores}, or --cores node for a whole node; "
+            "'hipercow cluster info' shows the nodes.",
         )
     for field in ("memory_per_node", "memory_per_task"):
         value = getattr(resources, field)
         if value is not None and value > cluster.max_memory:
             raise InvalidResourcesError(
-                f"{field} of {_show_mb(value)} requested, but the largest node of {where} "
-                f"has {_show_mb(cluster.max_memory)} (max_memory)",
-                f"Ask for at most {_show_mb(cluster.max_memory)}.",
+                f"--{field.replace('_', '-')} {_show_gb(value)} is more than the largest node "
+                f"of {where} has ({_show_gb(cluster.max_memory)})",
+                f"Ask for at most {_show_gb(cluster.max_memory)}; "
+                "'hipercow cluster info' shows the nodes.",
             )
     queue_name = resources.queue or cluster.default_queue
     if cluster.queues and queue_name is not None:
@@ -199,7 +205,7 @@ def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:
         if queue is None:
             known = ", ".join(q.name for q in cluster.queues)
             raise InvalidResourcesError(
-                f"queue '{queue_name}' does not exist on {where}",
+                f"--queue {queue_name}: no such queue on {where}",
                 f"Use one of: {known}.",
             )
         if (
@@ -208,16 +214,17 @@ def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:
             and resources.max_runtime > queue.max_runtime
         ):
             raise InvalidResourcesError(
-                f"max_runtime of {resources.max_runtime} minutes exceeds the "
-                f"{queue.max_runtime}-minute limit of queue '{queue.name}'",
-                "Ask for less time or choose a queue with a longer limit.",
+                f"--max-runtime {resources.max_runtime} min is longer than the "
+                f"{queue.max_runtime} min limit of queue '{queue.name}'",
+                "Ask for less time, or choose a queue with a longer limit with --queue "
+                "('hipercow cluster info' shows the limits).",
             )
     if resources.requested_nodes and cluster.nodes:
         known_nodes = {n.name for n in cluster.nodes}
         unknown = [n for n in resources.requested_nodes if n not in known_nodes]
         if unknown:
             raise InvalidResourcesError(
-                f"requested node(s) {', '.join(unknown)} do not exist on {where}",
+                f"--node {', '.join(unknown)}: no such node on {where}",
                 f"Known nodes: {', '.join(sorted(known_nodes))}.",
             )
     if queue_name is not None and cluster.queues and resources.queue is None:
@@ -225,7 +232,6 @@ def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:
     return resources
 
 
-def _show_mb(megabytes: int) -> str:
-    if megabytes >= 1000 and megabytes % 100 == 0:
-        return f"{megabytes / 1000:g} GB"
-    return f"{megabytes} MB"
+def _show_gb(megabytes: int) -> str:
+    """Memory as `cluster info` shows it: GB, 1 GB = 1000 MB."""
+    return f"{megabytes / 1000:g} GB"

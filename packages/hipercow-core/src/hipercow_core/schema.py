@@ -100,12 +100,15 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
 
     `depends_on` repeats the task's dependencies, so a status check can see
     that a queued task waits on a failed one without reading its data.
+    `not_before` is the task's `hold_until` as resolved for the scheduler,
+    so people see the time it will start, not "tonight".
     """
 
     time: datetime
     driver: str
     job_id: str | None = None
     depends_on: tuple[str, ...] = ()
+    not_before: datetime | None = None
 
 
 class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -131,10 +134,13 @@ class FinishedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class TaskTimes(msgspec.Struct, frozen=True, omit_defaults=True):
+    """When a task was made, sent, started and ended; `not_before` is its resolved hold."""
+
     created: datetime
     submitted: datetime | None = None
     started: datetime | None = None
     finished: datetime | None = None
+    not_before: datetime | None = None
 
 
 class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -220,12 +226,17 @@ class RootMeta(msgspec.Struct, frozen=True):
 
 
 class Bundle(msgspec.Struct, frozen=True):
-    """A named list of tasks made together; deleting it never deletes the tasks."""
+    """A named list of tasks made together; deleting it never deletes the tasks.
+
+    `data` holds, for each task (in the order of `task_ids`), the values that
+    filled its template, so listings can say which task is which run.
+    """
 
     name: str
     created: datetime
     task_ids: tuple[str, ...]
     command: tuple[str, ...] = ()
+    data: tuple[dict[str, str], ...] = ()
 
 
 # Environments and provisioning (hipercow_core.environments, hipercow_provision).

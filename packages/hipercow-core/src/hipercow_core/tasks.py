@@ -20,7 +20,7 @@ from hipercow_core import jobs
 from hipercow_core.drivers.protocol import AnyDriver
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.environments import default_environment, require_environment
-from hipercow_core.errors import InvalidInputError, TaskStateError
+from hipercow_core.errors import InvalidInputError, InvalidResourcesError, TaskStateError
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
@@ -108,7 +108,14 @@ def create_tasks(
         _check_envvars(spec.envvars)
         assert cluster is not None
         if spec.resources not in validated:
-            validated[spec.resources] = validate_resources(spec.resources, cluster)
+            try:
+                validated[spec.resources] = validate_resources(spec.resources, cluster)
+            except InvalidResourcesError:
+                if "cached_at" not in cluster.extra:
+                    raise
+                # a saved answer may be out of date: judge by the scheduler's own
+                cluster = backend.fresh_cluster_info()
+                validated[spec.resources] = validate_resources(spec.resources, cluster)
         records.append(
             TaskData(
                 id=next(fresh_ids),
@@ -142,7 +149,8 @@ def _check_dependencies(root: Root, ids: set[str]) -> None:
         if not task_exists(root, task_id):
             raise InvalidInputError(
                 f"task {task_id} (a dependency) does not exist",
-                "Depend on tasks of this root: 'hipercow task list' shows them.",
+                "Depend on tasks of this root, or on a bundle by name:"
+                " 'hipercow task list' and 'hipercow bundle list' show them.",
             )
 
 
@@ -235,6 +243,7 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         submitted=submitted.time if submitted else None,
         started=running.time if running else None,
         finished=finished.time if finished else None,
+        not_before=submitted.not_before if submitted else None,
     )
     waited, ran = _durations(times, status)
     return TaskInfo(
@@ -316,6 +325,36 @@ def cancel_tasks(root: Root, ids: Sequence[str]) -> dict[str, bool]:
     return result
 
 
+#: How often a wait reads the task files: they cost no scheduler call, and
+#: reading them often is what ends a wait within a second of the last task.
+FILE_POLL = 0.2
+
+
+class _SchedulerPace:
+    """When a wait may next ask the scheduler: soon at first, then backing off to a ceiling.
+
+    A wait reads the task files every `FILE_POLL` seconds, but asks the
+    scheduler (for jobs that died without writing a marker) only on this
+    pace, so the calls per minute stay bounded however long the wait lasts.
+    """
+
+    def __init__(self, first: float, ceiling: float) -> None:
+        self.interval = first
+        self.ceiling = max(first, ceiling)
+        self.due = time.monotonic() + first
+
+    def ready(self) -> bool:
+        if time.monotonic() < self.due:
+            return False
+        self.interval = min(self.interval * 1.5, self.ceiling)
+        self.due = time.monotonic() + self.interval
+        return True
+
+
+def _pause(deadline: float | None, poll: float) -> None:
+    time.sleep(poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic())))
+
+
 def wait_task(
     root: Root,
     task_id: str,
@@ -327,15 +366,15 @@ def wait_task(
 ) -> TaskStatus:
     """Poll until the task is terminal or `timeout` seconds pass; returns the last status.
 
-    Polls back off from `poll` to the driver's `max_poll_interval`, so a long
-    wait does not hammer the scheduler.
+    The task's files are read every `FILE_POLL` seconds; the scheduler is
+    asked from `poll` seconds on, backing off to the driver's
+    `max_poll_interval` (or `max_poll`), so a long wait does not hammer it.
     """
     read_task_data(root, task_id)
-    ceiling = max_poll or _max_poll_interval(root, task_id)
+    pace = _SchedulerPace(poll, max_poll or _max_poll_interval(root, task_id))
     deadline = None if timeout is None else time.monotonic() + timeout
-    interval = poll
+    status = task_status(root, task_id)
     while True:
-        status = task_status(root, task_id)
         if on_poll is not None:
             on_poll(status)
         if status.is_terminal:
@@ -347,11 +386,10 @@ def wait_task(
             )
         if deadline is not None and time.monotonic() >= deadline:
             return status
-        pause = (
-            interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
-        )
-        time.sleep(pause)
-        interval = min(interval * 1.5, ceiling)
+        _pause(deadline, min(FILE_POLL, poll))
+        status = task_status(root, task_id, reconcile=False)
+        if not status.is_terminal and pace.ready():
+            status = task_status(root, task_id)
 
 
 def wait_tasks(
@@ -365,8 +403,11 @@ def wait_tasks(
 ) -> dict[str, TaskStatus]:
     """Wait for many tasks; finished ones are not read again, only the rest are polled.
 
-    Returns the last statuses: all terminal, or some not when `timeout` passed
-    or (with `fail_early`) as soon as one task did not succeed.
+    The files of unfinished tasks are read every `FILE_POLL` seconds; the
+    scheduler is asked about those still unfinished only on a backing-off
+    pace (see `_SchedulerPace`). Returns the last statuses: all terminal, or
+    some not when `timeout` passed or (with `fail_early`) as soon as one task
+    did not succeed.
     """
     statuses = tasks_status(root, task_ids)
     if any(s == TaskStatus.CREATED for s in statuses.values()):
@@ -375,9 +416,8 @@ def wait_tasks(
             f"{len(pending)} task(s) were never submitted, e.g. {pending[0]}",
             "Run 'hipercow task submit' first.",
         )
-    ceiling = _max_poll_interval(root, task_ids[0]) if task_ids else 1.0
+    pace = _SchedulerPace(poll, _max_poll_interval(root, task_ids[0]) if task_ids else 1.0)
     deadline = None if timeout is None else time.monotonic() + timeout
-    interval = poll
     while True:
         if on_poll is not None:
             on_poll(statuses)
@@ -387,11 +427,11 @@ def wait_tasks(
             return statuses
         if deadline is not None and time.monotonic() >= deadline:
             return statuses
-        time.sleep(
-            interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
-        )
-        interval = min(interval * 1.5, ceiling)
-        statuses.update(tasks_status(root, active))
+        _pause(deadline, min(FILE_POLL, poll))
+        statuses.update(tasks_status(root, active, reconcile=False))
+        still = [t for t in active if not statuses[t].is_terminal]
+        if still and pace.ready():
+            statuses.update(tasks_status(root, still))
 
 
 def _max_poll_interval(root: Root, task_id: str) -> float:

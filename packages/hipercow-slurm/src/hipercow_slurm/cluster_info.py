@@ -7,6 +7,12 @@ saved copy is used instead (marked with `cached_at`), after one short try.
 Creation then goes on to submission, which reports the unreachable
 controller clearly and leaves the task `created`.
 
+A saved copy younger than `MAX_AGE` is used without asking Slurm at all, so
+creating tasks costs one scheduler call, the sbatch. Partitions and nodes
+change rarely; when they do, a request the saved copy refuses is checked
+again against a fresh answer (`fresh=True`) before it is refused, and
+`hipercow cluster info` always asks afresh.
+
 Within one process the answer is also kept in memory for a minute, so
 creating and then submitting tasks asks Slurm once.
 """
@@ -34,6 +40,8 @@ log = get_logger(__name__)
 CACHE_FILE = "slurm-cluster-info.json"
 #: Seconds an answer is reused within one process.
 MEMORY_SECONDS = 60.0
+#: Seconds a saved answer is used without asking Slurm.
+MAX_AGE = 600.0
 #: Seconds for the one attempt made when a saved copy exists to fall back on.
 QUICK_TIMEOUT = 5.0
 #: Slurm's default MaxArraySize, used when the configuration does not say.
@@ -48,14 +56,27 @@ def cache_path(root: Root) -> Path:
     return root.cache_dir() / CACHE_FILE
 
 
-def cluster_info(root: Root, *, default_partition: str | None, budget: Budget) -> ClusterInfo:
-    """The cluster's queues, nodes and limits: fresh if Slurm answers, else the saved copy."""
+def cluster_info(
+    root: Root, *, default_partition: str | None, budget: Budget, fresh: bool = False
+) -> ClusterInfo:
+    """The cluster's queues, nodes and limits: saved if recent, else asked of Slurm.
+
+    With `fresh`, Slurm is asked whatever is saved; when it cannot be
+    reached, the saved copy is used either way.
+    """
     path = cache_path(root)
     with _lock:
         remembered = _memory.get(path)
-        if remembered is not None and time.monotonic() - remembered[0] < MEMORY_SECONDS:
+        if (
+            not fresh
+            and remembered is not None
+            and time.monotonic() - remembered[0] < MEMORY_SECONDS
+        ):
             return _with_default(remembered[1], default_partition)
         saved = _load(path)
+        if not fresh and saved is not None and _age(saved) < MAX_AGE:
+            _memory[path] = (time.monotonic(), saved)
+            return _with_default(saved, default_partition)
         try:
             info = fetch(budget, quick=saved is not None)
         except (SlurmError, DriverError) as e:
@@ -149,6 +170,16 @@ def _save(path: Path, info: ClusterInfo) -> None:
         atomic_write(path, msgspec.json.encode(stamped))
     except OSError as e:
         log.warning("could not save cluster info", path=str(path), error=str(e))
+
+
+def _age(info: ClusterInfo) -> float:
+    """Seconds since a saved answer was saved; infinite when it does not say."""
+    try:
+        saved_at = datetime.fromisoformat(info.extra.get("cached_at", ""))
+    except ValueError:
+        return float("inf")
+    age = (datetime.now(UTC) - saved_at).total_seconds()
+    return age if age >= 0 else float("inf")
 
 
 def _load(path: Path) -> ClusterInfo | None:

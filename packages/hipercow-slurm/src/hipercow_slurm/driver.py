@@ -143,6 +143,12 @@ class SlurmDriver(Driver[SlurmOptions]):
     def cluster_info(self) -> ClusterInfo:
         return self._cluster(Budget())
 
+    def fresh_cluster_info(self) -> ClusterInfo:
+        """Ask sinfo and scontrol now, not the saved answer (which may be ten minutes old)."""
+        return cluster_info.cluster_info(
+            self.root, default_partition=self.options.partition, budget=Budget(), fresh=True
+        )
+
     def _cluster(self, budget: Budget) -> ClusterInfo:
         return cluster_info.cluster_info(
             self.root, default_partition=self.options.partition, budget=budget

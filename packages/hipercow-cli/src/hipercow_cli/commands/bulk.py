@@ -21,7 +21,14 @@ Data = Annotated[
     list[str] | None,
     typer.Option(
         "--data",
-        help="Data: x=1..10 (inclusive), x=1:10 (end excluded), x=a,b,c, or a CSV file (repeatable).",
+        help="Data: x=1..10 (inclusive), x=1:10 (end excluded), x=0.1..0.5:0.1 (by a step),"
+        " x=1e-3..1e3:log7 (log-spaced), x=a,b,c, or a CSV file (repeatable).",
+    ),
+]
+Repeat = Annotated[
+    int | None,
+    typer.Option(
+        "--repeat", help="Make each task this many times (without --data: N identical tasks)."
     ),
 ]
 Zip = Annotated[
@@ -41,8 +48,8 @@ NoSubmit = Annotated[
 PREVIEW_EDGE = 3
 
 
-def load_data(specs: list[str] | None, zip_rows: bool) -> bulk.Table:
-    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows)
+def load_data(specs: list[str] | None, zip_rows: bool, times: int | None = None) -> bulk.Table:
+    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows, times=times)
 
 
 def show_preview(lines: list[str]) -> None:
@@ -64,15 +71,20 @@ def make_bundle(
     driver: str | None,
     as_json: bool,
     submit: bool = True,
+    data: list[dict[str, str]] | None = None,
 ) -> None:
     """Create the tasks as one bundle (see `bundle_tasks.create_bundle`) and say so."""
     from hipercow_core.bundle_tasks import create_bundle
 
-    bundle = create_bundle(root, specs, name=name, command=command, driver=driver, submit=submit)
+    bundle = create_bundle(
+        root, specs, name=name, command=command, driver=driver, submit=submit, data=data or ()
+    )
     if as_json:
         output.emit_json({"bundle": bundle.name, "task_ids": bundle.task_ids})
     else:
-        output.success(f"Created bundle '{bundle.name}' with {len(bundle.task_ids)} tasks")
+        output.success(
+            f"Created bundle '{bundle.name}' with {output.count(len(bundle.task_ids), 'task')}"
+        )
 
 
 @app.command("create", context_settings={"allow_interspersed_args": False})
@@ -84,6 +96,7 @@ def create(
     ],
     data: Data = None,
     zip_rows: Zip = False,
+    times: Repeat = None,
     name: Name = None,
     preview: Preview = False,
     no_submit: NoSubmit = False,
@@ -99,14 +112,24 @@ def create(
 
     Example: hipercow bulk create --data n=1..100 --data model=a,b -- python fit.py --n @n --model @model
     """
-    commands = bulk.bulk_commands(template, load_data(data, zip_rows))
+    table = load_data(data, zip_rows, times)
+    commands = bulk.bulk_commands(template, table)
     if preview:
         show_preview([output.show_command(c) for c in commands])
         return
     root = Root.find()
     shared = task_options(root, resources, env, environment, depends_on)
     specs = [TaskSpec(command=c, **shared) for c in commands]
-    make_bundle(root, specs, name, tuple(template), driver, as_json, submit=not no_submit)
+    make_bundle(
+        root,
+        specs,
+        name,
+        tuple(template),
+        driver,
+        as_json,
+        submit=not no_submit,
+        data=bulk.shown_rows(table, times),
+    )
 
 
 @app.command("call")
@@ -115,6 +138,7 @@ def call(
     target: Annotated[str, typer.Argument(help="module:function to call.", show_default=False)],
     data: Data = None,
     zip_rows: Zip = False,
+    times: Repeat = None,
     name: Name = None,
     preview: Preview = False,
     env: Env = None,
@@ -131,7 +155,7 @@ def call(
     """
     from hipercow_core import pytasks
 
-    table = load_data(data, zip_rows)
+    table = load_data(data, zip_rows, times)
     calls = [{k: pytasks.parse_cli_argument(v) for k, v in row.items()} for row in bulk.rows(table)]
     if preview:
         show_preview([f"{target}({', '.join(f'{k}={v!r}' for k, v in c.items())})" for c in calls])
@@ -143,4 +167,4 @@ def call(
         pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, **shared)
         for kwargs in calls
     ]
-    make_bundle(root, specs, name, (target,), driver, as_json)
+    make_bundle(root, specs, name, (target,), driver, as_json, data=bulk.shown_rows(table, times))

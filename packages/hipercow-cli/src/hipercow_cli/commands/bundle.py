@@ -21,6 +21,11 @@ app = typer.Typer(
 BundleName = Annotated[str, typer.Argument(help="Bundle name.", show_default=False)]
 
 
+def show_data(values: dict[str, str] | None) -> str:
+    """A task's data values as they were given: x=0.1 model=a."""
+    return " ".join(f"{k}={v}" for k, v in (values or {}).items())
+
+
 def show_counts(counts: dict[TaskStatus, int]) -> str:
     return ", ".join(f"{n} {output.status_text(s)}" for s, n in counts.items()) or "no tasks"
 
@@ -60,7 +65,9 @@ def status(
     """Status of each task of a bundle, or a summary."""
     from hipercow_core.errors import InvalidInputError
 
-    found = bundle_tasks.bundle_statuses(Root.find(), name, follow=not no_follow)
+    root = Root.find()
+    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
+    values = bundles.data_of(bundles.load_bundle(root, name))
     ids = list(found)
     statuses = [status for _, status in found.values()]
     if summary == "counts":
@@ -78,10 +85,20 @@ def status(
     elif summary is not None:
         raise InvalidInputError(f"--summary '{summary}' is not known", "Use 'counts' or 'worst'.")
     elif as_json:
-        output.emit_json([{"id": i, "status": s} for i, s in zip(ids, statuses, strict=True)])
+        output.emit_json(
+            [
+                {"id": i, "status": s, "data": values.get(i, {})}
+                for i, s in zip(ids, statuses, strict=True)
+            ]
+        )
     else:
+        width = max((len(s) for s in statuses), default=0)
         sys.stdout.write(
-            "".join(f"{i}  {output.status_text(s)}\n" for i, s in zip(ids, statuses, strict=True))
+            "".join(
+                f"{i}  {output.status_text(s)}{' ' * (width - len(s))}  {show_data(values.get(i))}".rstrip()
+                + "\n"
+                for i, s in zip(ids, statuses, strict=True)
+            )
         )
 
 
@@ -103,7 +120,8 @@ def wait(
         def show(statuses: dict[str, TaskStatus]) -> None:
             counts = bundles.counts(statuses.values())
             done = sum(n for s, n in counts.items() if s.is_terminal)
-            update(done, show_counts(counts))
+            failed = TaskStatus.FAILURE in counts or TaskStatus.CANCELLED in counts
+            update(done, show_counts(counts), failed)
 
         final = bundle_tasks.wait_bundle(
             root, name, timeout=timeout, fail_early=fail_early, follow=not no_follow, on_poll=show
@@ -112,7 +130,10 @@ def wait(
     if as_json:
         output.emit_json({"bundle": name, "counts": {str(s): n for s, n in counts.items()}})
     else:
+        from hipercow_cli.failures import explain_tasks
+
         output.err(f"Bundle {name}: {show_counts(counts)}")
+        explain_tasks(root, final, name)
     if any(s != TaskStatus.SUCCESS for s in final.values()):
         raise typer.Exit(1)
 
@@ -164,22 +185,28 @@ def log(
 
     root = Root.find()
     found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
-    for task_id, status in found.values():
+    values = bundles.data_of(bundles.load_bundle(root, name))
+    for original, (task_id, status) in found.items():
         if failed and not bundle_tasks.did_not_succeed(status):
             continue
-        output.out(f"==> {task_id} ({status}) <==")
+        shown = show_data(values.get(original))
+        output.out(f"==> {task_id} ({status}){' ' + shown if shown else ''} <==")
         sys.stdout.write(task_log(root, task_id) or "")
 
 
 @app.command("result")
-def result(name: BundleName, no_follow: NoFollow = False) -> None:
-    """Results of a bundle's Python tasks as JSON, in task order; errors as objects."""
+def result(name: BundleName, no_follow: NoFollow = False, as_json: Json = False) -> None:
+    """Results of a bundle's Python tasks in task order; exits 1 if any task has none.
+
+    As `task result`: values as Python shows them, or with --json one JSON
+    array with an object per task (errors as objects).
+    """
     from hipercow_core.errors import HipercowError
     from hipercow_core.pytasks import TaskFailedError, task_result
 
     root = Root.find()
     latest = bundle_tasks.bundle_task_ids(root, name, follow=not no_follow)
-    values: list[object] = []
+    values: list[dict[str, object]] = []
     for task_id in latest:
         try:
             values.append({"id": task_id, "value": task_result(root, task_id)})
@@ -189,7 +216,17 @@ def result(name: BundleName, no_follow: NoFollow = False) -> None:
             )
         except HipercowError as e:
             values.append({"id": task_id, "error": {"type": "NoResult", "message": e.message}})
-    output.emit_json_value(values)
+    if as_json:
+        output.emit_json_value(values)
+    else:
+        for entry in values:
+            error = entry.get("error")
+            if isinstance(error, dict):
+                output.out(f"{entry['id']}  error: {error['type']}: {error['message']}")
+            else:
+                output.out(f"{entry['id']}  {output.show_value(entry['value'])}")
+    if any("error" in entry for entry in values):
+        raise typer.Exit(1)
 
 
 @app.command("delete")

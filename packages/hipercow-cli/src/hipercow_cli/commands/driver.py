@@ -93,13 +93,13 @@ def info(driver: Driver = None, as_json: Json = False) -> None:
     """Queues, nodes, cores, memory and software of the cluster."""
     from hipercow_core.drivers.registry import get_driver
 
-    cluster = get_driver(Root.find(), driver).cluster_info()
+    cluster = get_driver(Root.find(), driver).fresh_cluster_info()
     if as_json:
         output.emit_json(cluster)
         return
     c = output.console()
     c.print(
-        f"[bold]{cluster.name}[/] ({cluster.driver} driver): up to {cluster.max_cores} cores "
+        f"[bold]{cluster.name}[/] ({cluster.driver} driver): up to {output.count(cluster.max_cores, 'core')} "
         f"and {cluster.max_memory / 1000:g} GB per node"
     )
     if cluster.queues:

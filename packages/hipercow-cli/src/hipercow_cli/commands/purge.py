@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from hipercow_cli import output
 from hipercow_cli.commands.task import parse_since, parse_statuses
 from hipercow_cli.options import Json
 from hipercow_core.root import Root
+
+if TYPE_CHECKING:
+    from hipercow_core.purge import PurgePlan
 
 
 def purge(
@@ -40,11 +43,31 @@ def purge(
         purge_tasks(root, plan)
     if as_json:
         output.emit_json(
-            {"dry_run": dry_run, "tasks": plan.task_ids, "bundles": plan.bundles_emptied}
+            {
+                "dry_run": dry_run,
+                "tasks": plan.task_ids,
+                "details": plan.tasks,
+                "bundles": plan.bundles_emptied,
+            }
         )
         return
     verb = "Would remove" if dry_run else "Removed"
     bundles_note = (
         f" and {len(plan.bundles_emptied)} empty bundle(s)" if plan.bundles_emptied else ""
     )
+    if dry_run and plan.tasks:
+        show_plan(plan)
     output.out(f"{verb} {len(plan.task_ids)} task(s){bundles_note}")
+
+
+def show_plan(plan: PurgePlan) -> None:
+    """One line per task that would go, so a person can check before purging for real."""
+    rows = [("ID", "STATUS", "BUNDLE", "AGE")]
+    for t in plan.tasks:
+        status = f"{t.status} (retried as {t.retried_by})" if t.retried_by else str(t.status)
+        rows.append((t.id, status, t.bundle or "-", output.show_age(t.created)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        output.out("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[3]]))
+    if plan.bundles_emptied:
+        output.out(f"Bundles left empty: {', '.join(plan.bundles_emptied)}")

@@ -20,7 +20,7 @@ from hipercow_cli.options import (
 )
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
-from hipercow_core.schema import Resources, TaskStatus
+from hipercow_core.schema import HoldUntil, Resources, TaskStatus
 from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
@@ -65,8 +65,12 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
         output.emit_json({"id": task_id, "status": status})
     elif not status.is_terminal:
         output.err(f"Task {task_id} is still {status} after {timeout:g}s")
-    else:
+    elif status == TaskStatus.SUCCESS:
         output.err(f"Task {task_id}: {output.status_text(status)}")
+    else:
+        from hipercow_cli.failures import explain_task
+
+        explain_task(root, task_id)
     return status
 
 
@@ -257,7 +261,8 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
     """Show the status of tasks (created, submitted, running, success, failure, cancelled)."""
     from hipercow_core.tasks import followed_statuses
 
-    by_id = followed_statuses(Root.find(), task_ids, follow=not no_follow)
+    root = Root.find()
+    by_id = followed_statuses(root, task_ids, follow=not no_follow)
     found = {task_id: by_id[task_id][1] for task_id in task_ids}
     if as_json:
         output.emit_json(
@@ -268,27 +273,77 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
     else:
         for task_id, value in found.items():
             output.out(f"{task_id}  {output.status_text(value)}")
-    if any(v == TaskStatus.MISSING for v in found.values()):
+    unknown = [t for t, v in found.items() if v == TaskStatus.MISSING]
+    if unknown:
+        if not as_json:
+            which = f"task {unknown[0]}" if len(unknown) == 1 else f"{len(unknown)} of these tasks"
+            output.err(
+                f"No {which} in this root ({root.project}): mistyped, purged, or of another"
+                " project; 'hipercow task list' shows the tasks here."
+            )
         raise typer.Exit(1)
+
+
+def show_hold(hold: HoldUntil, resolved: datetime | None) -> str:
+    """A hold as a time: the one it resolved to at submission, else what it will resolve to."""
+    if resolved is not None:
+        return output.show_time(resolved)
+    if hold.kind == "at" and hold.at is not None:
+        return output.show_time(hold.at)
+    if hold.kind == "after" and hold.minutes is not None:
+        return f"{hold.minutes} minutes after submission"
+    return f"{hold.kind} (a time fixed at submission)"
+
+
+def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
+    """A retry chain as a person reads it: 'failure → retried as ID: success'."""
+    parts = [output.status_text(statuses[chain[0]])]
+    parts.extend(f"retried as {t}: {output.status_text(statuses[t])}" for t in chain[1:])
+    return " → ".join(parts)
+
+
+def outcome_rows(root: Root, task_id: str, own: TaskStatus) -> list[tuple[str, str]]:
+    """The followed outcome first (as `task status` gives it), then the chain that led there."""
+    from hipercow_core.retry import retry_chain
+    from hipercow_core.tasks import tasks_status
+
+    chain = retry_chain(root, task_id)
+    if len(chain) == 1:
+        return [("status", output.status_text(own))]
+    statuses = tasks_status(root, chain)
+    latest = chain[-1]
+    rows = [("status", output.status_text(statuses[latest]))]
+    if latest != task_id:
+        rows[0] = ("status", f"{rows[0][1]} (latest attempt: {latest})")
+    rows.append(("attempts", f"{chain[0]}: {show_chain(chain, statuses)}"))
+    if latest != task_id:
+        rows.append(("this attempt", output.status_text(own)))
+    return rows
 
 
 @app.command("info")
 def info(task_id: TaskId, as_json: Json = False) -> None:
     """Everything about a task: command, resources, times, exit code and reason."""
     from hipercow_core.retry import retry_chain
-    from hipercow_core.tasks import task_info
+    from hipercow_core.tasks import followed_statuses, task_info
 
     root = Root.find()
     details = task_info(root, task_id)
     if as_json:
         output.emit_json(
-            {**msgspec.to_builtins(details), "retry_chain": retry_chain(root, task_id)}
+            {
+                **msgspec.to_builtins(details),
+                "retry_chain": retry_chain(root, task_id),
+                "followed": dict(
+                    zip(("id", "status"), followed_statuses(root, [task_id])[task_id], strict=True)
+                ),
+            }
         )
         return
     data = details.data
     rows = [
         ("id", details.id),
-        ("status", output.status_text(details.status)),
+        *outcome_rows(root, task_id, details.status),
         ("command", output.show_command(data.command)),
         ("kind", data.kind),
         ("directory", data.path),
@@ -304,11 +359,6 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("reason", details.reason or "-"),
         ("host", details.host or "-"),
     ]
-    chain = retry_chain(root, task_id)
-    if len(chain) > 1:
-        rows.append(
-            ("retries", " -> ".join(t[:8] if t != task_id else f"[{t[:8]}]" for t in chain))
-        )
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.bundle:
@@ -318,6 +368,8 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
     if data.envvars:
         rows.append(("env vars", ", ".join(sorted(data.envvars))))
     resources = msgspec.to_builtins(data.resources)
+    if data.resources.hold_until is not None:
+        resources["hold_until"] = show_hold(data.resources.hold_until, details.times.not_before)
     rows.append(("resources", ", ".join(f"{k}={v}" for k, v in resources.items()) or "defaults"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

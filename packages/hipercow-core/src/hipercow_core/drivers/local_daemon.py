@@ -160,7 +160,11 @@ class Daemon:
             created = time.time()
         launch = Launch(process.pid, created, hostname(), datetime.now(UTC))
         atomic_write(task_file(self.root, task_id, LAUNCH_FILE), msgspec.json.encode(launch))
-        append_outer_log(self.root, task_id, f"started runner pid {process.pid} ({cores} cores)")
+        append_outer_log(
+            self.root,
+            task_id,
+            f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'})",
+        )
         self.running[task_id] = Running(process, cores)
 
     def reap(self) -> None:

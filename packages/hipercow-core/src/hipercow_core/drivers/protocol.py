@@ -146,8 +146,17 @@ class Driver(Protocol[OptionsT]):
         ...
 
     def cluster_info(self) -> ClusterInfo:
-        """Queues, nodes, cores, memory and limits used to validate resources."""
+        """Queues, nodes, cores, memory and limits used to validate resources.
+
+        May be a saved answer (then `extra["cached_at"]` says when it was
+        saved), so that creating tasks need not ask the scheduler.
+        """
         ...
+
+    def fresh_cluster_info(self) -> ClusterInfo:
+        """The cluster as the scheduler says it is now: for `cluster info`, and for
+        checking again a request that a saved answer refused."""
+        return self.cluster_info()
 
     def build_queue(self) -> str | None:
         """The queue or partition that environment provisioning jobs go to, if any."""

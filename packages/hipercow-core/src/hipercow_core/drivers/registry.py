@@ -6,9 +6,11 @@ known without scanning entry points, since it lives here and is the default.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 import msgspec
+import msgspec.inspect
 
 from hipercow_core import plugins
 from hipercow_core.drivers.protocol import AnyDriver, DriverFactory, OptionsT
@@ -40,10 +42,60 @@ def parse_options(factory: DriverFactory[OptionsT], options: dict[str, Any]) -> 
         return cast(OptionsT, msgspec.convert(options, factory.options_type, strict=False))
     except msgspec.ValidationError as e:
         known = ", ".join(factory.options_type.__struct_fields__)
+        unknown = _UNKNOWN_FIELD.search(str(e))
+        if unknown is not None:
+            raise InvalidInputError(
+                f"invalid option for driver '{factory.name}': it has no option '{unknown[1]}'",
+                f"Options of '{factory.name}': {known}.",
+            ) from None
+        field = _FIELD_IN_ERROR.search(str(e))
+        if field is None or field[1] not in options:
+            raise InvalidInputError(
+                f"invalid option for driver '{factory.name}': {e}",
+                f"Options of '{factory.name}': {known}.",
+            ) from None
+        name = field[1]
+        wanted = _wanted(factory.options_type, name)
         raise InvalidInputError(
-            f"invalid option for driver '{factory.name}': {e}",
-            f"Options of '{factory.name}': {known}.",
+            f"invalid option for driver '{factory.name}': {name}={options[name]} is not {wanted}",
+            f"Give {name}={_example(wanted)}, or {name}= for the default"
+            f" (options of '{factory.name}': {known}).",
         ) from None
+
+
+# msgspec names the field it could not convert as "... - at `$.max_cores`".
+_FIELD_IN_ERROR = re.compile(r"at `\$\.(\w+)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `(\w+)`")
+
+_KIND_WORDS: dict[type[msgspec.inspect.Type], str] = {
+    msgspec.inspect.IntType: "a whole number",
+    msgspec.inspect.FloatType: "a number",
+    msgspec.inspect.BoolType: "true or false",
+    msgspec.inspect.StrType: "text",
+    msgspec.inspect.ListType: "a list",
+    msgspec.inspect.DictType: "a mapping",
+}
+
+
+def _wanted(options_type: type[Any], name: str) -> str:
+    """What an option takes, in words: 'a whole number', 'one of low, normal'."""
+    info = msgspec.inspect.type_info(options_type)
+    assert isinstance(info, msgspec.inspect.StructType)
+    field = next(f for f in info.fields if f.name == name)
+    kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+    words = []
+    for kind in kinds:
+        if isinstance(kind, msgspec.inspect.LiteralType):
+            words.append("one of " + ", ".join(str(v) for v in kind.values))
+        elif type(kind) in _KIND_WORDS:
+            words.append(_KIND_WORDS[type(kind)])
+    return " or ".join(words) or "a value of the right kind"
+
+
+def _example(wanted: str) -> str:
+    if wanted.startswith("one of "):
+        return wanted.removeprefix("one of ").split(",")[0]
+    return {"a whole number": "4", "a number": "1.5", "true or false": "true"}.get(wanted, "...")
 
 
 def configured_entry(config: MachineConfig, name: str | None) -> DriverEntry:
