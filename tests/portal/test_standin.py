@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import pytest
 from hpc_portal import PortalStandin
-from hpc_portal.testing import live_processes_in_groups, wait_until_gone
+from hpc_portal.testing import live_processes_in_groups, running_standin, wait_until_gone
 
 pytestmark = pytest.mark.portal
 
@@ -103,6 +103,15 @@ class RawClient:
     def head_nodes(self) -> list[str]:
         """The head nodes this session may use."""
         return self.post("_listheadnodes.php", {"user": b64("")}).split()
+
+    def head_nodes_status(self) -> int:
+        """The HTTP status of the head node list (401 or 403 without a login, by mode)."""
+        return self.request("POST", "_listheadnodes.php", {"user": b64("")})[0]
+
+    def submit_status(self) -> tuple[int, str]:
+        """A valid submit's HTTP status and text (a refusal when not logged in)."""
+        status, payload = self.request("POST", "submit_1.php", self.submit_fields("x"))
+        return status, payload.decode("utf-8")
 
     def submit_fields(self, command: str, **extra: str) -> dict[str, str]:
         """A valid submit form (Windows AllNodes, 1 core) with ``extra`` decoded fields."""
@@ -207,21 +216,54 @@ def test_login_sets_php_session_and_lists_head_node(
     assert portal.calls("_listheadnodes.php")[-1]["user"] == "bob"
 
 
-def test_wrong_password_shows_only_as_empty_head_nodes(
-    bob_password: str, portal: PortalStandin
-) -> None:
+def login_answer(portal: PortalStandin, user: str, password: str) -> tuple[int, str, RawClient]:
+    """A login's HTTP status and page, and the client (with whatever cookie it got)."""
     client = RawClient(portal.url)
-    good = RawClient(portal.url).login("bob", bob_password)
-    page = client.login("bob", "not-the-password")
-    assert page == good  # not reported at login
-    assert client.cookie is not None
-    assert client.head_nodes() == []
-    assert portal.calls("index.php")[-1]["outcome"] == "wrong-password"
-    # A domain-qualified name is not a user: clients must strip "DIDE\".
-    other = RawClient(portal.url)
-    other.login("DIDE\\bob", bob_password)
-    assert other.head_nodes() == []
-    assert "Job has been submitted" not in other.submit()
+    fields = {"us": b64(user), "pw": b64(password), "hpcfunc": b64("login")}
+    status, payload = client.request("POST", "index.php", fields)
+    return status, payload.decode("utf-8"), client
+
+
+@pytest.mark.parametrize("mode", [401, 403])
+def test_a_failed_login_and_a_missing_session_are_refused_with_the_mode_status(
+    bob_password: str, portal_config: dict[str, Any], mode: int
+) -> None:
+    with running_standin({**portal_config, "modes": {"sessions": str(mode)}}) as standin:
+        status, page, client = login_answer(standin, "bob", "not-the-password")
+        assert status == mode and ("Forbidden" if mode == 403 else "Unauthorized") in page
+        assert standin.calls("index.php")[-1]["outcome"] == "wrong-password"
+        assert client.cookie is None
+        assert client.head_nodes_status() == mode
+        assert client.submit_status()[0] == mode
+        # A domain-qualified name is not a user: clients must strip "DIDE\".
+        assert login_answer(standin, "DIDE\\bob", bob_password)[0] == mode
+        assert login_answer(standin, "nobody", "x")[0] == mode
+        status, _, client = login_answer(standin, "bob", bob_password)
+        assert status == 200 and client.head_nodes() == [HEAD]
+        assert "Job has been submitted" in client.submit()
+
+
+def test_the_default_sessions_mode_is_403(portal: PortalStandin) -> None:
+    assert login_answer(portal, "bob", "not-the-password")[0] == 403
+    assert RawClient(portal.url).submit_status()[0] == 403
+
+
+def test_older_portal_wrong_password_shows_only_as_empty_head_nodes(
+    bob_password: str, portal_config: dict[str, Any]
+) -> None:
+    with running_standin({**portal_config, "modes": {"sessions": "login-page"}}) as standin:
+        client = RawClient(standin.url)
+        good = RawClient(standin.url).login("bob", bob_password)
+        page = client.login("bob", "not-the-password")
+        assert page == good  # not reported at login
+        assert client.cookie is not None
+        assert client.head_nodes() == []
+        assert standin.calls("index.php")[-1]["outcome"] == "wrong-password"
+        other = RawClient(standin.url)
+        other.login("DIDE\\bob", bob_password)
+        assert other.head_nodes() == []
+        status, answer = other.submit_status()
+        assert status == 200 and 'name="pw"' in answer and "Job has been submitted" not in answer
 
 
 def test_user_without_hpc_access(portal: PortalStandin) -> None:
@@ -242,8 +284,8 @@ def test_login_counting_and_logout(
     assert len(logins) == 2
     status, _ = bob.get("logout.php")
     assert status == 200
-    assert bob.head_nodes() == []
-    assert not SUBMIT_RE.search(bob.submit())
+    assert bob.head_nodes_status() == 403
+    assert bob.submit_status()[0] == 403
 
 
 # -- strictness ---------------------------------------------------------------------
@@ -536,6 +578,25 @@ def test_dependencies_wait_then_cancel_on_failure(portal: PortalStandin, bob: Ra
     assert bob.status(child) == "Canceled"
 
 
+def test_dependents_of_a_failed_job_can_be_left_queued(
+    bob_password: str, portal_config: dict[str, Any]
+) -> None:
+    with running_standin({**portal_config, "modes": {"dependents": "queued"}}) as standin:
+        standin.set_timings(queued=30)
+        bob = RawClient(standin.url)
+        bob.login("bob", bob_password)
+        [doomed] = bob.submit_ids()
+        [child] = bob.submit_ids(dep=str(doomed))
+        [grandchild] = bob.submit_ids(dep=str(child))
+        standin.set_state(doomed, "Failed")
+        submitted = time.monotonic()
+        # Nothing will change: the scheduler has had many passes when the listing says so.
+        while time.monotonic() - submitted < 0.3:
+            assert (bob.status(child), bob.status(grandchild)) == ("Queued", "Queued")
+        assert bob.cancel(child) == f"{child}\tOK\n"
+        assert bob.status(grandchild) == "Queued"
+
+
 # -- cancel ------------------------------------------------------------------------------------
 
 
@@ -576,6 +637,27 @@ def test_cancel_results(portal: PortalStandin, bob: RawClient) -> None:
     assert call["fields"]["hpcfunc"] == "cancel"
 
 
+def test_a_slow_cancel_shows_canceling_until_it_answers(
+    portal: PortalStandin, bob: RawClient
+) -> None:
+    portal.set_timings(queued=30, cancel=1.0)
+    [job_id] = bob.submit_ids()
+    answers: list[str] = []
+    caller = threading.Thread(target=lambda: answers.append(bob.cancel(job_id)))
+    started = time.monotonic()
+    caller.start()
+    portal.wait_for_state(job_id, "Canceled")
+    assert RawClient.status(bob, job_id) == "Canceling"
+    [row] = bob.list_jobs().splitlines()
+    assert row.split("\t")[2] == "Canceling"
+    caller.join(10)
+    assert answers == [f"{job_id}\tOK\n"]
+    assert time.monotonic() - started >= 1.0
+    assert bob.status(job_id) == "Canceled"
+    # A second cancel of the same job is refused as the real portal does.
+    assert bob.cancel(job_id) == f"{job_id}\tWRONG_STATE\n"
+
+
 def test_cancel_strict_fields(portal: PortalStandin, bob: RawClient) -> None:
     [job_id] = bob.submit_ids()
     bad = {"cluster": b64(HEAD), "hpcfunc": b64("cancel"), f"c{job_id}": b64(str(job_id))}
@@ -588,16 +670,24 @@ def test_cancel_strict_fields(portal: PortalStandin, bob: RawClient) -> None:
 # -- sessions ------------------------------------------------------------------------------------
 
 
-def test_session_expires_after_ttl(bob_password: str, portal_config: dict[str, Any]) -> None:
-    with PortalStandin({**portal_config, "session_ttl": 0.3}) as standin:
+@pytest.mark.parametrize("mode", ["401", "403", "login-page"])
+def test_session_expires_after_ttl(
+    bob_password: str, portal_config: dict[str, Any], mode: str
+) -> None:
+    config = {**portal_config, "session_ttl": 0.3, "modes": {"sessions": mode}}
+    with running_standin(config) as standin:
         client = RawClient(standin.url)
         client.login("bob", bob_password)
         assert client.submit_ids()
-        time.sleep(0.5)
-        answer = client.submit()
+        time.sleep(0.5)  # the lapse itself is what is tested: let the TTL pass
+        status, answer = client.submit_status()
         assert not SUBMIT_RE.search(answer)
-        assert 'name="us"' in answer and 'name="pw"' in answer  # the login page
-        assert client.head_nodes() == []
+        if mode == "login-page":
+            assert status == 200 and 'name="us"' in answer and 'name="pw"' in answer
+            assert client.head_nodes() == []
+        else:
+            assert status == int(mode)
+            assert client.head_nodes_status() == int(mode)
         assert standin.calls("submit_1.php")[-1]["outcome"] == "not-logged-in"
         client.login("bob", bob_password)
         assert client.submit_ids()
@@ -606,16 +696,41 @@ def test_session_expires_after_ttl(bob_password: str, portal_config: dict[str, A
 def test_expire_sessions_now(bob_password: str, portal: PortalStandin, bob: RawClient) -> None:
     [job_id] = bob.submit_ids()
     assert control(portal, "expire-sessions", {}) == {"expired": 1}
-    assert not SUBMIT_RE.search(bob.submit())
-    assert bob.head_nodes() == []
-    assert "Canceled" not in bob.cancel(job_id)
-    assert bob.log(job_id) is None
-    assert "loginform" in bob.list_jobs()
-    status, text = bob.get(f"api/v1/get_job_status/?scheduler={HEAD}&jobid={job_id}")
-    assert status == 200 and "loginform" in text
+    assert bob.submit_status()[0] == 403
+    assert bob.head_nodes_status() == 403
+    cancel = {"cluster": b64(HEAD), "hpcfunc": b64("cancel"), f"c{job_id}": str(job_id)}
+    log = {"cluster": b64(HEAD), "hpcfunc": "showfail", "id": str(job_id)}
+    listing = {"user": b64("bob"), "scheduler": b64(HEAD), "state": b64("*"), "jobs": b64("-1")}
+    nodes = {"cluster": b64(HEAD), "hpcfunc": "shownodes", "cluster_no": "1"}
+    for path, fields in [
+        ("cancel.php", cancel),
+        ("showjobfail.php", log),
+        ("_listalljobs.php", listing),
+        ("shownodes.php", nodes),
+    ]:
+        assert bob.request("POST", path, fields)[0] == 403, path
+    assert bob.get(f"api/v1/get_job_status/?scheduler={HEAD}&jobid={job_id}")[0] == 403
+    assert portal.job(job_id)["state"] != "Canceled"
     bob.login("bob", bob_password)
     assert portal.expire_sessions() == 1
-    assert bob.head_nodes() == []
+    assert bob.head_nodes_status() == 403
+
+
+def test_older_portal_answers_a_lapsed_session_with_the_login_page(
+    bob_password: str, portal_config: dict[str, Any]
+) -> None:
+    with running_standin({**portal_config, "modes": {"sessions": "login-page"}}) as standin:
+        bob = RawClient(standin.url)
+        bob.login("bob", bob_password)
+        [job_id] = bob.submit_ids()
+        standin.expire_sessions()
+        assert not SUBMIT_RE.search(bob.submit())
+        assert bob.head_nodes() == []
+        assert "Canceled" not in bob.cancel(job_id)
+        assert bob.log(job_id) is None
+        assert "loginform" in bob.list_jobs()
+        status, text = bob.get(f"api/v1/get_job_status/?scheduler={HEAD}&jobid={job_id}")
+        assert status == 200 and "loginform" in text
 
 
 # -- faults ----------------------------------------------------------------------------------------
@@ -690,12 +805,14 @@ def test_list_jobs_format(portal: PortalStandin, bob: RawClient) -> None:
     assert all(TIME_RE.match(value) for value in first[5:8])
     assert first[8] == "AllNodes"
     assert second[1:5] == ["second", "Queued", "1 node", "DIDE\\bob"]
-    assert second[5] == "" and second[6] == ""
-    assert TIME_RE.match(second[7])
+    # Start, submit, end: a queued job has only its submit time.
+    assert second[5] == "" and TIME_RE.match(second[6]) and second[7] == ""
     assert second[8] == "Testing"
-    assert first[7] == time.strftime(
-        "%Y%m%d%H%M%S", time.localtime(portal.job(done)["submit_time"])
-    )
+    job = portal.job(done)
+    assert first[5:8] == [
+        time.strftime("%Y%m%d%H%M%S", time.localtime(job[key]))
+        for key in ("start_time", "submit_time", "end_time")
+    ]
     assert [r.split("\t")[0] for r in bob.list_jobs(state="Finished").splitlines()] == [str(done)]
     assert len(bob.list_jobs(jobs="1").splitlines()) == 1
     assert bob.list_jobs(user="alice") == ""
@@ -705,6 +822,46 @@ def test_list_jobs_format(portal: PortalStandin, bob: RawClient) -> None:
         {"user": b64("DIDE\\bob"), "scheduler": b64(HEAD), "state": b64("*"), "jobs": b64("-1")},
     )
     assert status == 400
+
+
+def test_listing_times_in_the_order_first_served(
+    bob_password: str, portal_config: dict[str, Any]
+) -> None:
+    with running_standin(
+        {**portal_config, "modes": {"listing_times": "start,end,submit"}}
+    ) as standin:
+        standin.set_timings(queued=30)
+        bob = RawClient(standin.url)
+        bob.login("bob", bob_password)
+        [job_id] = bob.submit_ids()
+        [row] = [line.split("\t") for line in bob.list_jobs().splitlines()]
+        assert row[0] == str(job_id)
+        assert row[5:7] == ["", ""] and TIME_RE.match(row[7])
+
+
+def test_passing_states_are_shown_before_queued_and_after_the_end(
+    portal: PortalStandin, bob: RawClient
+) -> None:
+    portal.set_timings(transient=0.4, queued=0, running=0)
+    [job_id] = bob.submit_ids()
+    seen: list[str] = []
+    deadline = time.monotonic() + 10
+    while not seen or seen[-1] != "Finished":
+        state = bob.status(job_id)
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.01)
+    assert seen[:2] == ["Submitted", "Validating"]
+    assert seen[-2:] == ["Finishing", "Finished"]
+    assert portal.job(job_id)["state"] == "Finished"
+    portal.set_timings(queued=30)
+    [queued] = bob.submit_ids()
+    [row] = [r for r in bob.list_jobs().splitlines() if r.startswith(str(queued))]
+    assert row.split("\t")[2] == "Submitted"
+    assert [r.split("\t")[0] for r in bob.list_jobs(state="Submitted").splitlines()] == [
+        str(queued)
+    ]
 
 
 def test_job_status_strictness(portal: PortalStandin, bob: RawClient) -> None:
@@ -728,20 +885,74 @@ def test_showjobfail_unknown_job_and_bad_fields(bob: RawClient) -> None:
     assert status == 400
 
 
-def test_shownodes_table(portal: PortalStandin, bob: RawClient, mounts: dict[str, Path]) -> None:
-    script = write_task(mounts, "sleep 30\n")
-    [job_id] = bob.submit_ids(f"bash {script}", template="LinuxNodes", rc="2")
-    portal.wait_for_state(job_id, "Running")
-    table = bob.post(
-        "shownodes.php", {"cluster": b64(HEAD), "hpcfunc": "shownodes", "cluster_no": "1"}
-    )
-    lines = table.splitlines()
-    assert lines[0].split()[:3] == ["NODE", "PROCESSOR", "STATE"]
-    busy = [line for line in lines if " Busy " in line]
-    assert len(busy) == 2
-    assert all(line.startswith("wpia-081") and str(job_id) in line for line in busy)
-    assert any(line.startswith("wpia-001") and "Idle" in line for line in lines)
-    assert bob.cancel(job_id) == f"{job_id}\tOK\n"
+NODE_ROW = re.compile(r"^(\S+) +- (\d+) +(\S+)(?: +(\d+) +(\d+) +(.*))?$")
+
+
+def test_shownodes_table_as_hpc_pack_prints_it(
+    portal_config: dict[str, Any], bob_password: str, mounts: dict[str, Path]
+) -> None:
+    with running_standin({**portal_config, "offline_nodes": ["wpia-004"]}) as standin:
+        bob = RawClient(standin.url)
+        bob.login("bob", bob_password)
+        script = write_task(mounts, "sleep 30\n")
+        [job_id] = bob.submit_ids(f"bash {script}", template="LinuxNodes", rc="2")
+        standin.wait_for_state(job_id, "Running")
+        fields = {"cluster": b64(HEAD), "hpcfunc": "shownodes", "cluster_no": "1"}
+        lines = bob.post("shownodes.php", fields).splitlines()
+        assert lines[0].split() == [
+            "Node",
+            "Processor",
+            "State",
+            "Job",
+            "ID",
+            "Task",
+            "ID",
+            "CommandLine",
+        ]
+        rows = [NODE_ROW.match(line) for line in lines[1:]]
+        assert all(rows), [line for line, row in zip(lines[1:], rows, strict=True) if not row]
+        by_node: dict[str, list[str]] = {}
+        for row in rows:
+            assert row is not None
+            by_node.setdefault(row[1], []).append(row[3])
+        assert next(iter(by_node)) == "WPIA-HN"  # the head node's own rows come first
+        assert set(by_node) == {
+            "WPIA-HN",
+            *(f"WPIA-00{i}" for i in range(1, 5)),
+            "WPIA-081",
+            "WPIA-082",
+        }
+        assert len(by_node["WPIA-001"]) == 32
+        assert by_node["WPIA-081"].count("TaskRunning") == 2
+        assert set(by_node["WPIA-004"]) == {"Offline"}
+        assert set(by_node["WPIA-002"]) == {"Idle"}
+        busy = [row for row in rows if row is not None and row[3] == "TaskRunning"]
+        assert {(row[4], row[5], row[6]) for row in busy} == {(str(job_id), "1", f"bash {script}")}
+        wrong = {**fields, "cluster_no": "0"}
+        assert bob.request("POST", "shownodes.php", wrong)[0] == 400
+        assert bob.cancel(job_id) == f"{job_id}\tOK\n"
+
+
+def test_shownodes_table_as_first_served(
+    portal_config: dict[str, Any], bob_password: str, mounts: dict[str, Path]
+) -> None:
+    with running_standin({**portal_config, "modes": {"node_table": "legacy"}}) as standin:
+        bob = RawClient(standin.url)
+        bob.login("bob", bob_password)
+        script = write_task(mounts, "sleep 30\n")
+        [job_id] = bob.submit_ids(f"bash {script}", template="LinuxNodes", rc="2")
+        standin.wait_for_state(job_id, "Running")
+        table = bob.post(
+            "shownodes.php", {"cluster": b64(HEAD), "hpcfunc": "shownodes", "cluster_no": "0"}
+        )
+        lines = table.splitlines()
+        assert lines[0].split()[:3] == ["NODE", "PROCESSOR", "STATE"]
+        busy = [line for line in lines if " Busy " in line]
+        assert len(busy) == 2
+        assert all(line.startswith("wpia-081") and str(job_id) in line for line in busy)
+        assert any(line.startswith("wpia-001") and "Idle" in line for line in lines)
+        assert not any(line.lower().startswith(HEAD) for line in lines)
+        assert bob.cancel(job_id) == f"{job_id}\tOK\n"
 
 
 def test_cluster_info_and_software_need_no_login(portal: PortalStandin) -> None:
@@ -767,10 +978,18 @@ def test_cluster_info_and_software_need_no_login(portal: PortalStandin) -> None:
     status, text = client.get("api/v1/cluster_software/")
     assert status == 200
     software = json.loads(text)
-    assert software["software"] and software["linuxsoftware"]
-    assert all({"name", "version"} <= set(entry) for entry in software["software"])
-    assert all("module" in entry for entry in software["linuxsoftware"])
+    assert set(software) == {"windows", "linux"}
+    assert all({"name", "version"} <= set(entry) for entry in software["windows"])
+    assert all("module" in entry for entry in software["linux"])
     assert client.cookie is None
+
+
+def test_software_under_the_older_keys(portal_config: dict[str, Any]) -> None:
+    config = {**portal_config, "modes": {"software_keys": "software/linuxsoftware"}}
+    with running_standin(config) as standin:
+        software = json.loads(RawClient(standin.url).get("api/v1/cluster_software/")[1])
+        assert set(software) == {"software", "linuxsoftware"}
+        assert all("module" in entry for entry in software["linuxsoftware"])
 
 
 def test_cluster_info_configurable(portal_config: dict[str, Any]) -> None:
@@ -787,7 +1006,7 @@ def test_cluster_info_configurable(portal_config: dict[str, Any]) -> None:
         linux = json.loads(client.get(f"api/v1/cluster_info/{HEAD}/linux/")[1])
         assert linux["nodes"] == ["wpia-201"] and linux["redis_url"] == "redis.example"
         assert linux["max_cores"] == 32
-        assert json.loads(client.get("api/v1/cluster_software/")[1])["software"] == []
+        assert json.loads(client.get("api/v1/cluster_software/")[1])["windows"] == []
 
 
 # -- control and lifecycle -------------------------------------------------------------
@@ -803,7 +1022,7 @@ def test_calls_endpoint_and_reset(bob_password: str, portal: PortalStandin, bob:
     assert [j["id"] for j in control(portal, "jobs")] == [497979]
     control(portal, "reset", {})
     assert portal.calls() == [] and portal.jobs() == []
-    assert bob.head_nodes() == []  # sessions are gone too
+    assert bob.head_nodes_status() == 403  # sessions are gone too
     bob.login("bob", bob_password)
     assert bob.submit_ids() == [497979]
 

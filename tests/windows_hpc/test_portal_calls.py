@@ -130,7 +130,7 @@ def test_status_cancel_log_and_cluster_calls(
         f"c{jobs[1]}": jobs[1],
     }
     assert cancel["raw_fields"][f"c{jobs[0]}"] == jobs[0]
-    assert cancel["outcome"] == f"{jobs[0]}:OK,{jobs[1]}:OK"
+    assert cancel["outcome"] == f"{jobs[1]}:OK,{jobs[0]}:OK", "newest first"
     cancelled = task_info(project, ids[0])
     assert cancelled.reason == "cancelled"
     assert cancelled.note == f"windows-hpc job {jobs[0]} cancelled"
@@ -145,7 +145,7 @@ def test_status_cancel_log_and_cluster_calls(
     assert {n.state for n in info.nodes} == {"idle"}
     create_load, nodes = calls(portal, "shownodes.php")  # `task create` asked too
     assert create_load["fields"] == nodes["fields"]
-    assert nodes["fields"] == {"cluster": "wpia-hn", "hpcfunc": "shownodes", "cluster_no": "0"}
+    assert nodes["fields"] == {"cluster": "wpia-hn", "hpcfunc": "shownodes", "cluster_no": "1"}
     assert [c["path"] for c in calls(portal) if c["method"] == "GET"] == [
         "api/v1/cluster_info/wpia-hn/windows/",
         "api/v1/cluster_software/",

@@ -34,8 +34,8 @@ WINDOWS = {
     "nodes": ["wpia-001", "wpia-002"],
 }
 SOFTWARE = {
-    "software": [{"name": "python", "version": "3.11.9"}],
-    "linuxsoftware": [
+    "windows": [{"name": "python", "version": "3.11.9"}],
+    "linux": [
         {"name": "python", "version": "3.11.9", "module": "Python/3.11.9-GCCcore-13.3.0"},
         {"name": "Python", "version": "3.11.10", "module": "Python/3.11.10"},
         {"name": "python", "version": "3.12.4", "module": "Python/3.12.4-GCCcore-13.3.0"},
@@ -79,16 +79,23 @@ def test_description_from_the_api() -> None:
     assert python_module(info, "linux", "3.1") is None
 
 
-def test_node_load() -> None:
-    info = build_cluster_info(WINDOWS, SOFTWARE, "windows", "u")
+def test_node_load_matches_names_without_regard_to_case() -> None:
+    info = build_cluster_info(
+        {**WINDOWS, "nodes": ["wpia-001", "wpia-002", "wpia-003", "wpia-004"]},
+        SOFTWARE,
+        "windows",
+        "u",
+    )
     slots = [
-        NodeSlot("wpia-001", 0, True, "1"),
-        NodeSlot("wpia-001", 1, False, None),
-        NodeSlot("wpia-002", 0, True, "2"),
+        NodeSlot("WPIA-001", 0, "busy", "1"),
+        NodeSlot("WPIA-001", 1, "idle", None),
+        NodeSlot("WPIA-001", 2, "offline", None),
+        NodeSlot("WPIA-002", 0, "busy", "2"),
+        NodeSlot("WPIA-003", 0, "offline", None),
     ]
     states = [n.state for n in with_load(info, slots).nodes]
-    assert states == ["1/2 cores busy", "busy"]
-    assert [n.state for n in with_load(info, []).nodes] == ["unknown", "unknown"]
+    assert states == ["1/2 cores busy", "busy", "offline", "unknown"]
+    assert {n.state for n in with_load(info, []).nodes} == {"unknown"}
 
 
 def test_cached_on_disk_until_stale(tmp_path: Path) -> None:

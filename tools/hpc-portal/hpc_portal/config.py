@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,19 @@ JsonObject = dict[str, Any]
 OUTCOMES = ("Finished", "Failed")
 #: The two kinds of nodes behind the head node, as used in the cluster_info URL.
 NODE_OSES = ("windows", "linux")
+#: How a missing, lapsed or failed login is answered: HTTP 401 or 403 (what the
+#: real portal does now), or the older behaviour, the login page with status 200.
+SESSION_MODES = ("401", "403", "login-page")
+#: The node table: HPC Pack's own (`NAME - 5  TaskRunning ...`, upper-case names,
+#: the head node's rows too), or the layout this stand-in first served.
+NODE_TABLE_MODES = ("hpc-pack", "legacy")
+#: The key pair naming the Windows and Linux software lists, newer and older.
+SOFTWARE_KEY_MODES = ("windows/linux", "software/linuxsoftware")
+#: The order of the listing's three time fields: the real one, and the one first served.
+LISTING_TIME_MODES = ("start,submit,end", "start,end,submit")
+#: What becomes of a job whose dependency failed or was cancelled: cancelled at
+#: once, or left Queued for ever (which the real portal may do; nobody knows).
+DEPENDENT_MODES = ("cancel", "queued")
 
 
 class ConfigError(ValueError):
@@ -46,17 +59,24 @@ class Timings:
 
     ``queued`` applies to every job (the least time it stays Queued).
     ``running`` and ``outcome`` apply to simulated Windows jobs only: Linux jobs
-    really run, so their running time and outcome are their own. The values are
-    read when a job is submitted, so changing them later affects new jobs only.
+    really run, so their running time and outcome are their own. ``transient``
+    is how long each of HPC Pack's passing states shows: a new job is
+    ``Submitted`` then ``Validating`` for that long each before ``Queued``, and
+    a job that ended is ``Finishing`` for that long. ``cancel`` is how long a
+    cancel call takes to answer; the job shows ``Canceling`` meanwhile. The
+    values are read when a job is submitted (``cancel`` when it is cancelled),
+    so changing them later affects new jobs only.
     """
 
     queued: float = 0.5
     running: float = 1.0
     outcome: str = "Finished"
+    transient: float = 0.0
+    cancel: float = 0.0
 
     def validate(self) -> None:
         """Reject values the state machine cannot use."""
-        if self.queued < 0 or self.running < 0:
+        if min(self.queued, self.running, self.transient, self.cancel) < 0:
             raise ConfigError("timings must not be negative")
         if self.outcome not in OUTCOMES:
             raise ConfigError(f"timings.outcome must be one of {OUTCOMES}, not {self.outcome!r}")
@@ -108,6 +128,40 @@ def default_software() -> JsonObject:
 
 
 @dataclass
+class Modes:
+    """Where the portal's behaviour has changed or is unknown, which one to serve.
+
+    Each field takes one value of the matching ``*_MODES`` tuple; the defaults
+    are the real portal as its recorded answers show it, so a test of an older
+    or a possible behaviour says so.
+    """
+
+    sessions: str = "403"
+    node_table: str = "hpc-pack"
+    software_keys: str = "windows/linux"
+    listing_times: str = "start,submit,end"
+    dependents: str = "cancel"
+
+    def validate(self) -> None:
+        """Reject a mode that is not one of its choices."""
+        choices = {
+            "sessions": SESSION_MODES,
+            "node_table": NODE_TABLE_MODES,
+            "software_keys": SOFTWARE_KEY_MODES,
+            "listing_times": LISTING_TIME_MODES,
+            "dependents": DEPENDENT_MODES,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"modes.{name} must be one of {allowed}")
+
+    @property
+    def session_status(self) -> int | None:
+        """The HTTP status refusing a missing session or a failed login; None: the 200 page."""
+        return None if self.sessions == "login-page" else int(self.sessions)
+
+
+@dataclass
 class PortalConfig:
     """The whole configuration of one stand-in portal.
 
@@ -136,6 +190,8 @@ class PortalConfig:
     software: JsonObject | None = None
     job_env: dict[str, str] = field(default_factory=dict)
     scratch_dir: str | None = None
+    modes: Modes = field(default_factory=Modes)
+    offline_nodes: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         """Check the configuration as a whole; raise ConfigError on the first problem."""
@@ -149,6 +205,7 @@ class PortalConfig:
         if self.first_job_id < 1:
             raise ConfigError("first_job_id must be positive")
         self.timings.validate()
+        self.modes.validate()
         for prefix, local in self.mounts.items():
             if not prefix.startswith("/") or prefix == "/" or prefix.endswith("/"):
                 raise ConfigError(f"mount prefix {prefix!r} must be absolute, without a final /")
@@ -184,6 +241,10 @@ class PortalConfig:
         )
         if overlap:
             raise ConfigError(f"queues {sorted(overlap)} are both Windows and Linux queues")
+        nodes = {n for node_os in NODE_OSES for n in self.cluster_info(node_os)["nodes"]}
+        unknown = [n for n in self.offline_nodes if n not in nodes]
+        if unknown:
+            raise ConfigError(f"offline_nodes names nodes the cluster does not have: {unknown}")
         software = self.software_info()
         for key in ("software", "linuxsoftware"):
             if not isinstance(software.get(key), list):
@@ -225,6 +286,8 @@ class PortalConfig:
             "software",
             "job_env",
             "scratch_dir",
+            "modes",
+            "offline_nodes",
         }
         unknown = set(data) - known
         if unknown:
@@ -244,10 +307,19 @@ class PortalConfig:
         if isinstance(timings_spec, Timings):
             timings = timings_spec
         else:
-            if set(timings_spec) - {"queued", "running", "outcome"}:
-                raise ConfigError("timings: expected keys queued, running, outcome")
+            allowed = {"queued", "running", "outcome", "transient", "cancel"}
+            if set(timings_spec) - allowed:
+                raise ConfigError(f"timings: expected keys among {sorted(allowed)}")
             timings = Timings(**timings_spec)
-        config = cls(users=users, timings=timings, **data)
+        modes_spec = data.pop("modes", {})
+        if isinstance(modes_spec, Modes):
+            modes = modes_spec
+        else:
+            allowed = {f.name for f in fields(Modes)}
+            if not isinstance(modes_spec, Mapping) or set(modes_spec) - allowed:
+                raise ConfigError(f"modes: expected keys among {sorted(allowed)}")
+            modes = Modes(**{k: str(v) for k, v in modes_spec.items()})
+        config = cls(users=users, timings=timings, modes=modes, **data)
         config.mounts = {k.rstrip("/") if k != "/" else k: str(v) for k, v in config.mounts.items()}
         config.windows_shares = {k.rstrip("\\"): str(v) for k, v in config.windows_shares.items()}
         config.validate()

@@ -6,10 +6,16 @@ configured for their name). LinuxNodes jobs really run, through
 :mod:`.processes`, and end Finished on exit status 0 and Failed otherwise.
 
 Dependencies: a job stays Queued until every job it depends on is Finished.
-If any of them ends Failed or Canceled the job can never run, and the
-stand-in marks it Canceled at once (rather than leaving it Queued for ever,
-which is what an HPC Pack job with a broken dependency may appear to do). This
-keeps tests finite and gives the driver a final state to report.
+If any of them ends Failed or Canceled the job can never run. With the
+``cancel`` dependents mode the stand-in marks it Canceled at once; with
+``queued`` it leaves it Queued for ever, which is what the real portal may do
+(no public client sends ``dep``, so nobody knows), and the driver must notice.
+
+Besides the five states a job is in, HPC Pack shows passing ones: a new job
+is ``Submitted`` then ``Validating`` before ``Queued``, an ended one
+``Finishing`` for a moment, and a job being cancelled ``Canceling`` until the
+(slow) cancel call answers. Those are shown, not kept: ``state`` is where the
+job really is, ``shown_state`` what the portal says.
 
 A background thread advances the states every few milliseconds, and every
 request advances them first too, so answers never lag the clock.
@@ -29,7 +35,18 @@ from typing import Any
 from .config import PortalConfig, Timings
 from .mounts import MountTable, ShareTable, prepare_linux_command
 from .processes import JobProcess
-from .protocol import CANCELED, FAILED, FINAL_STATES, FINISHED, QUEUED, RUNNING
+from .protocol import (
+    CANCELED,
+    CANCELING,
+    FAILED,
+    FINAL_STATES,
+    FINISHED,
+    FINISHING,
+    QUEUED,
+    RUNNING,
+    SUBMITTED,
+    VALIDATING,
+)
 
 _TICK = 0.01
 #: Cancel results, as the portal words them.
@@ -68,7 +85,9 @@ class Job:
     queued_seconds: float
     running_seconds: float
     outcome: str
+    transient_seconds: float = 0.0
     state: str = QUEUED
+    canceling_until: float | None = None
     start_time: float | None = None
     end_time: float | None = None
     log: str = ""
@@ -80,7 +99,25 @@ class Job:
     process: JobProcess | None = None
     copies: list[Path] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def shown_state(self, now: float) -> str:
+        """The state the portal reports: the real one, or a passing state before or after it."""
+        if self.state == QUEUED:
+            age = now - self.submit_time
+            if age < self.transient_seconds:
+                return SUBMITTED
+            if age < 2 * self.transient_seconds:
+                return VALIDATING
+        if self.state == CANCELED:
+            canceling = self.canceling_until is not None and now < self.canceling_until
+            return CANCELING if canceling else CANCELED
+        ran = self.start_time is not None and self.end_time is not None
+        if ran and self.state in (FINISHED, FAILED):
+            assert self.end_time is not None
+            if now < self.end_time + self.transient_seconds:
+                return FINISHING
+        return self.state
+
+    def to_json(self, now: float) -> dict[str, Any]:
         """A JSON-able snapshot for tests and the control endpoint."""
         req = self.request
         return {
@@ -96,6 +133,7 @@ class Job:
             "resource_type": req.resource_type,
             "resources": dict(req.resources),
             "state": self.state,
+            "shown_state": self.shown_state(now),
             "submit_time": self.submit_time,
             "start_time": self.start_time,
             "end_time": self.end_time,
@@ -167,18 +205,15 @@ class JobStore:
         with self._lock:
             return Timings(**vars(self._timings))
 
-    def set_timings(
-        self, queued: float | None = None, running: float | None = None, outcome: str | None = None
-    ) -> Timings:
-        """Change the timings for jobs submitted from now on."""
+    def set_timings(self, **changes: float | str | None) -> Timings:
+        """Change the timings (any of `Timings`' fields) for jobs submitted from now on."""
         with self._lock:
             new = Timings(**vars(self._timings))
-            if queued is not None:
-                new.queued = float(queued)
-            if running is not None:
-                new.running = float(running)
-            if outcome is not None:
-                new.outcome = outcome
+            for name, value in changes.items():
+                if name not in vars(new):
+                    raise ValueError(f"no timing {name!r}")
+                if value is not None:
+                    setattr(new, name, value if name == "outcome" else float(value))
             new.validate()
             self._timings = new
             return Timings(**vars(new))
@@ -206,13 +241,18 @@ class JobStore:
                     queued_seconds=self._timings.queued,
                     running_seconds=self._timings.running,
                     outcome=outcome,
+                    transient_seconds=self._timings.transient,
                 )
                 ids.append(job_id)
         self.advance()
         return ids
 
     def cancel(self, job_id: int, user: str) -> str:
-        """Cancel one job for ``user``; returns the portal's result word."""
+        """Cancel one job for ``user``; returns the portal's result word.
+
+        The job is Canceled at once, but shows ``Canceling`` for ``timings.cancel``
+        seconds: as long as the cancel call takes to answer (see ``cancel_seconds``).
+        """
         self.advance()
         with self._lock:
             job = self._jobs.get(job_id)
@@ -223,23 +263,32 @@ class JobStore:
             if job.state in FINAL_STATES:
                 return CANCEL_WRONG_STATE
             self._end(job, CANCELED, note=f"canceled by {user}")
+            if self._timings.cancel > 0:
+                job.canceling_until = self._clock() + self._timings.cancel
             if job.process is not None:
                 job.process.kill()
         self.advance()
         return CANCEL_OK
+
+    @property
+    def cancel_seconds(self) -> float:
+        """How long a cancel call takes to answer (the portal's are slow)."""
+        with self._lock:
+            return self._timings.cancel
 
     def get(self, job_id: int) -> dict[str, Any] | None:
         """A snapshot of one job, or None."""
         self.advance()
         with self._lock:
             job = self._jobs.get(job_id)
-            return job.to_json() if job is not None else None
+            return job.to_json(self._clock()) if job is not None else None
 
     def all(self) -> list[dict[str, Any]]:
         """Snapshots of every job, oldest first."""
         self.advance()
         with self._lock:
-            return [self._jobs[k].to_json() for k in sorted(self._jobs)]
+            now = self._clock()
+            return [self._jobs[k].to_json(now) for k in sorted(self._jobs)]
 
     def set_state(self, job_id: int, state: str) -> None:
         """Force a job into a final state (a test hook: e.g. make a job fail now)."""
@@ -274,14 +323,14 @@ class JobStore:
         req = job.request
         dep_states = {dep: self._jobs[dep].state if dep in self._jobs else None for dep in req.deps}
         broken = [dep for dep, state in dep_states.items() if state in (FAILED, CANCELED, None)]
-        if broken:
+        if broken and self._config.modes.dependents == "cancel":
             self._end(job, CANCELED, note=f"dependency {broken[0]} did not finish", now=now)
             return
         if any(state != FINISHED for state in dep_states.values()):
             return
         if req.hold_until is not None and now < req.hold_until:
             return
-        if now < job.submit_time + job.queued_seconds:
+        if now < job.submit_time + max(job.queued_seconds, 2 * job.transient_seconds):
             return
         job.state = RUNNING
         job.start_time = now
@@ -390,13 +439,14 @@ class JobStore:
     # -- views -----------------------------------------------------------------
 
     def jobs_of(self, user: str, state: str, limit: int) -> list[Job]:
-        """A user's jobs, newest first, optionally of one state, at most ``limit`` (-1: all)."""
+        """A user's jobs, newest first, optionally of one (shown) state, at most ``limit`` (-1: all)."""
         self.advance()
+        now = self._clock()
         with self._lock:
             jobs = [
                 job
                 for job in sorted(self._jobs.values(), key=lambda j: j.id, reverse=True)
-                if job.request.user == user and state in ("*", job.state)
+                if job.request.user == user and state in ("*", job.shown_state(now))
             ]
             return jobs if limit < 0 else jobs[:limit]
 

@@ -106,8 +106,40 @@ def jobs_listing(rows: Iterable[Sequence[str]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def nodes_table(rows: Iterable[tuple[str, int, str, str, str, str]]) -> str:
-    """shownodes' fixed-width table: node, processor, state, job id, task id, command."""
+def refused_page(status: int) -> str:
+    """What a call without a live login gets from the real portal, with status 401 or 403."""
+    title = "401 Unauthorized" if status == 401 else "403 Forbidden"
+    return (
+        f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body>\n"
+        f"<h1>{title.split(' ', 1)[1]}</h1>\n"
+        "<p>You are not logged in to the DIDE HPC Web Portal, or your session has expired.</p>\n"
+        "</body></html>\n"
+    )
+
+
+NodeRow = tuple[str, int, str, str, str, str]
+
+
+def nodes_table(rows: Iterable[NodeRow]) -> str:
+    """shownodes' table as HPC Pack prints it: `NAME - 5  TaskRunning 3489804 1 call ...`.
+
+    Names are upper case and padded to the longest; the state is `Idle`,
+    `TaskRunning` or `Offline`; job id, task id and command only for busy slots.
+    """
+    listed = list(rows)
+    width = max((len(row[0]) for row in listed), default=4)
+    header = (
+        f"{'Node':<{width + 3}}{'Processor':<10}{'State':<12}{'Job ID':<9}{'Task ID':<8}CommandLine"
+    )
+    lines = [header]
+    for node, proc, state, job_id, task_id, command in listed:
+        line = f"{node.upper():<{width}} - {proc:<3}{state:<12}{job_id:<9}{task_id:<3}{command}"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def legacy_nodes_table(rows: Iterable[NodeRow]) -> str:
+    """The node table as this stand-in first served it (``legacy`` node_table mode)."""
     header = f"{'NODE':<16}{'PROCESSOR':<11}{'STATE':<7}{'JOB ID':<10}{'TASK ID':<9}COMMAND LINE"
     lines = [header, "-" * len(header)]
     for node, proc, state, job_id, task_id, command in rows:

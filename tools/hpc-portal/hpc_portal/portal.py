@@ -6,8 +6,9 @@ policy: a request a correct client would never send (wrong encoding, missing or
 unexpected field, wrong method, stray query) is refused with HTTP 400 and the
 reason, and noted as ``error`` in the call log; submit instead answers 200 with
 an error text (no submit line), as the reference says any non-matching answer
-is a failure. Calls that need a login answer the login page when the session
-is missing or lapsed, as the PHP portal does.
+is a failure. Calls that need a login answer HTTP 401 or 403 when the session
+is missing or lapsed, as the real portal does (or, in the older ``login-page``
+sessions mode, the login page with status 200).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .faults import FaultBook
 from .jobs import JobRequest, JobStore
 from .protocol import (
     FORM_SPECS,
+    PASSING_STATES,
     STATES,
     ProtocolError,
     decode_form,
@@ -257,12 +259,19 @@ class Portal:
                 f" (this portal has {self.config.head_node!r})"
             )
 
+    def _not_logged_in(self) -> Response:
+        """The answer to a call without a live login, as the sessions mode says."""
+        status = self.config.modes.session_status
+        if status is None:
+            return Response.text(pages.login_page("Please log in."))
+        return Response.text(pages.refused_page(status), status=status)
+
     def _session(self, call: _Call) -> Session:
         """The logged-in session with HPC access, or refuse as the portal would."""
         session = self.sessions.get(call.request.cookie(COOKIE_NAME))
         if session is None or session.user is None:
             call.record.outcome = "not-logged-in"
-            raise _AnswerNowError(Response.text(pages.login_page("Please log in.")))
+            raise _AnswerNowError(self._not_logged_in())
         if not session.access:
             call.record.outcome = "no-access"
             raise _AnswerNowError(Response.text(pages.no_access_page(session.user)))
@@ -288,9 +297,12 @@ class Portal:
             call.record.outcome = "ok" if account.access else "no-access"
             body = pages.welcome_page(user) if account.access else pages.no_access_page(user)
         else:
-            # Not reported here: the portal shows the failure as no head nodes.
-            session = self.sessions.create(None, False)
             call.record.outcome = "unknown-user" if account is None else "wrong-password"
+            status = self.config.modes.session_status
+            if status is not None:
+                return Response.text(pages.refused_page(status), status=status)
+            # The older portal did not say: the failure showed as no head nodes.
+            session = self.sessions.create(None, False)
             body = pages.welcome_page(user)
         call.record.session = session.id
         call.record.user = session.user
@@ -314,6 +326,10 @@ class Portal:
         fields = self._form(call)
         self._expect(fields, "user", "", "base64 of the empty string")
         session = self.sessions.get(call.request.cookie(COOKIE_NAME))
+        logged_in = session is not None and session.user is not None
+        if not logged_in and self.config.modes.session_status is not None:
+            call.record.outcome = "not-logged-in"
+            return self._not_logged_in()
         if session is None or not session.authorised:
             call.record.outcome = "empty"
             return Response.text("")
@@ -451,6 +467,11 @@ class Portal:
         assert session.user is not None
         results = [(job_id, self.jobs.cancel(job_id, session.user)) for job_id in ids]
         call.record.outcome = ",".join(f"{i}:{r}" for i, r in results)
+        # The real portal answers only when the cancellation is done, which can
+        # take a long while; the jobs show Canceling meanwhile.
+        delay = self.jobs.cancel_seconds
+        if delay > 0 and any(result == "OK" for _, result in results):
+            time.sleep(delay)
         return Response.text("".join(f"{i}\t{r}\n" for i, r in results))
 
     def _show_job_fail(self, call: _Call) -> Response:
@@ -471,25 +492,30 @@ class Portal:
             raise ProtocolError(f"'user' must be a bare user name (no domain), got {user!r}")
         self._check_cluster(fields, "scheduler")
         state = fields["state"]
-        if state != "*" and state not in STATES:
+        if state != "*" and state not in STATES + PASSING_STATES:
             raise ProtocolError(f"'state' must be '*' or one of {STATES}, got {state!r}")
         jobs = fields["jobs"]
         limit = -1 if jobs == "-1" else parse_positive_int(jobs, "jobs")
         self._session(call)
         rows = []
+        now = self.clock()
         with self.jobs.lock:
             for job in self.jobs.jobs_of(user, state, limit):
                 req = job.request
+                times = {
+                    "start": format_time(job.start_time),
+                    "submit": format_time(job.submit_time),
+                    "end": format_time(job.end_time),
+                }
+                order = self.config.modes.listing_times.split(",")
                 rows.append(
                     (
                         str(job.id),
                         req.name,
-                        job.state,
+                        job.shown_state(now),
                         pages.resources_text(req.cores, req.resource_type),
                         f"{self.config.domain}\\{req.user}",
-                        format_time(job.start_time),
-                        format_time(job.end_time),
-                        format_time(job.submit_time),
+                        *(times[name] for name in order),
                         req.template,
                     )
                 )
@@ -499,7 +525,14 @@ class Portal:
         fields = self._form(call)
         self._expect(fields, "hpcfunc", "shownodes", '"shownodes" (plain, not base64)')
         self._check_cluster(fields)
-        parse_positive_int(fields["cluster_no"], "cluster_no", allow_zero=True)
+        legacy = self.config.modes.node_table == "legacy"
+        if legacy:
+            parse_positive_int(fields["cluster_no"], "cluster_no", allow_zero=True)
+        elif fields["cluster_no"] != "1":
+            raise ProtocolError(
+                "'cluster_no' must be the head node's position in the head node list, "
+                f"counting from 1 (here '1'), got {fields['cluster_no']!r}"
+            )
         self._session(call)
         busy: dict[tuple[str, int], tuple[str, str]] = {}
         with self.jobs.lock:
@@ -518,13 +551,22 @@ class Portal:
                                 busy[(node, proc)] = (str(job.id), req.command)
                                 want -= 1
         rows = []
+        if not legacy:
+            rows += [(self.config.head_node, proc, "Idle", "", "", "") for proc in range(4)]
         for node_os in NODE_OSES:
             info = self.config.cluster_info(node_os)
             for node in info["nodes"]:
                 for proc in range(int(info["max_cores"])):
                     job_id, command = busy.get((node, proc), ("", ""))
-                    state = "Busy" if job_id else "Idle"
+                    if node in self.config.offline_nodes:
+                        state = "Offline"
+                    elif job_id:
+                        state = "Busy" if legacy else "TaskRunning"
+                    else:
+                        state = "Idle"
                     rows.append((node, proc, state, job_id, "1" if job_id else "", command))
+        if legacy:
+            return Response.text(pages.legacy_nodes_table(rows))
         return Response.text(pages.nodes_table(rows))
 
     def _job_status(self, call: _Call) -> Response:
@@ -542,7 +584,7 @@ class Portal:
         job = self.jobs.get(job_id)
         if job is None:
             return self._refuse(call, f"no job {job_id}", 404)
-        return Response.text(str(job["state"]), content_type=TEXT)
+        return Response.text(str(job["shown_state"]), content_type=TEXT)
 
     def _no_query(self, call: _Call) -> None:
         if call.request.query:
@@ -559,7 +601,11 @@ class Portal:
 
     def _cluster_software(self, call: _Call) -> Response:
         self._no_query(call)
-        return Response.json(self.config.software_info())
+        software = self.config.software_info()
+        windows, linux = self.config.modes.software_keys.split("/")
+        return Response.json(
+            {windows: software.pop("software"), linux: software.pop("linuxsoftware"), **software}
+        )
 
     # -- control calls -------------------------------------------------------
 
@@ -595,9 +641,7 @@ class Portal:
                 self.reset()
                 return Response.json({"ok": True})
             if key == ("POST", "timings"):
-                timings = self.jobs.set_timings(
-                    body.get("queued"), body.get("running"), body.get("outcome")
-                )
+                timings = self.jobs.set_timings(**body)
                 return Response.json(vars(timings))
             if key == ("POST", "set-state"):
                 self.jobs.set_state(int(body["id"]), str(body["state"]))

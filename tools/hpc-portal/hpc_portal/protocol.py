@@ -26,6 +26,12 @@ FAILED = "Failed"
 CANCELED = "Canceled"
 STATES = (QUEUED, RUNNING, FINISHED, FAILED, CANCELED)
 FINAL_STATES = (FINISHED, FAILED, CANCELED)
+#: States HPC Pack shows in passing: before Queued, after the end, while cancelling.
+SUBMITTED = "Submitted"
+VALIDATING = "Validating"
+FINISHING = "Finishing"
+CANCELING = "Canceling"
+PASSING_STATES = (SUBMITTED, VALIDATING, FINISHING, CANCELING)
 
 
 class ProtocolError(Exception):

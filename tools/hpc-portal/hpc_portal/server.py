@@ -253,10 +253,17 @@ class PortalStandin:
         return job
 
     def set_timings(
-        self, queued: float | None = None, running: float | None = None, outcome: str | None = None
+        self,
+        queued: float | None = None,
+        running: float | None = None,
+        outcome: str | None = None,
+        transient: float | None = None,
+        cancel: float | None = None,
     ) -> Timings:
         """Change the timings (and Windows outcome) of jobs submitted from now on."""
-        return self.portal.jobs.set_timings(queued, running, outcome)
+        return self.portal.jobs.set_timings(
+            queued=queued, running=running, outcome=outcome, transient=transient, cancel=cancel
+        )
 
     def set_state(self, job_id: int, state: str) -> None:
         """Force a job into a final state now (Finished, Failed or Canceled)."""

@@ -49,6 +49,7 @@ class ScriptSettings:
     python_version: str
     python_module: str | None = None
     linux_rules: Sequence[LinuxMount] = ()
+    kerberos_renew: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def linux_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[st
         "python_version": shlex.quote(settings.python_version),
         "project": shlex.quote(settings.project.linux(rules)),
         "runner": settings.runner,
+        "kerberos_renew": f"{settings.kerberos_renew:g}",
     }
     return templates.render(load_template(LINUX_SCRIPT), values)
 

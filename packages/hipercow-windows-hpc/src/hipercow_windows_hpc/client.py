@@ -3,8 +3,9 @@
 The earlier tool logged in once per task; here a client logs in on its first
 call that needs a session and keeps the session cookie (in memory only) for
 every later call, so a command submitting a thousand tasks logs in once. When
-the portal answers with its login form the session has lapsed: the client
-logs in again and repeats the call, once, without the caller noticing.
+the portal answers HTTP 401 or 403 (or, as it used to, its login form) the
+session has lapsed: the client logs in again and repeats the call, once,
+without the caller noticing. A login answered that way is a wrong password.
 
 Transient faults (timeouts, dropped connections, HTTP 5xx, answers that are
 not in the promised format) are retried with a growing pause; when retries
@@ -12,6 +13,8 @@ run out the caller gets a `PortalUnavailableError` saying what happened and
 what to do. A submission whose answer was lost may still have been carried
 out, so before submitting again the client looks for a job of the same name
 (job names are task ids) and adopts it rather than running the task twice.
+A cancel is never repeated blindly either: the portal's cancels can take a
+long time, and one whose answer was lost is checked against the listing.
 
 Only the standard library is used (urllib), so the client runs wherever
 Python does, Windows included. Nothing here logs a password or a form body.
@@ -28,7 +31,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from http.cookiejar import CookieJar
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 from hipercow_core.errors import DriverError
@@ -41,22 +44,22 @@ from hipercow_windows_hpc.errors import (
     PortalRefusedError,
     PortalUnavailableError,
 )
+from hipercow_windows_hpc.states import has_ended, is_cancelled
 from hipercow_windows_hpc.wire import (
     JobRow,
-    JobState,
     NodeSlot,
     UnreadableAnswerError,
     b64,
     form_body,
     is_login_page,
     is_no_access_page,
-    normalise_state,
     page_text,
     parse_cancel,
     parse_head_nodes,
     parse_job_list,
     parse_log_page,
     parse_node_table,
+    parse_software,
     parse_submit,
 )
 
@@ -70,6 +73,9 @@ _UNAVAILABLE_HINT = (
     "Check that you can reach {url} (VPN, network), then try again; "
     "'hipercow windows-hpc check' tests the connection."
 )
+#: The statuses with which the portal refuses a missing or lapsed session, or a login.
+_SESSION_REFUSALS = (401, 403)
+CANCELLED = "OK"
 
 
 class _TransientError(Exception):
@@ -82,7 +88,11 @@ class _TransientError(Exception):
 
 
 class _SessionLapsedError(Exception):
-    """The answer is the login form: the session is gone, so log in again and repeat."""
+    """HTTP 401/403, or the login form: the session is gone, so log in again and repeat."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
 
 
 class _NotAcceptedError(Exception):
@@ -95,10 +105,11 @@ class _Answer(NamedTuple):
 
 
 class _Session(NamedTuple):
-    """A logged-in session: its cookies, and whose it is."""
+    """A logged-in session: its cookies, whose it is, and the head nodes it may use."""
 
     jar: CookieJar
     username: str
+    head_nodes: tuple[str, ...]
 
 
 #: Sessions shared by the clients of this process, by portal URL and head node.
@@ -123,6 +134,7 @@ class PortalClient:
         credentials: Callable[[], Credentials],
         *,
         timeout: float = 30.0,
+        cancel_timeout: float | None = None,
         retries: int = 3,
         retry_wait: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -131,6 +143,7 @@ class PortalClient:
         self.url = url if url.endswith("/") else url + "/"
         self.head_node = head_node
         self.timeout = timeout
+        self.cancel_timeout = cancel_timeout
         self.retries = retries
         self.retry_wait = retry_wait
         self._credentials = credentials
@@ -139,6 +152,7 @@ class PortalClient:
         self._key = (self.url, head_node)
         self._use_jar(CookieJar())
         self._username: str | None = None
+        self._head_nodes: tuple[str, ...] = ()
         self._logged_in = False
         self._login_error: DriverError | None = None
 
@@ -154,8 +168,9 @@ class PortalClient:
     def login(self) -> None:
         """Log in now, replacing any session; raises if the portal refuses the credentials.
 
-        A wrong password is not reported by the login page itself: it shows as
-        an empty list of head nodes, so that list is always fetched.
+        The portal refuses a wrong password with HTTP 401 or 403; the older
+        portal did not say, and the failure showed as an empty list of head
+        nodes, so that list is always fetched too.
         """
         credentials = self._credentials()
         username = credentials.username
@@ -167,19 +182,22 @@ class PortalClient:
             "pw": b64(credentials.password),
             "hpcfunc": b64("login"),
         }
-        text = self._call("login", "POST", "index.php", form=form, parse=str)
-        if is_no_access_page(text):
-            raise NoAccessError(
-                f"'{username}' can log in to the portal but has no access to the HPC cluster",
-                "Ask your group's HPC contact to give you access, then try again.",
+        try:
+            text = self._call("login", "POST", "index.php", form=form, parse=str)
+            if is_no_access_page(text):
+                raise NoAccessError(
+                    f"'{username}' can log in to the portal but has no access to the HPC cluster",
+                    "Ask your group's HPC contact to give you access, then try again.",
+                )
+            nodes = self._call(
+                "head node list",
+                "POST",
+                "_listheadnodes.php",
+                form={"user": b64("")},
+                parse=parse_head_nodes,
             )
-        nodes = self._call(
-            "head node list",
-            "POST",
-            "_listheadnodes.php",
-            form={"user": b64("")},
-            parse=parse_head_nodes,
-        )
+        except _SessionLapsedError:
+            nodes = []
         if not nodes:
             raise AuthenticationError(
                 f"the portal did not accept the password for '{username}'",
@@ -193,9 +211,10 @@ class PortalClient:
                 f"head_node={nodes[0]}",
             )
         self._username = username
+        self._head_nodes = tuple(nodes)
         self._logged_in = True
         if self._share:
-            _SESSIONS[self._key] = _Session(self._jar, username)
+            _SESSIONS[self._key] = _Session(self._jar, username, self._head_nodes)
 
     def _use_jar(self, jar: CookieJar) -> None:
         self._jar = jar
@@ -223,6 +242,7 @@ class PortalClient:
         if shared is not None and shared.username == self._credentials().username:
             self._use_jar(shared.jar)
             self._username = shared.username
+            self._head_nodes = shared.head_nodes
             self._logged_in = True
             return
         try:
@@ -236,7 +256,9 @@ class PortalClient:
         if not self._logged_in:
             return
         self._forget_session()
-        with contextlib.suppress(_TransientError, PortalRefusedError, PortalUnavailableError):
+        with contextlib.suppress(
+            _TransientError, _SessionLapsedError, PortalRefusedError, PortalUnavailableError
+        ):
             self._send("GET", "logout.php")
 
     # -- calls without a session -------------------------------------------
@@ -248,14 +270,9 @@ class PortalClient:
             "cluster info", "GET", path, parse=_json_with("max_cores", "max_ram", "queues", "nodes")
         )
 
-    def software(self) -> dict[str, Any]:
-        """`api/v1/cluster_software/`: software on Windows (`software`) and Linux nodes."""
-        return self._call(
-            "software list",
-            "GET",
-            "api/v1/cluster_software/",
-            parse=_json_with("software", "linuxsoftware"),
-        )
+    def software(self) -> dict[str, list[dict[str, Any]]]:
+        """`api/v1/cluster_software/`: the software on the `windows` and the `linux` nodes."""
+        return self._call("software list", "GET", "api/v1/cluster_software/", parse=parse_software)
 
     # -- calls in a session ------------------------------------------------
 
@@ -298,7 +315,7 @@ class PortalClient:
         ids = [
             int(row.id)
             for row in rows
-            if row.name == name and normalise_state(row.state) not in ("Failed", "Canceled")
+            if row.name == name and row.state.lower() != "failed" and not is_cancelled(row.state)
         ]
         if not ids:
             return None
@@ -306,10 +323,47 @@ class PortalClient:
         return str(max(ids))
 
     def cancel(self, job_ids: Iterable[str]) -> dict[str, str]:
-        """Cancel many jobs in one call; the portal's word for each (`OK`, `WRONG_STATE`, ...)."""
-        ids = list(job_ids)
+        """Cancel many jobs, newest first; the portal's word for each (`OK`, `WRONG_STATE`, ...).
+
+        The portal's cancels can take a long time, so the call waits up to
+        `cancel_timeout` (None: for ever) and is never repeated blindly: when
+        its answer is lost, or a job is refused (a repeated cancel is answered
+        `WRONG_STATE`), the listing says what became of each job. A job it shows
+        cancelled or being cancelled counts as cancelled (`OK`); only jobs still
+        queued or running are asked again, at most `retries` times.
+        """
+        pending = sorted(set(job_ids), key=int, reverse=True)
+        result: dict[str, str] = {}
+        attempts = 0
+        while pending:
+            attempts += 1
+            try:
+                answers = self._cancel_once(pending)
+            except PortalUnavailableError:
+                log.debug("cancel answer lost; checking the listing", jobs=len(pending))
+                answers = {}
+            result.update(answers)
+            doubtful = [job for job in pending if answers.get(job) != CANCELLED]
+            if not doubtful:
+                break
+            listed = {row.id: row.state for row in self.list_jobs()}
+            pending = []
+            for job in doubtful:
+                state = listed.get(job)
+                if state is not None and is_cancelled(state):
+                    result[job] = CANCELLED
+                elif job in answers:
+                    continue
+                elif state is not None and not has_ended(state) and attempts <= self.retries:
+                    pending.append(job)
+                else:
+                    result[job] = "no answer" if state is None or not has_ended(state) else state
+        return result
+
+    def _cancel_once(self, job_ids: list[str]) -> dict[str, str]:
+        """One cancel call, not retried (a retry could be answered `WRONG_STATE`)."""
         form = {"cluster": b64(self.head_node), "hpcfunc": b64("cancel")}
-        form.update({f"c{job_id}": job_id for job_id in ids})
+        form.update({f"c{job_id}": job_id for job_id in job_ids})
 
         def parse(text: str) -> dict[str, str]:
             result = parse_cancel(text)
@@ -317,7 +371,16 @@ class PortalClient:
                 raise UnreadableAnswerError("the cancel answer names no job")
             return result
 
-        return self._call("cancel", "POST", "cancel.php", form=form, parse=parse, session=True)
+        return self._call(
+            "cancel",
+            "POST",
+            "cancel.php",
+            form=form,
+            parse=parse,
+            session=True,
+            retries=0,
+            timeout=self.cancel_timeout,
+        )
 
     def job_log(self, job_id: str) -> str | None:
         """The portal's log of a job (kept about two weeks); None when it has none."""
@@ -338,15 +401,16 @@ class PortalClient:
             "job list", "POST", "_listalljobs.php", form=form, parse=parse_job_list, session=True
         )
 
-    def job_state(self, job_id: str) -> JobState | None:
-        """One job's state; None when the portal does not know the job."""
+    def job_state(self, job_id: str) -> str | None:
+        """One job's state as the portal words it; None only when the portal does not know it.
+
+        Any text is a state, known or not (HPC Pack has passing states such as
+        `Validating` and `Finishing`); an empty answer or HTTP 404 means no such job.
+        """
         query = {"scheduler": self.head_node, "jobid": job_id}
 
-        def parse(text: str) -> JobState | None:
-            state = normalise_state(text)
-            if state is None and text.strip():
-                log.debug("unknown job state", job_id=job_id, state=text.strip()[:40])
-            return state
+        def parse(text: str) -> str | None:
+            return text.strip() or None
 
         try:
             return self._call(
@@ -363,20 +427,36 @@ class PortalClient:
             raise
 
     def node_table(self) -> list[NodeSlot]:
-        """Every processor of every node, idle or busy with which job."""
-        form = {"cluster": b64(self.head_node), "hpcfunc": "shownodes", "cluster_no": "0"}
+        """Every processor of every compute node, idle, busy with which job, or offline."""
+        self._ensure_login()
+        form = {
+            "cluster": b64(self.head_node),
+            "hpcfunc": "shownodes",
+            "cluster_no": self._cluster_number(),
+        }
         return self._call(
-            "node list", "POST", "shownodes.php", form=form, parse=parse_node_table, session=True
+            "node list",
+            "POST",
+            "shownodes.php",
+            form=form,
+            parse=lambda text: parse_node_table(text, self.head_node),
+            session=True,
         )
+
+    def _cluster_number(self) -> str:
+        """The head node's position in the session's head node list, counting from 1."""
+        nodes = [node.lower() for node in self._head_nodes]
+        position = nodes.index(self.head_node.lower()) + 1 if self.head_node.lower() in nodes else 1
+        return str(position)
 
     # -- plumbing ----------------------------------------------------------
 
     def _session_alive(self) -> bool:
-        """Whether the session still holds: the head node list is empty without one."""
+        """Whether the session still holds: without one the head node list is refused or empty."""
         try:
             answer = self._send("POST", "_listheadnodes.php", {"user": b64("")})
             return bool(parse_head_nodes(answer.text))
-        except (_TransientError, UnreadableAnswerError):
+        except (_TransientError, _SessionLapsedError, UnreadableAnswerError):
             return False
 
     def _call(
@@ -390,22 +470,38 @@ class PortalClient:
         query: Mapping[str, str] | None = None,
         session: bool = False,
         recover: Callable[[], T | None] | None = None,
+        retries: int | None = None,
+        timeout: float | Literal["default"] | None = "default",
     ) -> T:
-        """Make one call: log in first if it needs a session, retry transient failures."""
+        """Make one call: log in first if it needs a session, retry transient failures.
+
+        A lapsed session (HTTP 401/403 or the login page) is renewed once and
+        the call repeated. Outside a session, 401/403 propagate as
+        `_SessionLapsedError` from the login's own calls and are refusals
+        otherwise.
+        """
         relogged = False
         failures = 0
+        allowed = self.retries if retries is None else retries
         while True:
             if session:
                 self._ensure_login()
             try:
-                answer = self._send(method, path, form, query)
+                answer = self._send(method, path, form, query, timeout=timeout)
                 if session:
                     _check_session(answer.text, self._username or "")
                 return parse(answer.text)
-            except _SessionLapsedError:
+            except _SessionLapsedError as e:
+                if not session:
+                    if path in ("index.php", "_listheadnodes.php"):
+                        raise
+                    raise PortalRefusedError(
+                        f"the portal refused the {what}: {e.how}",
+                        "This is likely a change in the portal; please report it.",
+                    ) from None
                 if relogged:
                     raise PortalRefusedError(
-                        f"the portal asked to log in again at once for the {what}",
+                        f"the portal refused the {what} ({e.how}) even after a fresh login",
                         "Try again; if it persists, check 'hipercow windows-hpc check'.",
                     ) from None
             except _NotAcceptedError as e:
@@ -420,7 +516,7 @@ class PortalClient:
                 reason = e.reason if isinstance(e, _TransientError) else f"unreadable answer ({e})"
                 reached = e.reached if isinstance(e, _TransientError) else True
                 failures += 1
-                if failures > self.retries:
+                if failures > allowed:
                     raise PortalUnavailableError(
                         f"the portal did not answer the {what} properly after "
                         f"{failures} attempt{'s' if failures > 1 else ''}: {reason}",
@@ -444,8 +540,15 @@ class PortalClient:
         path: str,
         form: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
+        *,
+        timeout: float | Literal["default"] | None = "default",
     ) -> _Answer:
-        """One HTTP request; transient failures raise `_TransientError`, refusals `PortalRefusedError`."""
+        """One HTTP request.
+
+        Transient failures raise `_TransientError`, HTTP 401/403
+        `_SessionLapsedError`, other refusals `PortalRefusedError`.
+        """
+        seconds = self.timeout if timeout == "default" else timeout
         url = self.url + path + (f"?{urlencode(dict(query))}" if query else "")
         headers: dict[str, str] = {}
         data = None
@@ -458,13 +561,15 @@ class PortalClient:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         started = time.monotonic()
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=seconds) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as e:
             status, raw = e.code, _read_quietly(e)
             log.debug("portal answer", method=method, path=path, status=status)
             if status >= 500:
                 raise _TransientError(f"HTTP {status} from {path}", reached=True) from None
+            if status in _SESSION_REFUSALS:
+                raise _SessionLapsedError(f"HTTP {status}") from None
             raise PortalRefusedError(
                 f"the portal refused {path}: HTTP {status} {page_text(raw.decode(errors='replace'))}",
                 "This is likely a bug in hipercow or a change in the portal; please report it.",
@@ -472,7 +577,8 @@ class PortalClient:
         except urllib.error.URLError as e:
             raise _url_error(e, self.url) from None
         except TimeoutError:
-            raise _TransientError(f"no answer from {path} within {self.timeout:g}s", True) from None
+            limit = f" within {seconds:g}s" if seconds is not None else ""
+            raise _TransientError(f"no answer from {path}{limit}", True) from None
         except (http.client.HTTPException, OSError) as e:
             raise _TransientError(f"connection dropped ({type(e).__name__})", True) from None
         log.debug(
@@ -514,7 +620,7 @@ def _url_error(error: urllib.error.URLError, url: str) -> Exception:
 def _check_session(text: str, username: str) -> None:
     """Raise if an answer in a session is the login form or the no-access page."""
     if is_login_page(text):
-        raise _SessionLapsedError("")
+        raise _SessionLapsedError("the login page")
     if is_no_access_page(text):
         raise NoAccessError(
             f"'{username}' has no access to the HPC cluster",

@@ -31,8 +31,6 @@ from hipercow_windows_hpc.wire import NodeSlot
 
 log = get_logger(__name__)
 
-_SOFTWARE_KEYS = {"windows": "software", "linux": "linuxsoftware"}
-
 
 class CachedCluster(msgspec.Struct, frozen=True):
     """A cluster description and where and when it was fetched."""
@@ -61,7 +59,10 @@ def _software(entries: Iterable[Mapping[str, Any]], platform: str) -> list[Softw
 
 
 def build_cluster_info(
-    info: Mapping[str, Any], software: Mapping[str, Any], platform: str, portal_url: str
+    info: Mapping[str, Any],
+    software: Mapping[str, Iterable[Mapping[str, Any]]],
+    platform: str,
+    portal_url: str,
 ) -> ClusterInfo:
     """A `ClusterInfo` from the cluster_info and cluster_software answers."""
     max_cores = int(info["max_cores"])
@@ -74,9 +75,7 @@ def build_cluster_info(
         for n in info["nodes"]
     )
     entries = [
-        item
-        for os_name, key in _SOFTWARE_KEYS.items()
-        for item in _software(software.get(key) or [], os_name)
+        item for os_name in ("windows", "linux") for item in _software(software[os_name], os_name)
     ]
     extra = {
         key: str(info[key])
@@ -98,22 +97,34 @@ def build_cluster_info(
 
 
 def with_load(info: ClusterInfo, slots: Iterable[NodeSlot]) -> ClusterInfo:
-    """The description with each node's state from the portal's node table."""
-    total: Counter[str] = Counter()
+    """The description with each node's state from the portal's node table.
+
+    The table prints names in upper case and the API in lower case, so they
+    are matched without regard to case. A node is `offline` when none of its
+    cores is available, else `idle`, `busy`, or how many of its available
+    cores are busy; a node the table does not show is `unknown`.
+    """
+    available: Counter[str] = Counter()
     busy: Counter[str] = Counter()
+    shown: set[str] = set()
     for slot in slots:
-        total[slot.node] += 1
-        busy[slot.node] += slot.busy
+        name = slot.node.lower()
+        shown.add(name)
+        available[name] += slot.state != "offline"
+        busy[name] += slot.busy
     nodes = []
     for node in info.nodes:
-        if total[node.name] == 0:
+        name = node.name.lower()
+        if name not in shown:
             state = "unknown"
-        elif busy[node.name] == 0:
+        elif available[name] == 0:
+            state = "offline"
+        elif busy[name] == 0:
             state = "idle"
-        elif busy[node.name] == total[node.name]:
+        elif busy[name] == available[name]:
             state = "busy"
         else:
-            state = f"{busy[node.name]}/{total[node.name]} cores busy"
+            state = f"{busy[name]}/{available[name]} cores busy"
         nodes.append(msgspec.structs.replace(node, state=state))
     return msgspec.structs.replace(info, nodes=tuple(nodes))
 

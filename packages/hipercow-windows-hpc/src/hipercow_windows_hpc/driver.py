@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
-from hipercow_core import outcomes
 from hipercow_core.drivers.protocol import (
     CancelReport,
     Driver,
@@ -29,7 +28,6 @@ from hipercow_core.drivers.protocol import (
 )
 from hipercow_core.errors import DriverError
 from hipercow_core.log import get_logger
-from hipercow_core.outcomes import Outcome
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo
 from hipercow_windows_hpc import DRIVER_NAME
@@ -41,18 +39,11 @@ from hipercow_windows_hpc.errors import PortalRefusedError, PortalUnavailableErr
 from hipercow_windows_hpc.mounts import Mount, detect_mounts
 from hipercow_windows_hpc.options import WindowsHpcOptions
 from hipercow_windows_hpc.shares import Location, Share, locate, resolve_shares
+from hipercow_windows_hpc.states import job_state
 from hipercow_windows_hpc.submission import resource_fields, submit_fields
-from hipercow_windows_hpc.wire import JobState as PortalState
-from hipercow_windows_hpc.wire import normalise_state
 
 log = get_logger(__name__)
 
-#: What a job that ended means for a task that recorded no outcome.
-_ENDINGS: dict[str, Outcome] = {
-    "Failed": outcomes.failure(outcomes.JOB_FAILED),
-    "Canceled": outcomes.cancelled(),
-    "Finished": outcomes.failure(outcomes.LOST),
-}
 #: At most this many jobs missing from the listing are asked about one by one per poll.
 _MAX_SINGLE_QUERIES = 20
 _DEFAULT_QUEUES = {"windows": "AllNodes", "linux": "LinuxNodes"}
@@ -70,6 +61,7 @@ def make_client(
         options.head_node,
         credentials,
         timeout=options.timeout,
+        cancel_timeout=options.cancel_timeout or None,
         retries=options.retries,
         retry_wait=options.retry_wait,
         share_session=share_session,
@@ -135,6 +127,7 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
             python_version=self.options.python_version,
             python_module=python_module(info, platform, self.options.python_version),
             linux_rules=self.options.linux_rules(),
+            kerberos_renew=self.options.kerberos_renew,
         )
         default_queue = info.default_queue or _DEFAULT_QUEUES[platform]
         now = datetime.now().astimezone()
@@ -171,12 +164,12 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
 
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
         """One listing of the user's jobs; a few jobs it lacks are asked about one by one."""
-        listed = {row.id: normalise_state(row.state) for row in self.client.list_jobs()}
+        listed = {row.id: row.state for row in self.client.list_jobs()}
         result: dict[str, JobState] = {}
         unlisted = 0
         for task_id, job_id in jobs.items():
             if job_id in listed:
-                result[task_id] = _job_state(job_id, listed[job_id])
+                result[task_id] = job_state(job_id, listed[job_id])
             elif unlisted < _MAX_SINGLE_QUERIES:
                 unlisted += 1
                 state = self._unlisted_job_state(job_id)
@@ -185,13 +178,15 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
         return result
 
     def _unlisted_job_state(self, job_id: str) -> JobState | None:
+        """A job missing from the listing, asked about alone: unknown only if the portal says so.
+
+        A state the portal words in a way not known here (HPC Pack's passing
+        states, say) means the job is still there.
+        """
         try:
-            state = self.client.job_state(job_id)
+            return job_state(job_id, self.client.job_state(job_id))
         except PortalUnavailableError:
             return None
-        if state is None:
-            return JobState.unknown(f"the portal no longer knows job {job_id}")
-        return _job_state(job_id, state)
 
     # -- cancel, logs, cluster ---------------------------------------------
 
@@ -219,14 +214,6 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
         except DriverError as e:
             log.debug("node load unavailable", reason=e.message)
             return info
-
-
-def _job_state(job_id: str, state: PortalState | None) -> JobState:
-    """A portal job state as the contract's: unknown text means the job is still there."""
-    ending = _ENDINGS.get(state) if state is not None else None
-    if ending is None:
-        return JobState.active()
-    return JobState.ended(ending, f"the portal reports job {job_id} {state}")
 
 
 if TYPE_CHECKING:

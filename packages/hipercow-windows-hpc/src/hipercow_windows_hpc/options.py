@@ -43,6 +43,12 @@ class WindowsHpcOptions(msgspec.Struct, forbid_unknown_fields=True):
       before the built-in ones, saying where shares are on Linux nodes.
     - `timeout`, `retries`, `retry_wait`: seconds per portal request, extra
       attempts after a transient failure, and the first pause between them.
+    - `cancel_timeout`: seconds a cancel may take (0: no limit). The portal's
+      cancels can take a long while, and one that times out is checked in the
+      listing rather than sent again.
+    - `kerberos_renew`: on Linux nodes, renew the job's Kerberos ticket every
+      this many seconds while the task runs (0: never), so long tasks keep
+      their access to the shares.
     - `max_poll_interval`: the longest pause between polls while waiting.
     - `cluster_info_ttl`: seconds a cached cluster description stays fresh.
     """
@@ -57,6 +63,8 @@ class WindowsHpcOptions(msgspec.Struct, forbid_unknown_fields=True):
     detect_shares: bool = True
     linux_mounts: str = ""
     timeout: float = 30.0
+    cancel_timeout: float = 600.0
+    kerberos_renew: float = 3600.0
     retries: int = 3
     retry_wait: float = 1.0
     max_poll_interval: float = 10.0
@@ -78,6 +86,8 @@ class WindowsHpcOptions(msgspec.Struct, forbid_unknown_fields=True):
                 raise ValueError(f"{name}: the runner command is empty")
         if self.timeout <= 0 or self.retry_wait < 0 or self.retries < 0:
             raise ValueError("timeout must be positive; retries and retry_wait not negative")
+        if self.cancel_timeout < 0 or self.kerberos_renew < 0:
+            raise ValueError("cancel_timeout and kerberos_renew must not be negative (0: off)")
         if self.max_poll_interval <= 0 or self.cluster_info_ttl < 0:
             raise ValueError("max_poll_interval must be positive; cluster_info_ttl not negative")
         self.explicit_shares()

@@ -4,7 +4,8 @@ Pure functions over text, kept apart from the HTTP client so each format can
 be tested on its own. Parsers are strict about what they rely on (a submit
 line, the nine tab-separated fields of a job listing) and tolerant of noise
 around it; an answer they cannot read raises `UnreadableAnswerError`, which the
-client treats as a transient fault and retries.
+client treats as a transient fault and retries. What the job states mean is
+in `states`.
 """
 
 from __future__ import annotations
@@ -12,23 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import json
 import re
 from collections.abc import Mapping
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlencode
 
 NO_ACCESS_TEXT = "You don't seem to have any HPC access"
 
-JobState = Literal["Queued", "Running", "Finished", "Failed", "Canceled"]
-
-_STATES: dict[str, JobState] = {
-    "queued": "Queued",
-    "running": "Running",
-    "finished": "Finished",
-    "failed": "Failed",
-    "canceled": "Canceled",
-    "cancelled": "Canceled",
-}
 _SUBMIT_LINE = re.compile(r"Job has been submitted\. ID: *(\d+)\.")
 _CANCEL_LINE = re.compile(r"^\s*(\d+)\t(.*?)\s*$")
 _RES_INPUT = re.compile(r"<input\b[^>]*\bid\s*=\s*[\"']res[\"'][^>]*>", re.IGNORECASE)
@@ -38,6 +30,12 @@ _TAG = re.compile(r"<[^>]+>")
 _HEAD_NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _LOG_PREAMBLE = re.compile(r"^Output\s*:[ \t]*\r?\n(?:[ \t]*\r?\n)*")
 _JOB_FIELDS = 9
+_NODE_HEADER = re.compile(r"^\s*node\s+processor\s+state\b", re.IGNORECASE)
+#: A row of the node table: `NAME - 5  TaskRunning 3489804 1 call ...` as HPC
+#: Pack prints it (the ` - ` optional, for the layout the stand-in first served).
+_NODE_ROW = re.compile(r"^\s*(\S+?)(?:\s+-)?\s+(\d+)\s+([A-Za-z]+)(?:\s+(\d+))?")
+#: The two spellings of the software lists' keys, newer first.
+_SOFTWARE_KEYS = {"windows": ("windows", "software"), "linux": ("linux", "linuxsoftware")}
 
 
 class UnreadableAnswerError(Exception):
@@ -114,13 +112,12 @@ def parse_log_page(text: str) -> str | None:
     return _LOG_PREAMBLE.sub("", decoded, count=1)
 
 
-def normalise_state(state: str) -> JobState | None:
-    """A job state as spelled by the portal (`Cancelled` too); None if unknown."""
-    return _STATES.get(state.strip().lower())
-
-
 class JobRow(NamedTuple):
-    """One line of `_listalljobs.php`; times are local `YYYYmmddHHMMSS` text as sent."""
+    """One line of `_listalljobs.php`; times are local `YYYYmmddHHMMSS` text as sent.
+
+    The times come in the order start, submit, end (the only order the
+    recorded answers fit); a time not yet known is empty.
+    """
 
     id: str
     name: str
@@ -128,8 +125,8 @@ class JobRow(NamedTuple):
     resources: str
     user: str
     start: str
-    end: str
     submitted: str
+    end: str
     template: str
 
 
@@ -146,29 +143,68 @@ def parse_job_list(text: str) -> list[JobRow]:
     return rows
 
 
+SlotState = Literal["idle", "busy", "offline"]
+
+
 class NodeSlot(NamedTuple):
-    """One processor of one node in `shownodes.php`'s table."""
+    """One processor of one node in `shownodes.php`'s table (node names as printed)."""
 
     node: str
     processor: int
-    busy: bool
+    state: SlotState
     job_id: str | None
 
+    @property
+    def busy(self) -> bool:
+        return self.state == "busy"
 
-def parse_node_table(text: str) -> list[NodeSlot]:
-    """`shownodes.php`: a fixed-width table of node, processor, state, job id, task, command."""
-    lines = text.splitlines()
-    header = next(
-        (i for i, line in enumerate(lines) if line.strip().upper().startswith("NODE")), None
-    )
+
+def parse_node_table(text: str, head_node: str | None = None) -> list[NodeSlot]:
+    """`shownodes.php`: a fixed-width table of node, processor, state, job id, task, command.
+
+    A slot is busy when it runs a job (`TaskRunning`, or any state with a job
+    id), idle when `Idle`, and offline otherwise (`Offline`, or a state not
+    seen before). The head node's own rows are left out.
+    """
+    lines = [_TAG.sub("", line) for line in text.splitlines()]
+    header = next((i for i, line in enumerate(lines) if _NODE_HEADER.match(line)), None)
     if header is None:
         raise UnreadableAnswerError("the node table has no header")
     slots = []
     for line in lines[header + 1 :]:
-        fields = line.split()
-        if len(fields) < 3 or not fields[1].isdigit():
+        match = _NODE_ROW.match(line)
+        if match is None:
             continue
-        busy = fields[2].lower() != "idle"
-        job_id = fields[3] if busy and len(fields) > 3 and fields[3].isdigit() else None
-        slots.append(NodeSlot(fields[0], int(fields[1]), busy, job_id))
+        node, processor, word, job_id = match.groups()
+        if head_node is not None and node.lower() == head_node.lower():
+            continue
+        state: SlotState
+        if job_id is not None or word.lower() in ("taskrunning", "busy", "running"):
+            state = "busy"
+        elif word.lower() == "idle":
+            state = "idle"
+        else:
+            state = "offline"
+        slots.append(NodeSlot(node, int(processor), state, job_id))
     return slots
+
+
+def parse_software(text: str) -> dict[str, list[dict[str, Any]]]:
+    """`api/v1/cluster_software/`: the software lists by platform, `windows` and `linux`.
+
+    The lists are named `windows`/`linux` in newer answers and
+    `software`/`linuxsoftware` in older ones; either pair is read.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise UnreadableAnswerError("the software list is not JSON") from None
+    if not isinstance(value, dict):
+        raise UnreadableAnswerError("the software list is not a JSON object")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for platform, keys in _SOFTWARE_KEYS.items():
+        lists = [value[key] for key in keys if key in value]
+        if not lists or not isinstance(lists[0], list):
+            raise UnreadableAnswerError(f"the software list has no {' or '.join(keys)} list")
+        found[platform] = [entry for entry in lists[0] if isinstance(entry, dict)]
+    return found
