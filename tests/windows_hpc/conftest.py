@@ -13,7 +13,17 @@ from windows_hpc.fixtures import (
     logged_in,
     portal,
     portal_config,
+    portal_extra,
     share,
 )
 
-__all__ = ["configure", "hpc", "keyring_env", "logged_in", "portal", "portal_config", "share"]
+__all__ = [
+    "configure",
+    "hpc",
+    "keyring_env",
+    "logged_in",
+    "portal",
+    "portal_config",
+    "portal_extra",
+    "share",
+]

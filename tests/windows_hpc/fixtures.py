@@ -51,7 +51,13 @@ def share(project: Root) -> Path:
 
 
 @pytest.fixture
-def portal_config(share: Path) -> dict[str, Any]:
+def portal_extra() -> dict[str, Any]:
+    """Configuration a test adds to the stand-in's (modes, say): parametrize it to vary."""
+    return {}
+
+
+@pytest.fixture
+def portal_config(share: Path, portal_extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "users": {
             USER: {"password": PASSWORD},
@@ -61,6 +67,7 @@ def portal_config(share: Path) -> dict[str, Any]:
         "timings": {"queued": 0.05, "running": 0.2, "outcome": "Finished"},
         "mounts": {"/mnt/cluster": str(share)},
         "windows_shares": {"\\\\wpia-hn\\hipercow": str(share)},
+        **portal_extra,
     }
 
 

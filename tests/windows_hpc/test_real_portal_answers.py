@@ -1,0 +1,346 @@
+"""The driver against the portal as it really answers, and as it answered before.
+
+Each behaviour where the real portal differs from what was first assumed is a
+mode of the stand-in (`modes` in its configuration): lapsed sessions answered
+401 or 403 (or the older 200 login page), HPC Pack's node table, passing job
+states, slow cancels, dependents of a failed job left Queued, the software
+lists' two pairs of keys, and the listing's time order.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hpc_portal import PortalStandin
+from windows_hpc.helpers import PASSWORD, USER, Configure, PortalCli, calls, logins
+
+from hipercow_core.drivers.registry import get_driver
+from hipercow_core.root import Root
+from hipercow_core.schema import Resources, TaskStatus
+from hipercow_core.store import file_status, read_markers
+from hipercow_core.tasks import TaskSpec, create_tasks, task_info
+from hipercow_windows_hpc.credentials import Credentials, store_credentials
+from hipercow_windows_hpc.driver import WindowsHpcDriver
+
+pytestmark = pytest.mark.portal
+
+SESSION_MODES = [
+    pytest.param({"modes": {"sessions": "401"}}, id="401"),
+    pytest.param({"modes": {"sessions": "403"}}, id="403"),
+    pytest.param({"modes": {"sessions": "login-page"}}, id="login-page"),
+]
+
+
+def job_of(root: Root, task_id: str) -> str:
+    marker = read_markers(root, task_id).submitted
+    assert marker is not None and marker.job_id
+    return marker.job_id
+
+
+def refusal_status(portal: PortalStandin) -> int:
+    """The HTTP status a lapsed session gets in this stand-in's sessions mode."""
+    mode = portal.config.modes.sessions
+    return 200 if mode == "login-page" else int(mode)
+
+
+# -- sessions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "portal_extra",
+    [
+        pytest.param({**p.values[0], "session_ttl": 0.25}, id=p.id)  # type: ignore[dict-item]
+        for p in SESSION_MODES
+    ],
+)
+def test_sessions_lapsing_during_a_bundle_wait_of_50_tasks_end_with_their_true_status(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    # Polls back off to 0.6 s, longer than a session lives idle: the session
+    # lapses between polls, as it does on the real portal during a long wait.
+    configure(max_poll_interval="0.6")
+    portal.set_timings(queued=1.0)
+    created = hpc(
+        "bulk", "create", "--name", "lapse", "--data", "x=1..50", "--", "sh", "-c", "test @x -gt 10"
+    )
+    assert "bundle 'lapse' with 50 tasks" in created.stdout
+    before = len(logins(portal))
+    waited = hpc("bundle", "wait", "lapse", check=False, timeout=180)
+    assert waited.code == 1, waited.output  # ten tasks fail, as they should
+    counts = json.loads(hpc("bundle", "status", "lapse", "--summary", "counts", "--json").stdout)
+    assert counts == {"success": 40, "failure": 10}
+    assert len(portal.jobs()) == 50
+    lapsed = [c for c in calls(portal) if c["outcome"] == "not-logged-in"]
+    assert lapsed, "the session never lapsed: the test proves nothing"
+    assert {c["status"] for c in lapsed} == {refusal_status(portal)}
+    assert {c["path"] for c in lapsed} <= {"_listalljobs.php", "shownodes.php"}
+    assert len(logins(portal)) - before >= len(lapsed)
+    assert all(c["outcome"] == "ok" for c in logins(portal))
+
+
+@pytest.mark.parametrize("portal_extra", SESSION_MODES)
+def test_a_wrong_password_gives_the_authentication_message(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, keyring_env: dict[str, str]
+) -> None:
+    configure(platform="windows")
+    store_credentials(Credentials(USER, "not-the-password"))
+    done = hpc("task", "create", "--", "true", check=False)
+    assert done.code == 1
+    first, second = done.stderr.splitlines()
+    assert first == (
+        f"Error: the portal did not accept the password for '{USER}' (the task was not submitted)"
+    )
+    assert "hipercow windows-hpc authenticate set" in second
+    assert [c["outcome"] for c in logins(portal)] == ["wrong-password"], "one try per command"
+    assert portal.jobs() == []
+
+    checked = hpc("windows-hpc", "authenticate", "set", "-u", USER, stdin="wrong\n", check=False)
+    assert checked.code == 1
+    assert checked.stderr.splitlines() == [
+        f"Error: the portal did not accept the password for '{USER}'",
+        "  Run 'hipercow windows-hpc authenticate set' with your current DIDE password.",
+    ]
+    hpc("windows-hpc", "authenticate", "set", "-u", USER, stdin=PASSWORD)
+    assert hpc("task", "create", "--", "true").stdout.strip()
+
+
+@pytest.mark.parametrize("portal_extra", SESSION_MODES)
+def test_a_submission_after_a_lapse_is_renewed_and_sent_once(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure(platform="windows")
+    portal.set_timings(queued=60)
+    ids = create_tasks(project, [TaskSpec(("true",)) for _ in range(2)], submit=False)
+    driver = get_driver(project)
+    driver.submit(ids[:1])
+    portal.expire_sessions()
+    driver.submit(ids[1:])
+    assert sorted(j["name"] for j in portal.jobs()) == sorted(ids)
+    [lapsed] = [c for c in calls(portal) if c["outcome"] == "not-logged-in"]
+    assert (lapsed["path"], lapsed["status"]) == ("submit_1.php", refusal_status(portal))
+    assert len(logins(portal)) == 2
+
+
+# -- job states --------------------------------------------------------------------------
+
+
+TWO_USERS = {"users": {USER: {"password": PASSWORD}, "alice": {"password": "alice-pw"}}}
+
+
+def submitted_by_alice(project: Root, ids: list[str]) -> WindowsHpcDriver:
+    """Submit tasks as alice; bob's driver (returned) does not see them in his listing."""
+    bob = get_driver(project)
+    assert isinstance(bob, WindowsHpcDriver)
+    alice = WindowsHpcDriver(
+        project, bob.options, credentials=lambda: Credentials("alice", "alice-pw")
+    )
+    alice.submit(ids)
+    return bob
+
+
+def poll_until(
+    portal: PortalStandin, driver: WindowsHpcDriver, ids: list[str], done: set[TaskStatus]
+) -> set[str]:
+    """Poll the driver until every task is in `done`; the states the portal showed meanwhile.
+
+    No poll may find a task failed while its job was not in a final state.
+    """
+    jobs = [int(job_of(driver.root, t)) for t in ids]
+    shown: set[str] = set()
+    deadline = time.monotonic() + 30
+    while True:
+        states = {str(portal.job(j)["shown_state"]) for j in jobs}
+        statuses = driver.status(ids)
+        after = {str(portal.job(j)["shown_state"]) for j in jobs}
+        shown |= states
+        if TaskStatus.FAILURE in statuses.values():
+            assert states == after == {"Finished"}, (states, statuses)
+        if set(statuses.values()) <= done:
+            return shown
+        assert time.monotonic() < deadline, statuses
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("portal_extra", [TWO_USERS])
+def test_states_before_queued_leave_a_task_waiting(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    """A colleague's tasks are not in our listing: each job is asked about alone."""
+    configure()
+    portal.set_timings(queued=0.3, transient=0.5)
+    ids = create_tasks(project, [TaskSpec(("sleep", "0.3")) for _ in range(2)], submit=False)
+    bob = submitted_by_alice(project, ids)
+    shown = poll_until(portal, bob, ids, {TaskStatus.SUCCESS})
+    assert {"Submitted", "Validating"} <= shown
+    singles = calls(portal, "api/v1/get_job_status/")
+    assert singles and {c["status"] for c in singles} == {200}
+    assert all(task_info(project, t).reason is None for t in ids)
+
+
+@pytest.mark.parametrize("portal_extra", [TWO_USERS])
+def test_a_finishing_job_is_still_there(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    # A simulated Windows job runs no task: it ends without an outcome, once
+    # the portal says Finished, not while it says Finishing.
+    configure(platform="windows")
+    portal.set_timings(queued=0, running=0.2, transient=0.6)
+    ids = create_tasks(project, [TaskSpec(("true",))], submit=False)
+    bob = submitted_by_alice(project, ids)
+    shown = poll_until(portal, bob, ids, {TaskStatus.FAILURE})
+    assert "Finishing" in shown
+    job = job_of(project, ids[0])
+    assert task_info(project, ids[0]).reason == (
+        f"job {job} finished without the task recording an outcome"
+    )
+
+
+# -- dependencies ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("portal_extra", [{"modes": {"dependents": "queued"}}])
+def test_a_task_whose_dependency_failed_fails_though_the_portal_leaves_it_queued(
+    hpc: PortalCli,
+    project: Root,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
+) -> None:
+    configure()
+    portal.set_timings(queued=1.0)
+    [first] = create_tasks(project, [TaskSpec(("false",))])
+    [second] = create_tasks(project, [TaskSpec(("true",), depends_on=(first,))])
+    assert file_status(project, second) == TaskStatus.SUBMITTED
+    waited = hpc("task", "wait", second, "--timeout", "60", check=False)
+    assert waited.code == 1
+    assert task_info(project, first).status == TaskStatus.FAILURE
+    info = task_info(project, second)
+    assert (info.status, info.reason) == (TaskStatus.FAILURE, "dependency failed")
+    assert portal.wait_for_state(int(job_of(project, second)), "Canceled") == "Canceled"
+
+
+# -- cancel ------------------------------------------------------------------------------
+
+
+def test_a_slow_cancel_is_waited_for(
+    hpc: PortalCli,
+    project: Root,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
+) -> None:
+    configure(platform="windows", timeout="0.5")  # shorter than the cancel: it has its own
+    portal.set_timings(queued=60, cancel=1.5)
+    ids = create_tasks(project, [TaskSpec(("true",)) for _ in range(2)])
+    started = time.monotonic()
+    done = hpc("task", "cancel", *ids)
+    assert time.monotonic() - started >= 1.5
+    assert done.stdout.splitlines() == [f"{t}  cancelled" for t in ids]
+    [cancel] = calls(portal, "cancel.php")
+    assert cancel["status"] == 200
+    for task_id in ids:
+        job = job_of(project, task_id)
+        assert task_info(project, task_id).reason == f"job {job} cancelled by user"
+        assert portal.job(int(job))["state"] == "Canceled"
+
+
+def test_a_cancel_that_times_out_is_checked_in_the_listing_not_sent_again(
+    hpc: PortalCli,
+    project: Root,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
+) -> None:
+    configure(platform="windows", cancel_timeout="0.3")
+    portal.set_timings(queued=60, cancel=3.0)
+    ids = create_tasks(project, [TaskSpec(("true",)) for _ in range(2)])
+    done = hpc("task", "cancel", *ids)
+    assert done.stdout.splitlines() == [f"{t}  cancelled" for t in ids]
+    assert len(calls(portal, "cancel.php")) == 1, "a cancel is never sent twice"
+    after = [c["path"] for c in calls(portal)][-1]
+    assert after == "_listalljobs.php"
+    assert {task_info(project, t).status for t in ids} == {TaskStatus.CANCELLED}
+    assert {j["state"] for j in portal.jobs()} == {"Canceled"}
+
+
+def test_a_cancel_racing_the_end_of_a_job_is_not_reported_as_a_cancel(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure(platform="windows")
+    portal.set_timings(queued=60)
+    [task] = create_tasks(project, [TaskSpec(("true",))])
+    job = int(job_of(project, task))
+    portal.set_state(job, "Failed")  # ends after hipercow last looked
+    driver = get_driver(project)
+    assert driver.cancel([task]) == {task: False}
+    [cancel] = calls(portal, "cancel.php")
+    assert cancel["outcome"] == f"{job}:WRONG_STATE"
+    assert file_status(project, task) != TaskStatus.CANCELLED
+
+
+# -- cluster info ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "portal_extra",
+    [
+        pytest.param({"offline_nodes": ["wpia-004"]}, id="hpc-pack"),
+        pytest.param(
+            {
+                "offline_nodes": ["wpia-004"],
+                "modes": {"node_table": "legacy", "software_keys": "software/linuxsoftware"},
+            },
+            id="as-first-served",
+        ),
+    ],
+)
+def test_cluster_info_shows_each_nodes_real_load(
+    hpc: PortalCli,
+    project: Root,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
+) -> None:
+    configure(platform="windows")
+    portal.set_timings(queued=0, running=120)
+    ids = create_tasks(
+        project,
+        [
+            TaskSpec(("true",), resources=Resources(cores=4)),
+            TaskSpec(("true",), resources=Resources(cores=32, requested_nodes=("wpia-002",))),
+        ],
+    )
+    for task_id in ids:
+        portal.wait_for_state(int(job_of(project, task_id)), "Running")
+    info = json.loads(hpc("cluster", "info", "--json").stdout)
+    states = {node["name"]: node.get("state", "idle") for node in info["nodes"]}
+    assert states == {
+        "wpia-001": "4/32 cores busy",
+        "wpia-002": "busy",
+        "wpia-003": "idle",
+        "wpia-004": "offline",
+    }
+    pythons = {(s["version"], s["platform"]) for s in info["software"] if s["name"] == "python"}
+    assert ("3.12.4", "windows") in pythons and ("3.12.4", "linux") in pythons
+    table = hpc("cluster", "info").stdout
+    assert "4/32 cores busy" in table and "offline" in table
+    get_driver(project).cancel(ids)
+
+
+@pytest.mark.parametrize(
+    "portal_extra", [pytest.param({"modes": {"listing_times": "start,end,submit"}}, id="old-order")]
+)
+def test_tasks_run_and_are_followed_whatever_the_listings_time_order(
+    hpc: PortalCli,
+    project: Root,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
+) -> None:
+    configure()
+    ids = create_tasks(project, [TaskSpec(("true",)), TaskSpec(("false",))])
+    waited = [hpc("task", "wait", t, "--timeout", "60", check=False).code for t in ids]
+    assert waited == [0, 1]
+    assert [task_info(project, t).status for t in ids] == [TaskStatus.SUCCESS, TaskStatus.FAILURE]
