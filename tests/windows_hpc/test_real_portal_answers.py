@@ -213,7 +213,7 @@ def test_a_task_whose_dependency_failed_fails_though_the_portal_leaves_it_queued
     [first] = create_tasks(project, [TaskSpec(("false",))])
     [second] = create_tasks(project, [TaskSpec(("true",), depends_on=(first,))])
     assert file_status(project, second) == TaskStatus.SUBMITTED
-    waited = hpc("task", "wait", second, "--timeout", "60", check=False)
+    waited = hpc("task", "wait", second, "--timeout", "30", check=False)
     assert waited.code == 1
     assert task_info(project, first).status == TaskStatus.FAILURE
     info = task_info(project, second)

@@ -160,6 +160,27 @@ def test_node_table_as_hpc_pack_prints_it() -> None:
         parse_node_table("garbage")
 
 
+def test_every_row_of_a_full_size_table_is_read() -> None:
+    """A table the size of the recorded one: 7 machines of 32 processors, the head node first."""
+    names = ["WPIA-HN", *(f"WPIA-{n:03d}" for n in range(1, 7))]
+    lines = ["Node             Processor State       Job ID  Task ID CommandLine"]
+    for name in names:
+        for proc in range(32):
+            if name == "WPIA-003":
+                lines.append(f"{name:<16} - {proc:<3}Offline")
+            elif proc < 8 and name != "WPIA-HN":
+                lines.append(f"{name:<16} - {proc:<3}TaskRunning {4000 + proc} 1  call x.bat")
+            else:
+                lines.append(f"{name:<16} - {proc:<3}Idle")
+    text = "\r\n".join(lines) + "\r\n"
+    assert len(lines) - 1 == 224
+    assert len(parse_node_table(text)) == 224
+    slots = parse_node_table(text, head_node="wpia-hn")
+    assert len(slots) == 192
+    assert sum(slot.busy for slot in slots) == 5 * 8
+    assert sum(slot.state == "offline" for slot in slots) == 32
+
+
 def test_node_table_as_the_stand_in_first_served_it() -> None:
     text = (
         "NODE            PROCESSOR  STATE  JOB ID    TASK ID  COMMAND LINE\n"
