@@ -20,9 +20,8 @@ import pytest
 from hpc_portal import PortalStandin
 from windows_hpc.helpers import Configure, PortalCli
 
-from hipercow_core.drivers.registry import get_driver
 from hipercow_core.root import Root
-from hipercow_core.tasks import TaskSpec, create_tasks
+from hipercow_core.tasks import TaskSpec, create_tasks, task_outer_log
 from hipercow_windows_hpc.credentials import Credentials
 
 pytestmark = pytest.mark.portal
@@ -93,5 +92,5 @@ def test_without_kerberos_tools_the_task_runs_and_the_log_says_why_nothing_was_r
     configure(kerberos_renew="0.2", python_version="3.10")
     [task] = create_tasks(project, [TaskSpec(("true",))])
     assert hpc("task", "wait", task, "--timeout", "60", check=False).code == 0
-    outer = get_driver(project).outer_log(task) or ""
+    outer = task_outer_log(project, task) or ""
     assert "no 'kinit' on" in outer and "not renewing the Kerberos ticket" in outer

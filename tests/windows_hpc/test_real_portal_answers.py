@@ -10,7 +10,10 @@ lists' two pairs of keys, and the listing's time order.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hpc_portal import PortalStandin
@@ -20,7 +23,16 @@ from hipercow_core.drivers.registry import get_driver
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, TaskStatus
 from hipercow_core.store import file_status, read_markers
-from hipercow_core.tasks import TaskSpec, create_tasks, task_info
+from hipercow_core.tasks import (
+    TaskSpec,
+    cancel_tasks,
+    create_tasks,
+    submit_tasks,
+    submit_with,
+    task_info,
+    tasks_status,
+)
+from hipercow_testing import BIN, wait_until
 from hipercow_windows_hpc.credentials import Credentials, store_credentials
 from hipercow_windows_hpc.driver import WindowsHpcDriver
 
@@ -51,33 +63,84 @@ def refusal_status(portal: PortalStandin) -> int:
 @pytest.mark.parametrize(
     "portal_extra",
     [
-        pytest.param({**p.values[0], "session_ttl": 0.25}, id=p.id)  # type: ignore[dict-item]
+        pytest.param({**p.values[0], "session_ttl": 0.5}, id=p.id)  # type: ignore[dict-item]
         for p in SESSION_MODES
     ],
 )
 def test_sessions_lapsing_during_a_bundle_wait_of_50_tasks_end_with_their_true_status(
-    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+    hpc: PortalCli,
+    share: Path,
+    configure: Configure,
+    portal: PortalStandin,
+    logged_in: Credentials,
 ) -> None:
-    # Polls back off to 0.6 s, longer than a session lives idle: the session
+    # Polls back off to 1 s, longer than a session lives idle: the session
     # lapses between polls, as it does on the real portal during a long wait.
-    configure(max_poll_interval="0.6")
-    portal.set_timings(queued=1.0)
+    # The tasks wait for a gate the test opens once the wait has seen lapses.
+    configure(max_poll_interval="1")
+    gate = share / "gate"
+    command = f"while [ ! -e {gate} ]; do sleep 0.05; done; test @x -gt 10"
     created = hpc(
-        "bulk", "create", "--name", "lapse", "--data", "x=1..50", "--", "sh", "-c", "test @x -gt 10"
+        "bulk", "create", "--name", "lapse", "--data", "x=1..50", "--", "sh", "-c", command
     )
     assert "bundle 'lapse' with 50 tasks" in created.stdout
     before = len(logins(portal))
-    waited = hpc("bundle", "wait", "lapse", check=False, timeout=180)
-    assert waited.code == 1, waited.output  # ten tasks fail, as they should
+    created_seq = max(c["seq"] for c in portal.calls())
+
+    def listings_lapsed() -> list[dict[str, Any]]:
+        """Status listings of the wait answered as a lapsed session."""
+        return [
+            c
+            for c in portal.calls("_listalljobs.php")
+            if c["outcome"] == "not-logged-in" and c["seq"] > created_seq
+        ]
+
+    waiting = subprocess.Popen(
+        [str(BIN / "hipercow"), "bundle", "wait", "lapse"],
+        cwd=hpc.cwd,
+        env=hpc.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(listings_lapsed()) >= 2, timeout=60)
+        assert waiting.poll() is None, "the wait ended before its tasks did"
+        gate.touch()
+        out, err = waiting.communicate(timeout=180)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert waiting.returncode == 1, out + err  # ten tasks fail, as they should
     counts = json.loads(hpc("bundle", "status", "lapse", "--summary", "counts", "--json").stdout)
     assert counts == {"success": 40, "failure": 10}
     assert len(portal.jobs()) == 50
     lapsed = [c for c in calls(portal) if c["outcome"] == "not-logged-in"]
-    assert lapsed, "the session never lapsed: the test proves nothing"
     assert {c["status"] for c in lapsed} == {refusal_status(portal)}
-    assert {c["path"] for c in lapsed} <= {"_listalljobs.php", "shownodes.php"}
-    assert len(logins(portal)) - before >= len(lapsed)
+    assert len(logins(portal)) - before >= len(listings_lapsed())
     assert all(c["outcome"] == "ok" for c in logins(portal))
+
+
+@pytest.mark.parametrize(
+    "portal_extra",
+    [
+        pytest.param({"modes": {"sessions": "401"}, "session_ttl": 0.3}, id="401"),
+        pytest.param({"modes": {"sessions": "403"}, "session_ttl": 0.3}, id="403"),
+    ],
+)
+def test_a_session_lapsing_right_after_the_login_is_not_a_wrong_password(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure(platform="windows")
+    # The head node list is answered only after the new session has lapsed.
+    portal.add_fault("_listheadnodes.php", "slow", delay=0.6)
+    [task] = create_tasks(project, [TaskSpec(("true",))])
+    assert file_status(project, task) == TaskStatus.SUBMITTED
+    assert [c["outcome"] for c in logins(portal)] == ["ok", "ok"]
+    heads = calls(portal, "_listheadnodes.php")
+    assert [c["status"] for c in heads] == [refusal_status(portal), 200]
 
 
 @pytest.mark.parametrize("portal_extra", SESSION_MODES)
@@ -89,8 +152,8 @@ def test_a_wrong_password_gives_the_authentication_message(
     done = hpc("task", "create", "--", "true", check=False)
     assert done.code == 1
     first, second = done.stderr.splitlines()
-    assert first == (
-        f"Error: the portal did not accept the password for '{USER}' (the task was not submitted)"
+    assert first.startswith("Error: task ") and first.endswith(
+        f" was not submitted: the portal did not accept the password for '{USER}'"
     )
     assert "hipercow windows-hpc authenticate set" in second
     assert [c["outcome"] for c in logins(portal)] == ["wrong-password"], "one try per command"
@@ -113,10 +176,9 @@ def test_a_submission_after_a_lapse_is_renewed_and_sent_once(
     configure(platform="windows")
     portal.set_timings(queued=60)
     ids = create_tasks(project, [TaskSpec(("true",)) for _ in range(2)], submit=False)
-    driver = get_driver(project)
-    driver.submit(ids[:1])
+    submit_tasks(project, ids[:1])
     portal.expire_sessions()
-    driver.submit(ids[1:])
+    submit_tasks(project, ids[1:])
     assert sorted(j["name"] for j in portal.jobs()) == sorted(ids)
     [lapsed] = [c for c in calls(portal) if c["outcome"] == "not-logged-in"]
     assert (lapsed["path"], lapsed["status"]) == ("submit_1.php", refusal_status(portal))
@@ -129,30 +191,29 @@ def test_a_submission_after_a_lapse_is_renewed_and_sent_once(
 TWO_USERS = {"users": {USER: {"password": PASSWORD}, "alice": {"password": "alice-pw"}}}
 
 
-def submitted_by_alice(project: Root, ids: list[str]) -> WindowsHpcDriver:
-    """Submit tasks as alice; bob's driver (returned) does not see them in his listing."""
+def submit_as_alice(project: Root, ids: list[str]) -> None:
+    """Submit tasks as alice: bob (the configured credentials) does not see them in his listing."""
     bob = get_driver(project)
     assert isinstance(bob, WindowsHpcDriver)
     alice = WindowsHpcDriver(
         project, bob.options, credentials=lambda: Credentials("alice", "alice-pw")
     )
-    alice.submit(ids)
-    return bob
+    assert submit_with(project, alice, ids) == ids
 
 
 def poll_until(
-    portal: PortalStandin, driver: WindowsHpcDriver, ids: list[str], done: set[TaskStatus]
+    portal: PortalStandin, project: Root, ids: list[str], done: set[TaskStatus]
 ) -> set[str]:
-    """Poll the driver until every task is in `done`; the states the portal showed meanwhile.
+    """Poll as bob until every task is in `done`; the states the portal showed meanwhile.
 
     No poll may find a task failed while its job was not in a final state.
     """
-    jobs = [int(job_of(driver.root, t)) for t in ids]
+    jobs = [int(job_of(project, t)) for t in ids]
     shown: set[str] = set()
     deadline = time.monotonic() + 30
     while True:
         states = {str(portal.job(j)["shown_state"]) for j in jobs}
-        statuses = driver.status(ids)
+        statuses = tasks_status(project, ids)
         after = {str(portal.job(j)["shown_state"]) for j in jobs}
         shown |= states
         if TaskStatus.FAILURE in statuses.values():
@@ -171,8 +232,8 @@ def test_states_before_queued_leave_a_task_waiting(
     configure()
     portal.set_timings(queued=0.3, transient=0.5)
     ids = create_tasks(project, [TaskSpec(("sleep", "0.3")) for _ in range(2)], submit=False)
-    bob = submitted_by_alice(project, ids)
-    shown = poll_until(portal, bob, ids, {TaskStatus.SUCCESS})
+    submit_as_alice(project, ids)
+    shown = poll_until(portal, project, ids, {TaskStatus.SUCCESS})
     assert {"Submitted", "Validating"} <= shown
     singles = calls(portal, "api/v1/get_job_status/")
     assert singles and {c["status"] for c in singles} == {200}
@@ -188,13 +249,12 @@ def test_a_finishing_job_is_still_there(
     configure(platform="windows")
     portal.set_timings(queued=0, running=0.2, transient=0.6)
     ids = create_tasks(project, [TaskSpec(("true",))], submit=False)
-    bob = submitted_by_alice(project, ids)
-    shown = poll_until(portal, bob, ids, {TaskStatus.FAILURE})
+    submit_as_alice(project, ids)
+    shown = poll_until(portal, project, ids, {TaskStatus.FAILURE})
     assert "Finishing" in shown
     job = job_of(project, ids[0])
-    assert task_info(project, ids[0]).reason == (
-        f"job {job} finished without the task recording an outcome"
-    )
+    info = task_info(project, ids[0])
+    assert (info.reason, info.note) == ("lost", f"the portal reports job {job} Finished")
 
 
 # -- dependencies ------------------------------------------------------------------------
@@ -242,7 +302,8 @@ def test_a_slow_cancel_is_waited_for(
     assert cancel["status"] == 200
     for task_id in ids:
         job = job_of(project, task_id)
-        assert task_info(project, task_id).reason == f"job {job} cancelled by user"
+        info = task_info(project, task_id)
+        assert (info.reason, info.note) == ("cancelled", f"windows-hpc job {job} cancelled")
         assert portal.job(int(job))["state"] == "Canceled"
 
 
@@ -271,13 +332,14 @@ def test_a_cancel_racing_the_end_of_a_job_is_not_reported_as_a_cancel(
     configure(platform="windows")
     portal.set_timings(queued=60)
     [task] = create_tasks(project, [TaskSpec(("true",))])
-    job = int(job_of(project, task))
-    portal.set_state(job, "Failed")  # ends after hipercow last looked
-    driver = get_driver(project)
-    assert driver.cancel([task]) == {task: False}
+    job = job_of(project, task)
+    portal.set_state(int(job), "Failed")  # ends after core last looked, before the cancel
+    report = get_driver(project).cancel({task: job})
+    assert report.stopped == set()
+    assert report.refused == {task: f"the portal answered WRONG_STATE for job {job}"}
     [cancel] = calls(portal, "cancel.php")
     assert cancel["outcome"] == f"{job}:WRONG_STATE"
-    assert file_status(project, task) != TaskStatus.CANCELLED
+    assert calls(portal)[-1]["path"] == "_listalljobs.php", "the listing says what happened"
 
 
 # -- cluster info ------------------------------------------------------------------------
@@ -326,7 +388,7 @@ def test_cluster_info_shows_each_nodes_real_load(
     assert ("3.12.4", "windows") in pythons and ("3.12.4", "linux") in pythons
     table = hpc("cluster", "info").stdout
     assert "4/32 cores busy" in table and "offline" in table
-    get_driver(project).cancel(ids)
+    cancel_tasks(project, ids)
 
 
 @pytest.mark.parametrize(

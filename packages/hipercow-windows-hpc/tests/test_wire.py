@@ -13,8 +13,9 @@ import json
 
 import pytest
 
-from hipercow_core.schema import TaskStatus
-from hipercow_windows_hpc.states import ending, has_ended, is_cancelled, normalise_state
+from hipercow_core import outcomes
+from hipercow_core.drivers.protocol import JobState
+from hipercow_windows_hpc.states import has_ended, is_cancelled, job_state, normalise_state
 from hipercow_windows_hpc.wire import (
     JobRow,
     NodeSlot,
@@ -109,12 +110,13 @@ def test_job_listing_times_are_start_submit_end() -> None:
 def test_states_beyond_the_five_mean_still_there() -> None:
     for passing in ("Configuring", "Submitted", "Validating", "Finishing", "Canceling", "Exploded"):
         assert normalise_state(passing) is None
-        assert ending(normalise_state(passing), "1") is None
-    assert ending("Gone", "7") == (TaskStatus.FAILURE, "job 7 is no longer known to the portal")
-    assert ending(normalise_state("Cancelled"), "7") == (
-        TaskStatus.CANCELLED,
-        "the portal reports job 7 Canceled",
+        assert job_state("1", passing) == JobState.active()
+    assert job_state("7", None) == JobState.unknown("the portal no longer knows job 7")
+    assert job_state("7", "Cancelled") == JobState.ended(
+        outcomes.cancelled(), "the portal reports job 7 Canceled"
     )
+    assert job_state("7", "Failed").outcome == outcomes.failure(outcomes.JOB_FAILED)
+    assert job_state("7", "Finished").outcome == outcomes.failure(outcomes.LOST)
     assert is_cancelled("Canceling") and is_cancelled("Canceled") and not is_cancelled("Queued")
     assert has_ended("Finished") and has_ended("Canceling") and not has_ended("Validating")
 

@@ -170,34 +170,23 @@ class PortalClient:
 
         The portal refuses a wrong password with HTTP 401 or 403; the older
         portal did not say, and the failure showed as an empty list of head
-        nodes, so that list is always fetched too.
+        nodes, so that list is always fetched too. A head node list refused
+        right after an accepted login means the new session lapsed at once
+        (a slow moment of the portal's): the login is tried once more.
         """
         credentials = self._credentials()
         username = credentials.username
         self._forget_session()
-        self._use_jar(CookieJar())
         log.debug("portal login", user=username, url=self.url)
-        form = {
-            "us": b64(username),
-            "pw": b64(credentials.password),
-            "hpcfunc": b64("login"),
-        }
-        try:
-            text = self._call("login", "POST", "index.php", form=form, parse=str)
-            if is_no_access_page(text):
-                raise NoAccessError(
-                    f"'{username}' can log in to the portal but has no access to the HPC cluster",
-                    "Ask your group's HPC contact to give you access, then try again.",
-                )
-            nodes = self._call(
-                "head node list",
-                "POST",
-                "_listheadnodes.php",
-                form={"user": b64("")},
-                parse=parse_head_nodes,
+        nodes = self._log_in_once(credentials)
+        if nodes is None:
+            log.debug("portal session lapsed right after login; logging in again")
+            nodes = self._log_in_once(credentials)
+        if nodes is None:
+            raise PortalRefusedError(
+                "the portal accepted the login but refused the head node list right after",
+                "Try again; if it persists, check 'hipercow windows-hpc check'.",
             )
-        except _SessionLapsedError:
-            nodes = []
         if not nodes:
             raise AuthenticationError(
                 f"the portal did not accept the password for '{username}'",
@@ -215,6 +204,38 @@ class PortalClient:
         self._logged_in = True
         if self._share:
             _SESSIONS[self._key] = _Session(self._jar, username, self._head_nodes)
+
+    def _log_in_once(self, credentials: Credentials) -> list[str] | None:
+        """Post the login in a fresh session; the head nodes it may use ([]: refused).
+
+        None when the login was accepted but the head node list was refused.
+        """
+        self._use_jar(CookieJar())
+        form = {
+            "us": b64(credentials.username),
+            "pw": b64(credentials.password),
+            "hpcfunc": b64("login"),
+        }
+        try:
+            text = self._call("login", "POST", "index.php", form=form, parse=str)
+        except _SessionLapsedError:
+            return []
+        if is_no_access_page(text):
+            raise NoAccessError(
+                f"'{credentials.username}' can log in to the portal "
+                "but has no access to the HPC cluster",
+                "Ask your group's HPC contact to give you access, then try again.",
+            )
+        try:
+            return self._call(
+                "head node list",
+                "POST",
+                "_listheadnodes.php",
+                form={"user": b64("")},
+                parse=parse_head_nodes,
+            )
+        except _SessionLapsedError:
+            return None
 
     def _use_jar(self, jar: CookieJar) -> None:
         self._jar = jar
