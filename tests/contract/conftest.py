@@ -19,12 +19,21 @@ from windows_hpc.fixtures import (
     logged_in,
     portal,
     portal_config,
+    portal_extra,
     share,
 )
 
 from hipercow_core.root import Root
 
-__all__ = ["configure", "keyring_env", "logged_in", "portal", "portal_config", "share"]
+__all__ = [
+    "configure",
+    "keyring_env",
+    "logged_in",
+    "portal",
+    "portal_config",
+    "portal_extra",
+    "share",
+]
 
 
 @pytest.fixture(scope="session")
