@@ -2,10 +2,9 @@
 
 Every method takes many tasks and makes one call to Slurm for all of them
 (one sbatch per array, one squeue per poll, one scancel), because clusters
-punish one request per job. The task files stay the source of truth: Slurm
-is asked only about tasks the files call submitted or running, and what it
-says about jobs that ended without their task recording an outcome is
-written back as the task's terminal marker.
+punish one request per job. It answers what Slurm said (job ids, refusals,
+job states, cancellations); core writes every marker from these answers
+(see `hipercow_core.jobs`).
 """
 
 from __future__ import annotations

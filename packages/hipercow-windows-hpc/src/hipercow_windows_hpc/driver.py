@@ -2,11 +2,10 @@
 
 One driver instance serves one command, and owns one portal client, so the
 whole command logs in once however many tasks it handles. Submission writes
-each task's script (see `batch`) and submits it; only tasks the portal
-accepted get their `submitted` marker. Status asks the portal once per poll
-for all the user's jobs and writes a terminal marker (with the reason) for
-tasks whose job ended without the task recording an outcome, so a task whose
-job died never stays `running`.
+each task's script (see `batch`) and submits it, reporting the portal's job
+id or its refusal per task; status asks the portal once per poll for all the
+user's jobs and answers each job's state. Core writes every marker from
+these answers (see `hipercow_core.jobs`).
 """
 
 from __future__ import annotations
