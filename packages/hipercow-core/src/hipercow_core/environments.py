@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -161,7 +162,11 @@ def list_environments(root: Root) -> list[EnvironmentRecord]:
 
 
 def create_environment(
-    root: Root, name: str, engine: str = DEFAULT_ENGINE, python: str | None = None
+    root: Root,
+    name: str,
+    engine: str = DEFAULT_ENGINE,
+    python: str | None = None,
+    channels: Sequence[str] = (),
 ) -> EnvironmentRecord:
     """Record a new environment; nothing is built until it is provisioned."""
     validate_name(name)
@@ -178,7 +183,13 @@ def create_environment(
             f"Provision it with 'hipercow environment provision {name}', "
             f"or delete it first with 'hipercow environment delete {name}'.",
         )
-    record = EnvironmentRecord(name=name, engine=engine, created=datetime.now(UTC), python=python)
+    record = EnvironmentRecord(
+        name=name,
+        engine=engine,
+        created=datetime.now(UTC),
+        python=python,
+        channels=tuple(channels),
+    )
     (directory / "builds").mkdir(parents=True, exist_ok=True)
     (directory / "history").mkdir(exist_ok=True)
     atomic_write(directory / RECORD, msgspec.json.format(msgspec.json.encode(record)) + b"\n")
@@ -196,11 +207,16 @@ def read_running(root: Root, name: str) -> ProvisionRunning | None:
 
 
 class BuildLayout(NamedTuple):
-    """Where things are inside a prefix, relative to it with POSIX separators."""
+    """Where things are inside a prefix, relative to it with POSIX separators.
 
-    interpreter: str
+    `interpreter` is None when the prefix has no Python of its own; `activate`
+    are shell scripts to source when entering it (see BuildRecord).
+    """
+
+    interpreter: str | None
     path: tuple[str, ...]
     prefix_variable: str | None
+    activate: tuple[str, ...] = ()
 
 
 def platform_tag(system: str | None = None, machine: str | None = None) -> str:
@@ -285,12 +301,55 @@ def build_prefix(root: Root, name: str, build: BuildRecord) -> Path:
     return environment_dir(root, name) / Path(build.prefix)
 
 
-def build_interpreter(root: Root, name: str, build: BuildRecord) -> Path:
+def build_interpreter(root: Root, name: str, build: BuildRecord) -> Path | None:
+    """The build's own Python; None when it has none (tasks then use hipercow's)."""
+    if build.interpreter is None:
+        return None
     return build_prefix(root, name, build) / Path(build.interpreter)
 
 
+# Sources each script given as an argument, stopping at the first that fails,
+# then prints the resulting environment NUL-separated (values may hold newlines).
+_SOURCE_SCRIPTS = 'for script do . "$script" || exit 97; done; exec env -0'
+
+
+class ActivationError(HipercowError):
+    """An environment's activation script failed, so its tasks cannot be entered into it."""
+
+
+def run_activation(scripts: Sequence[Path], env: Mapping[str, str]) -> dict[str, str]:
+    """The environment after sourcing `scripts` in a POSIX shell started with `env`.
+
+    This is how conda's `etc/conda/activate.d` scripts take effect: sourced
+    at each task's start, on the node, so they see the node's own paths.
+    """
+    try:
+        done = subprocess.run(
+            ["sh", "-c", _SOURCE_SCRIPTS, "sh", *map(str, scripts)],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+    except OSError as e:
+        raise ActivationError(f"cannot run sh for the activation scripts: {e}") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ActivationError(
+            f"an activation script of the environment failed (exit code {done.returncode})"
+            + (f": {detail[-1]}" if detail else ""),
+            f"The scripts: {', '.join(map(str, scripts))}.",
+        )
+    entries = (item.partition("=") for item in done.stdout.decode(errors="replace").split("\0"))
+    return {key: value for key, _, value in entries if key and key != "_"}
+
+
 def activate(root: Root, name: str | None, env: Mapping[str, str]) -> dict[str, str]:
-    """A process environment entered into the environment: PATH first, then its prefix variable."""
+    """A process environment entered into the environment.
+
+    Its PATH directories first, then its prefix variable, then its activation
+    scripts (if the build lists any) sourced over that.
+    """
     result = dict(env)
     build = task_build(root, name)
     if build is None or name is None:
@@ -302,6 +361,8 @@ def activate(root: Root, name: str | None, env: Mapping[str, str]) -> dict[str, 
     if build.prefix_variable:
         result[build.prefix_variable] = str(prefix)
     result.pop("PYTHONHOME", None)
+    if build.activate and not is_windows(build.platform):
+        result = run_activation([prefix / Path(s) for s in build.activate], result)
     return result
 
 
@@ -332,7 +393,7 @@ class BuildContext(Protocol):
 
 
 class Engine(Protocol):
-    """How prefixes are built: `uv`, `pip` (hipercow_provision), `conda` (later)."""
+    """How prefixes are built: `uv`, `pip` (hipercow_provision), `conda` (hipercow_conda_env)."""
 
     name: ClassVar[str]
     needs_build: ClassVar[bool]
@@ -341,8 +402,12 @@ class Engine(Protocol):
         """The interpreter to build from: `request` (a version or path) or hipercow's own."""
         ...
 
-    def layout(self, platform_name: str) -> BuildLayout:
-        """Where the interpreter and the PATH directories are inside a prefix."""
+    def layout(self, platform_name: str, prefix: Path | None = None) -> BuildLayout:
+        """Where the interpreter and the PATH directories are inside a prefix.
+
+        `prefix` is the prefix as built, for engines whose layout depends on
+        what was installed (conda: an interpreter only if Python is in it).
+        """
         ...
 
     def is_built(self, prefix: Path, platform_name: str) -> bool:
@@ -379,7 +444,7 @@ class EmptyEngine:
     def find_python(self, request: str | None, ctx: BuildContext) -> str:
         return sys.executable
 
-    def layout(self, platform_name: str) -> BuildLayout:
+    def layout(self, platform_name: str, prefix: Path | None = None) -> BuildLayout:
         raise self._nothing()
 
     def is_built(self, prefix: Path, platform_name: str) -> bool:
@@ -416,6 +481,7 @@ def load_engine(name: str) -> Engine:
 __all__ = [
     "DEFAULT",
     "EMPTY",
+    "ActivationError",
     "BuildContext",
     "BuildLayout",
     "EmptyEngine",
@@ -441,6 +507,7 @@ __all__ = [
     "read_environment",
     "read_running",
     "require_environment",
+    "run_activation",
     "select_build",
     "task_build",
     "venv_layout",

@@ -37,7 +37,9 @@ def environment_python(environment: str | None, root: Root | None = None) -> str
     build = task_build(root, environment)
     if build is None:
         return None
-    return str(build_interpreter(root, environment, build))
+    interpreter = build_interpreter(root, environment, build)
+    # A prefix without its own Python (conda tools only): tasks use hipercow's.
+    return sys.executable if interpreter is None else str(interpreter)
 
 
 def pyexec_command(root: Root, task_id: str, environment: str | None) -> list[str]:

@@ -242,7 +242,7 @@ class Bundle(msgspec.Struct, frozen=True):
 # Environments and provisioning (hipercow_core.environments, hipercow_provision).
 
 AttemptStatus = Literal["queued", "running", "success", "failure", "cancelled"]
-InputsKind = Literal["packages", "requirements", "pyproject"]
+InputsKind = Literal["packages", "requirements", "pyproject", "environment", "lock"]
 
 
 class EnvironmentRecord(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -250,13 +250,15 @@ class EnvironmentRecord(msgspec.Struct, frozen=True, omit_defaults=True):
 
     `python` is the interpreter request new builds start from (a version such
     as `3.12`, or a path); None means the interpreter hipercow itself runs with
-    on the machine doing the build.
+    on the machine doing the build. `channels` are the conda channels the
+    environment's builds use (the conda engine only), in priority order.
     """
 
     name: str
     engine: str
     created: datetime
     python: str | None = None
+    channels: tuple[str, ...] = ()
 
 
 class BuildRecord(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -266,26 +268,37 @@ class BuildRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     runner on every task start, so entering an environment needs no engine
     code: paths are relative (POSIX separators) to the environment's directory
     (`prefix`) and to the prefix (`interpreter`, `path`), since mount points
-    differ between machines.
+    differ between machines. `interpreter` is None for a prefix without its
+    own Python (a conda environment of command-line tools): Python tasks then
+    run with hipercow's. `activate` lists POSIX shell scripts (relative to the
+    prefix, e.g. conda's `etc/conda/activate.d/*.sh`) that the runner sources,
+    in order, to set the variables of the task's environment.
     """
 
     key: str
     platform: str
     python_version: str
     prefix: str
-    interpreter: str
+    interpreter: str | None
     path: tuple[str, ...]
     attempt: str
     updated: datetime
     prefix_variable: str | None = "VIRTUAL_ENV"
+    activate: tuple[str, ...] = ()
 
 
 class PackageInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One installed distribution: `source` is `index`, or where it came from (URL, path, VCS)."""
+    """One installed distribution: `source` is `index`, or where it came from (URL, path, VCS).
+
+    Conda packages also carry their `build` string and archive `sha256`, and
+    their `source` is the channel they came from.
+    """
 
     name: str
     version: str
     source: str = "index"
+    build: str | None = None
+    sha256: str | None = None
 
 
 class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -295,19 +308,25 @@ class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     pyproject's dependencies); `file` is where a requirements file or
     pyproject.toml was read from and `content` the requirements file as read,
     so the history shows exactly what was asked even after the file changed.
+    An `environment` is a conda environment.yml (`content` as read); a `lock`
+    is an earlier attempt's exact set (`file` its attempt id, `content` its
+    lock). `channels` are the conda channels used, in priority order.
     """
 
     kind: InputsKind
     packages: tuple[str, ...] = ()
     file: str | None = None
     content: str | None = None
+    channels: tuple[str, ...] = ()
 
 
 class ProvisionAttempt(msgspec.Struct, frozen=True, omit_defaults=True):
     """An attempt as requested, `history/<id>/attempt.json`, written once before it starts.
 
     `environment` and `task_id` are None for the standalone `hipercow-provision`,
-    which builds at `prefix` without a hipercow root.
+    which builds at `prefix` without a hipercow root. `engine_options` come
+    from the driver (its `engine_options` attribute), e.g. the conda engine's
+    `conda_executable` on the nodes.
     """
 
     id: str
@@ -322,6 +341,7 @@ class ProvisionAttempt(msgspec.Struct, frozen=True, omit_defaults=True):
     task_id: str | None = None
     driver: str | None = None
     prefix: str | None = None
+    engine_options: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class ProvisionResult(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -338,6 +338,6 @@ def execute(
                 session.say(f"{result.status}: {result.error}")
     built = None
     if result.status == "success" and progress.prefix and progress.key and progress.platform:
-        layout = engine.layout(progress.platform)
+        layout = engine.layout(progress.platform, progress.prefix)
         built = Built(progress.key, progress.prefix, layout, progress.platform)
     return result, built

@@ -65,11 +65,11 @@ class VenvEngine:
     name: ClassVar[str]
     needs_build: ClassVar[bool] = True
 
-    def layout(self, platform_name: str) -> BuildLayout:
+    def layout(self, platform_name: str, prefix: Path | None = None) -> BuildLayout:
         return venv_layout(platform_name)
 
     def interpreter(self, prefix: Path, platform_name: str) -> Path:
-        return prefix / Path(self.layout(platform_name).interpreter)
+        return prefix / Path(venv_layout(platform_name).interpreter or "")
 
     def is_built(self, prefix: Path, platform_name: str) -> bool:
         return (prefix / "pyvenv.cfg").is_file() and self.interpreter(

@@ -54,17 +54,65 @@ _STATUS_STYLE = {
 _CHANGE_STYLE = {"added": "green", "removed": "red", "updated": "yellow", "unchanged": "dim"}
 
 
+# --- conda environments (hipercow-conda-env): channels, environment.yml, exact rebuilds
+
+Channels = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--channel",
+        "-c",
+        help="A conda channel (name, address, or directory); repeat it in priority order.",
+        show_default=False,
+    ),
+]
+EnvironmentFile = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="A conda environment.yml (channels, dependencies, pip:)."),
+]
+FromAttempt = Annotated[
+    str | None,
+    typer.Option(
+        "--from-attempt", help="Rebuild exactly the set an earlier attempt solved (number or id)."
+    ),
+]
+
+
+class CondaInputs:
+    """The conda-only inputs of `provision` and `check`, passed on as given."""
+
+    def __init__(
+        self,
+        channels: list[str] | None = None,
+        environment_file: Path | None = None,
+        from_attempt: str | None = None,
+    ) -> None:
+        self.channels = tuple(channels or ())
+        self.environment_file = (
+            (Path.cwd() / environment_file).resolve() if environment_file else None
+        )
+        self.from_attempt = from_attempt
+
+
 def _inputs(
-    root: Root, name: str, packages: list[str] | None, requirements: Path | None, pyproject: bool
+    root: Root,
+    name: str,
+    packages: list[str] | None,
+    requirements: Path | None,
+    pyproject: bool,
+    conda: CondaInputs | None = None,
 ) -> ProvisionInputs:
     from hipercow_provision.provision import provision_inputs
 
+    conda = conda or CondaInputs()
     return provision_inputs(
         root,
         name,
         requirements=(Path.cwd() / requirements).resolve() if requirements else None,
         pyproject=pyproject,
         packages=packages or (),
+        environment_file=conda.environment_file,
+        channels=conda.channels,
+        from_attempt=conda.from_attempt,
     )
 
 
@@ -72,24 +120,47 @@ def _inputs(
 def new(
     name: Name,
     engine: Annotated[
-        str, typer.Option(help="How it is built: uv (default), pip, or empty.")
+        str, typer.Option(help="How it is built: uv (default), pip, conda, or empty.")
     ] = "uv",
     python: Annotated[
         str | None,
         typer.Option(help="Python to build from: a version (3.12) or a path on the nodes."),
     ] = None,
+    channels: Channels = None,
     as_json: Json = False,
 ) -> None:
     """Create an environment; then install packages with 'hipercow environment provision'."""
     from hipercow_core.environments import create_environment
 
-    record = create_environment(Root.find(), name, engine, python)
+    record = create_environment(Root.find(), name, engine, python, _new_channels(engine, channels))
     if as_json:
         cli.emit_json(record)
         return
     cli.success(f"Created environment '{name}' (engine {engine})")
     if engine != "empty":
         cli.out(f"Install packages with: hipercow environment provision {name} PKG ...")
+
+
+def _new_channels(engine: str, channels: list[str] | None) -> tuple[str, ...]:
+    """A new environment's conda channels, directories made absolute; refused for other engines.
+
+    The conda engine checks and normalises them further when provisioning.
+    """
+    from hipercow_core.errors import InvalidInputError
+
+    if not channels:
+        return ()
+    if engine != "conda":
+        raise InvalidInputError(
+            "--channel is for conda environments", "Create it with '--engine conda'."
+        )
+
+    def absolute(channel: str) -> str:
+        if channel.startswith(("/", ".", "~")):
+            return Path(channel).expanduser().resolve().as_uri()
+        return channel.rstrip("/")
+
+    return tuple(dict.fromkeys(absolute(c.strip()) for c in channels))
 
 
 @app.command("list")
@@ -160,7 +231,7 @@ def show(name: Name, as_json: Json = False) -> None:
                 build.python_version,
                 build.attempt,
                 cli.show_time(build.updated),
-                str(envs.build_interpreter(root, name, build)),
+                str(envs.build_interpreter(root, name, build) or "hipercow's own"),
             )
         cli.out()
         cli.print_table(table)
@@ -235,6 +306,9 @@ def provision(
         bool, typer.Option("--detach", help="Submit and return without following the log.")
     ] = False,
     driver: Driver = None,
+    channels: Channels = None,
+    environment_file: EnvironmentFile = None,
+    from_attempt: FromAttempt = None,
     as_json: Json = False,
 ) -> None:
     """Install packages into an environment, as a job on the cluster, following its log.
@@ -246,7 +320,8 @@ def provision(
     from hipercow_provision.provision import attempt_verdict, start_provision
 
     root = Root.find()
-    inputs = _inputs(root, name, packages, requirements, pyproject)
+    conda = CondaInputs(channels, environment_file, from_attempt)
+    inputs = _inputs(root, name, packages, requirements, pyproject, conda)
     if wait_for_tasks:
         _wait_for_tasks(root, name)
     started = start_provision(root, name, inputs, fresh=fresh, python=python, driver=driver)
@@ -344,6 +419,8 @@ def check(
     packages: Packages = None,
     requirements: Requirements = None,
     pyproject: Pyproject = False,
+    channels: Channels = None,
+    environment_file: EnvironmentFile = None,
     as_json: Json = False,
 ) -> None:
     """Would a new attempt change the inputs? Exits 0 if not, 1 if it would.
@@ -354,7 +431,9 @@ def check(
     from hipercow_provision.provision import check_environment
 
     root = Root.find()
-    outcome = check_environment(root, name, _inputs(root, name, packages, requirements, pyproject))
+    conda = CondaInputs(channels, environment_file)
+    inputs = _inputs(root, name, packages, requirements, pyproject, conda)
+    outcome = check_environment(root, name, inputs)
     if as_json:
         cli.emit_json(outcome)
     elif outcome.last is None:

@@ -318,6 +318,11 @@ def _key(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _identity(info: PackageInfo) -> tuple[str, str, str | None, str | None]:
+    """What makes two installs of a package the same: a conda package's build and archive too."""
+    return (info.version, info.source, info.build, info.sha256)
+
+
 def compare(a: HistoryEntry, b: HistoryEntry) -> Comparison:
     """What changed in the package list from attempt `a` to attempt `b`."""
     old = {_key(p.name): p for p in (a.result.packages if a.result else ())}
@@ -330,7 +335,7 @@ def compare(a: HistoryEntry, b: HistoryEntry) -> Comparison:
         elif after is None and before is not None:
             changes.append(PackageChange(before.name, "removed", old=before))
         elif before is not None and after is not None:
-            same = (before.version, before.source) == (after.version, after.source)
+            same = _identity(before) == _identity(after)
             changes.append(
                 PackageChange(after.name, "unchanged" if same else "updated", before, after)
             )

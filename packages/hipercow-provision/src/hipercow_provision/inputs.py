@@ -14,12 +14,32 @@ import hashlib
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import msgspec
 
 from hipercow_core.errors import InvalidInputError
 from hipercow_core.schema import ProvisionInputs
 
 REQUIREMENTS_TXT = "requirements.txt"
 PYPROJECT_TOML = "pyproject.toml"
+# What an engine that writes an exact lock leaves in the attempt's directory;
+# `--from-attempt` replays it.
+LOCK_FILE = "lock.json"
+
+
+@runtime_checkable
+class InputsChecker(Protocol):
+    """An engine that settles its inputs on the submitting machine, before a job is spent.
+
+    The conda engine reads an environment.yml's channels and checks its
+    `pip:` section there; `given` are the channels given now, `default` the
+    environment's own.
+    """
+
+    def check_inputs(
+        self, inputs: ProvisionInputs, given: tuple[str, ...], default: tuple[str, ...]
+    ) -> ProvisionInputs: ...
 
 
 def _shown_path(path: Path, base: Path) -> str:
@@ -73,6 +93,17 @@ def from_pyproject(path: Path, base: Path) -> ProvisionInputs:
     )
 
 
+def from_environment_file(path: Path, base: Path) -> ProvisionInputs:
+    """A conda environment.yml, kept as read; the conda engine reads what it says."""
+    content = _read_text(path, "environment file")
+    return ProvisionInputs(kind="environment", file=_shown_path(path, base), content=content)
+
+
+def from_lock(attempt_id: str, lock: str) -> ProvisionInputs:
+    """An earlier attempt's exact set, to build again as it was."""
+    return ProvisionInputs(kind="lock", file=attempt_id, content=lock)
+
+
 def select_inputs(
     base: Path,
     *,
@@ -80,6 +111,7 @@ def select_inputs(
     pyproject: Path | None = None,
     packages: Sequence[str] = (),
     last: ProvisionInputs | None = None,
+    environment_file: Path | None = None,
 ) -> ProvisionInputs:
     """The inputs asked for, or the default ones.
 
@@ -87,12 +119,15 @@ def select_inputs(
     afresh), else `base`'s pyproject.toml dependencies, else its
     requirements.txt.
     """
-    given = [x for x in (requirements, pyproject, list(packages) or None) if x]
+    given = [x for x in (requirements, pyproject, environment_file, list(packages) or None) if x]
     if len(given) > 1:
         raise InvalidInputError(
-            "give only one of --requirements, --pyproject or package names",
+            "give only one of --requirements, --pyproject, --file or package names",
             "Put every package into one requirements file to combine them.",
         )
+    if environment_file is not None:
+        path = environment_file if environment_file.is_absolute() else base / environment_file
+        return from_environment_file(path, base)
     if requirements is not None:
         return from_requirements(
             requirements if requirements.is_absolute() else base / requirements, base
@@ -116,34 +151,51 @@ def select_inputs(
 
 def reread(inputs: ProvisionInputs, base: Path) -> ProvisionInputs:
     """The same source as an earlier attempt's, with its file as it is now."""
-    if inputs.kind == "packages" or inputs.file is None:
+    if inputs.kind in ("packages", "lock") or inputs.file is None:
         return inputs
     path = Path(inputs.file)
     path = path if path.is_absolute() else base / path
     if inputs.kind == "requirements":
-        return from_requirements(path, base)
-    return from_pyproject(path, base)
+        fresh = from_requirements(path, base)
+    elif inputs.kind == "environment":
+        fresh = from_environment_file(path, base)
+    else:
+        fresh = from_pyproject(path, base)
+    return msgspec.structs.replace(fresh, channels=inputs.channels)
 
 
 def requirement_lines(inputs: ProvisionInputs) -> list[str]:
-    """The lines that decide what gets installed, in a canonical order."""
-    if inputs.kind == "requirements":
+    """The lines that decide what gets installed, in a canonical order.
+
+    An environment.yml or a lock counts as it reads (its order can matter:
+    channels come in priority order), comments and blank lines aside.
+    """
+    if inputs.kind in ("requirements", "environment", "lock"):
         raw = (inputs.content or "").replace("\r\n", "\n").split("\n")
     else:
         raw = list(inputs.packages)
-    lines = (line.split(" #", 1)[0].strip() for line in raw)
-    return sorted({line for line in lines if line and not line.startswith("#")})
+    lines = [line.split(" #", 1)[0].rstrip() for line in raw]
+    kept = [line for line in lines if line.strip() and not line.strip().startswith("#")]
+    if inputs.kind in ("environment", "lock"):
+        return kept
+    return sorted({line.strip() for line in kept})
 
 
 def inputs_hash(engine: str, inputs: ProvisionInputs) -> str:
-    """sha256 of the engine and the canonical requirement lines."""
-    text = "\n".join([f"engine={engine}", *requirement_lines(inputs)])
+    """sha256 of the engine, the channels (in order) and the canonical requirement lines."""
+    channels = [f"channel={c}" for c in inputs.channels]
+    text = "\n".join([f"engine={engine}", *channels, *requirement_lines(inputs)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def describe(inputs: ProvisionInputs, limit: int = 60) -> str:
     """A short summary for tables: `six==1.16.0 idna`, `requirements.txt`, `pyproject.toml`."""
-    text = " ".join(inputs.packages) if inputs.kind == "packages" else inputs.file or inputs.kind
+    if inputs.kind == "packages":
+        text = " ".join(inputs.packages)
+    elif inputs.kind == "lock":
+        text = f"lock of {inputs.file}"
+    else:
+        text = inputs.file or inputs.kind
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -157,6 +209,11 @@ def install_arguments(inputs: ProvisionInputs, workdir: Path) -> list[str]:
     A requirements file is installed from the copy kept with the attempt, so
     what was recorded is exactly what was installed.
     """
+    if inputs.kind in ("environment", "lock"):
+        raise InvalidInputError(
+            f"{'an environment.yml' if inputs.kind == 'environment' else 'a lock'} is for the conda engine",
+            "Create the environment with '--engine conda' to install it.",
+        )
     if inputs.kind == "requirements":
         copy = workdir / REQUIREMENTS_TXT
         copy.write_text(inputs.content or "", encoding="utf-8")

@@ -71,6 +71,7 @@ def run(environment: str, attempt_id: str) -> dict[str, Any]:
                     interpreter=built.layout.interpreter,
                     path=built.layout.path,
                     prefix_variable=built.layout.prefix_variable,
+                    activate=built.layout.activate,
                     attempt=attempt_id,
                     updated=datetime.now(UTC),
                 ),

@@ -45,7 +45,13 @@ from hipercow_core.schema import (
 )
 from hipercow_provision import history as hist
 from hipercow_provision.history import HistoryEntry, HistoryStore, ProvisionBusyError
-from hipercow_provision.inputs import inputs_hash, select_inputs
+from hipercow_provision.inputs import (
+    LOCK_FILE,
+    InputsChecker,
+    from_lock,
+    inputs_hash,
+    select_inputs,
+)
 
 JOB_TARGET = "hipercow_provision.job:run"
 # How long after its job stopped a reader waits for the job's own result.
@@ -205,17 +211,64 @@ def provision_inputs(
     requirements: Path | None = None,
     pyproject: bool = False,
     packages: Sequence[str] = (),
+    environment_file: Path | None = None,
+    channels: Sequence[str] = (),
+    from_attempt: str | None = None,
 ) -> ProvisionInputs:
-    """The inputs asked for; with none, the last attempt's source again, else the project's files."""
-    buildable(root, name)
-    last = hist.last_inputs(environment_history(root, name))
-    return select_inputs(
-        root.project,
-        requirements=requirements,
-        pyproject=root.project / "pyproject.toml" if pyproject else None,
-        packages=packages,
-        last=last,
-    )
+    """The inputs asked for; with none, the last attempt's source again, else the project's files.
+
+    `from_attempt` replays an earlier attempt's lock (engines that keep one,
+    such as conda). An engine that checks inputs (`InputsChecker`) settles
+    them here, on the submitting machine, so mistakes cost no job.
+    """
+    record = buildable(root, name)
+    entries = environment_history(root, name)
+    if from_attempt is not None:
+        if packages or requirements or pyproject or environment_file or channels:
+            raise InvalidInputError(
+                "--from-attempt rebuilds an earlier attempt exactly: give no other inputs with it"
+            )
+        inputs = attempt_lock(root, name, entries, from_attempt)
+    else:
+        inputs = select_inputs(
+            root.project,
+            requirements=requirements,
+            pyproject=root.project / "pyproject.toml" if pyproject else None,
+            packages=packages,
+            last=hist.last_inputs(entries),
+            environment_file=environment_file,
+        )
+    engine = load_engine(record.engine)
+    if isinstance(engine, InputsChecker):
+        return engine.check_inputs(inputs, tuple(channels), record.channels)
+    if channels or inputs.kind in ("environment", "lock"):
+        raise InvalidInputError(
+            f"channels and environment.yml files are for conda environments; '{name}' uses "
+            f"the '{record.engine}' engine",
+            "Create a conda environment with 'hipercow environment new NAME --engine conda'.",
+        )
+    return inputs
+
+
+def attempt_lock(
+    root: Root, name: str, entries: Sequence[HistoryEntry], selector: str
+) -> ProvisionInputs:
+    """The lock a successful earlier attempt left, as the inputs of a new one."""
+    chosen = hist.select(entries, selector)
+    if chosen.status != "success":
+        raise InvalidInputError(
+            f"attempt {chosen.number} ({chosen.id}) did not succeed, so it has no set to rebuild",
+            f"See the successful ones with 'hipercow environment history {name}'.",
+        )
+    path = store_for(root, name).attempt_dir(chosen.id) / LOCK_FILE
+    try:
+        lock = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInputError(
+            f"attempt {chosen.number} ({chosen.id}) kept no lock (only conda environments keep one)",
+            "Pin the versions it installed in a requirements file instead.",
+        ) from None
+    return from_lock(chosen.id, lock)
 
 
 def check_environment(root: Root, name: str, inputs: ProvisionInputs) -> hist.CheckOutcome:
@@ -261,6 +314,17 @@ def _claim(root: Root, name: str, store: HistoryStore, attempt_id: str) -> Provi
             "Try again in a moment.",
         )
     return claim
+
+
+def _engine_options(backend: object) -> dict[str, str]:
+    """Options a driver gives engines on its nodes (`engine_options`), e.g. `conda_executable`.
+
+    Like `build_queue`, an attribute a driver may have: drivers without one give none.
+    """
+    options = getattr(backend, "engine_options", None)
+    if not isinstance(options, dict):
+        return {}
+    return {str(k): str(v) for k, v in options.items() if v}
 
 
 def start_provision(
@@ -312,6 +376,7 @@ def start_provision(
             fresh=fresh,
             task_id=task_id,
             driver=backend.name,
+            engine_options=_engine_options(backend),
         )
         store.write_attempt(attempt)
         store.update_claim(msgspec.structs.replace(claim, task_id=task_id))

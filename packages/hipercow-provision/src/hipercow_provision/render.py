@@ -50,15 +50,38 @@ def history_rows(entries: Sequence[HistoryEntry]) -> list[tuple[str, ...]]:
     return [HISTORY_COLUMNS, *(history_row(e) for e in entries)]
 
 
-def version_text(change: PackageChange) -> tuple[str, str]:
-    """Old and new versions, with the source when it is not the package index."""
+def channel_name(source: str) -> str:
+    """A conda channel as people name it: `conda-forge` for anaconda.org's, else its address."""
+    for host in ("https://conda.anaconda.org/", "https://repo.anaconda.com/"):
+        if source.startswith(host):
+            return source.removeprefix(host).rstrip("/")
+    return source.rstrip("/")
 
-    def one(info: PackageInfo | None) -> str:
+
+def version_text(change: PackageChange) -> tuple[str, str]:
+    """Old and new versions, with a conda package's build, and the source when not the index.
+
+    The build and the source are shown when they differ between the two, or
+    for an added or removed package, so a rebuild or a move to another
+    channel reads as such; a plain version bump shows only versions.
+    """
+    old, new = change.old, change.new
+
+    def one(info: PackageInfo | None, other: PackageInfo | None) -> str:
         if info is None:
             return "-"
-        return info.version if info.source == "index" else f"{info.version} ({info.source})"
+        text = info.version
+        if info.build and (
+            other is None or other.build != info.build or other.sha256 != info.sha256
+        ):
+            text += f" {info.build}"
+        if info.source != "index" and (
+            other is None or other.source != info.source or info.build is None
+        ):
+            text += f" ({channel_name(info.source) if info.build else info.source})"
+        return text
 
-    return one(change.old), one(change.new)
+    return one(old, new), one(new, old)
 
 
 def comparison_lines(comparison: Comparison, show_unchanged: bool = False) -> list[str]:
