@@ -31,3 +31,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Root]:
 @pytest.fixture
 def cli(project: Root) -> Cli:
     return Cli(project.project)
+
+
+@pytest.fixture(scope="session")
+def conda_channel(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real local conda channel (tools/conda-channel), made once per session: its file:// URL."""
+    from conda_channel import build_channel
+
+    return build_channel(tmp_path_factory.mktemp("conda-channel"))

@@ -6,6 +6,7 @@ Importable from any test as `hipercow_testing` (pytest puts tests/ on the path).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -85,3 +87,27 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+# --- conda environments (tests/test_conda_environments.py, the Slurm and portal suites)
+
+REFERENCE_FASTA = ">chr1 first\nAAAACCCCGG\nGGTTTT\n>chr2\nacgtacgt\n"
+READS_FASTA = ">r1\nccgg\n>r2\nTTTTA\n"
+
+
+def write_fasta(directory: Path) -> None:
+    """`ref.fa` and `reads.fa` for the stand-in aligner: r1 is at chr1:7, r2 nowhere."""
+    (directory / "ref.fa").write_text(REFERENCE_FASTA)
+    (directory / "reads.fa").write_text(READS_FASTA)
+
+
+def conda_history(cli: Cli, name: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(cli("environment", "history", name, "--json").stdout)
+    return entries
+
+
+def conda_packages(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """An attempt's conda packages: name -> (version, build)."""
+    return {
+        p["name"]: (p["version"], p["build"]) for p in entry["result"]["packages"] if p.get("build")
+    }

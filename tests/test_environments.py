@@ -101,8 +101,8 @@ def test_environment_records(cli: Cli, project: Root) -> None:
     ]
     again = cli("environment", "new", "analysis", check=False)
     assert again.code == 1 and "already exists" in again.stderr
-    bad = cli("environment", "new", "x", "--engine", "conda", check=False)
-    assert bad.code == 1 and "unknown environment engine 'conda'" in bad.stderr
+    bad = cli("environment", "new", "x", "--engine", "spack", check=False)
+    assert bad.code == 1 and "unknown environment engine 'spack'" in bad.stderr
     assert cli("environment", "new", "../up", check=False).code == 1
     shown = json.loads(cli("environment", "show", "plain", "--json").stdout)
     assert shown["environment"]["python"] == "3.11" and shown["attempts"] == 0

@@ -32,8 +32,9 @@ from typing import ClassVar
 import msgspec
 
 from hipercow_conda_env import prefix as meta
+from hipercow_conda_env.rattler_job import SolveJob, SolveOutcome
 from hipercow_conda_env.request import CondaLock, CondaRequest, read_request, settle_inputs
-from hipercow_conda_env.solver import SolveError, lock_specs, solve_and_install
+from hipercow_conda_env.solver import SolveError, lock_specs
 from hipercow_conda_env.tools import (
     create_command,
     explicit_command,
@@ -128,7 +129,7 @@ class CondaEngine:
             self._install_with_tool(executable, prefix, request, workdir, cache, ctx)
         else:
             specs = lock_specs(request.lock) if request.lock else list(request.specs)
-            solve_and_install(request.channels, specs, prefix, cache, ctx.say)
+            _solve_in_child(request.channels, specs, prefix, cache, workdir, ctx)
         if request.lock is not None:
             _check_replayed(prefix, request.lock)
         pinned = self._install_pip(prefix, request, workdir, ctx)
@@ -205,12 +206,41 @@ class CondaEngine:
         )
 
 
+def _solve_in_child(
+    channels: tuple[str, ...],
+    specs: list[str],
+    prefix: Path,
+    cache: Path,
+    workdir: Path,
+    ctx: BuildContext,
+) -> None:
+    """Solve and install with py-rattler in a process of its own (see `rattler_job`)."""
+    request = workdir / "solve.json"
+    outcome_path = workdir / "solve-outcome.json"
+    job = SolveJob(
+        channels=channels,
+        specs=tuple(specs),
+        prefix=str(prefix),
+        cache=str(cache),
+        outcome=str(outcome_path),
+    )
+    request.write_bytes(msgspec.json.encode(job))
+    try:
+        ctx.run([sys.executable, "-m", "hipercow_conda_env.rattler_job", str(request)])
+    except CommandFailedError:
+        if not outcome_path.is_file():
+            raise
+    outcome = msgspec.json.decode(outcome_path.read_bytes(), type=SolveOutcome)
+    if not outcome.ok:
+        raise SolveError(outcome.error or "the conda solve failed")
+
+
 def _check_specs(specs: tuple[str, ...]) -> None:
     from rattler import MatchSpec
 
     for spec in specs:
         try:
-            MatchSpec(spec)
+            MatchSpec(spec, strict=True)
         except Exception as e:
             raise InvalidInputError(
                 f"'{spec}' is not a conda match spec: {e}",
