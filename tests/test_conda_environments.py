@@ -29,13 +29,13 @@ def test_conda_environment_tools_python_and_activation(
     assert conda_packages(entry) == {
         "libfasta": ("1.0", "hlocal_0"),
         "mini-align": ("1.0", "hlocal_0"),
-        "python": (entry["result"]["packages"][2]["version"], "hlocal_0"),  # type: ignore[index]
+        "python": (entry["result"]["packages"][2]["version"], "hlocal_0"),
         "refgenome": ("2.0", "hlocal_0"),
         "seqnames": ("0.2", "pyhlocal_0"),
     }
-    channels = {p["source"] for p in entry["result"]["packages"]}  # type: ignore[index]
+    channels = {p["source"] for p in entry["result"]["packages"]}
     assert channels == {conda_channel}
-    assert all(len(p["sha256"]) == 64 for p in entry["result"]["packages"])  # type: ignore[index]
+    assert all(len(p["sha256"]) == 64 for p in entry["result"]["packages"])
 
     # the tool runs from the prefix's bin, CONDA_PREFIX is set, activate.d scripts applied
     write_fasta(project.project)
@@ -96,9 +96,9 @@ def test_compare_failure_and_rebuild_from_an_attempt(
     cli("environment", "provision", "bio", "--from-attempt", "1")
     entries = conda_history(cli, "bio")
     assert conda_packages(entries[3]) == conda_packages(entries[0])
-    assert [p["sha256"] for p in entries[3]["result"]["packages"]] == [  # type: ignore[index]
+    assert [p["sha256"] for p in entries[3]["result"]["packages"]] == [
         p["sha256"]
-        for p in entries[0]["result"]["packages"]  # type: ignore[index]
+        for p in entries[0]["result"]["packages"]
     ]
     assert "lock of" in cli("environment", "history", "bio").stdout
     assert (
@@ -136,7 +136,7 @@ def test_environment_yml_with_pip_section(cli: Cli, project: Root, conda_channel
     done = cli("environment", "provision", "mixed", "--file", "environment.yml", timeout=300)
     assert "installing the pip: section with uv" in done.stdout
     [entry] = conda_history(cli, "mixed")
-    packages = {p["name"]: p for p in entry["result"]["packages"]}  # type: ignore[index]
+    packages = {p["name"]: p for p in entry["result"]["packages"]}
     assert packages["six"]["version"] == "1.16.0" and packages["six"]["source"] == "index"
     assert packages["seqnames"]["version"] == "0.1" and packages["seqnames"]["build"]
     code = "import six, seqnames, sys; (six.__version__, seqnames.__version__, sys.prefix)"

@@ -7,6 +7,8 @@ import json
 import pytest
 from slurm.helpers import User, scontrol_job
 
+from hipercow_testing import write_fasta
+
 pytestmark = pytest.mark.slurm
 
 MISSING = "hipercow-no-such-package-4f1e"
@@ -63,3 +65,55 @@ def test_provisioning_goes_to_the_build_partition(slurm: User) -> None:
     job = slurm.info(attempt["task_id"])
     assert job["data"]["resources"]["queue"] == "short"
     assert scontrol_job(job["job_id"])["Partition"] == "short"
+
+
+def test_conda_environment_built_by_a_slurm_job_and_used_on_the_nodes(
+    slurm: User, conda_channel: str
+) -> None:
+    """py-rattler solves and installs inside the Slurm job; tasks on the nodes run the tool."""
+    cli = slurm.cli
+    cli("environment", "new", "bio", "--engine", "conda", "--channel", conda_channel)
+    done = cli(
+        "environment",
+        "provision",
+        "bio",
+        "mini-align=1.0",
+        "seqnames",
+        "python",
+        "refgenome",
+        timeout=300,
+    )
+    assert "Provisioned 'bio'" in done.stdout and "package cache (node-local)" in done.stdout
+    [entry] = history(slurm, "bio")
+    attempt = entry["attempt"]
+    assert isinstance(attempt, dict) and attempt["driver"] == "slurm"
+    assert slurm.info(attempt["task_id"])["job_id"]
+
+    write_fasta(slurm.root.project)
+    script = 'mini-align ref.fa reads.fa; echo "$SLURMD_NODENAME $REFGENOME_VERSION"'
+    task_id = slurm.create("--environment", "bio", "--", "sh", "-c", script)
+    assert slurm.wait(task_id, timeout=120) == "success"
+    aligned, tagged = cli("task", "log", task_id).stdout.strip().rsplit("\n", 1)
+    assert aligned == "r1\tchr1\t7\nr2\t*\t0"
+    node, version = tagged.split()
+    assert node.startswith("n") and version == "2.0"
+    code = "import seqnames, sys; (seqnames.__version__, sys.prefix)"
+    py_task = slurm.create("--environment", "bio", "--python", code)
+    assert slurm.wait(py_task, timeout=120) == "success"
+    version, prefix = json.loads(cli("task", "result", py_task, "--json").stdout)
+    assert version == "0.2" and "/hipercow/environments/bio/builds/" in prefix
+
+    # a bump on the cluster: compare shows the tool and its library updated
+    cli(
+        "environment",
+        "provision",
+        "bio",
+        "mini-align=2.0",
+        "seqnames",
+        "python",
+        "refgenome",
+        timeout=300,
+    )
+    comparison = json.loads(cli("environment", "compare", "bio", "--json").stdout)
+    updated = {c["name"] for c in comparison["changes"] if c["change"] == "updated"}
+    assert updated == {"mini-align", "libfasta"}

@@ -9,7 +9,7 @@ from hpc_portal import PortalStandin
 from windows_hpc.helpers import Configure, PortalCli, calls, logins
 
 from hipercow_core.root import Root
-from hipercow_testing import wait_until
+from hipercow_testing import wait_until, write_fasta
 from hipercow_windows_hpc.credentials import Credentials
 
 pytestmark = pytest.mark.portal
@@ -100,3 +100,33 @@ def test_python_tasks_and_an_environment_built_on_the_build_queue(
     uses_six = hpc("task", "create", "--python", "import six; six.__version__").stdout.strip()
     assert hpc("task", "wait", uses_six, "--timeout", "60", check=False).code == 0
     assert hpc("task", "result", uses_six).stdout.strip() == "1.16.0"
+
+
+def test_a_conda_environment_built_on_a_linux_node(
+    hpc: PortalCli,
+    configure: Configure,
+    project: Root,
+    portal: PortalStandin,
+    logged_in: Credentials,
+    conda_channel: str,
+) -> None:
+    """Provisioned by a job on the Linux nodes from a local channel; tasks there use it."""
+    configure()
+    hpc("environment", "new", "bio", "--engine", "conda", "--channel", conda_channel)
+    done = hpc(
+        "environment", "provision", "bio", "mini-align=2.0", "seqnames", "python", timeout=300
+    )
+    assert "Provisioned 'bio'" in done.stdout
+    assert {job["template"] for job in portal.jobs()} == {"LinuxNodes"}
+
+    write_fasta(project.project)
+    aligned = hpc(
+        "task", "create", "--environment", "bio", "--", "mini-align", "ref.fa", "reads.fa"
+    )
+    task_id = aligned.stdout.strip()
+    assert hpc("task", "wait", task_id, "--timeout", "60", check=False).code == 0
+    assert hpc("task", "log", task_id).stdout == "r1\tchr1\t7\nr2\t*\t0\n"
+    code = "import seqnames; seqnames.__version__"
+    imports = hpc("task", "create", "--environment", "bio", "--python", code).stdout.strip()
+    assert hpc("task", "wait", imports, "--timeout", "60", check=False).code == 0
+    assert hpc("task", "result", imports).stdout.strip() == "0.2"

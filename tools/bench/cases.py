@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.bench.conda import conda_floor, conda_ours, rattler_floor_tool
 from tools.bench.harness import Case, Prepared, Sample, Tool
 from tools.bench.prep import (
     COMMAND,
@@ -201,5 +202,16 @@ CASES: tuple[Case, ...] = (
         theirs=bundle_theirs,
         repeat=5,
         quick_repeat=2,
+    ),
+    Case(
+        name="conda",
+        summary="`environment provision` of a 3-package conda spec from a local channel, "
+        "job start included, against a bare py-rattler script (the floor)",
+        goal=3.0,
+        ours=conda_ours,
+        theirs=conda_floor,
+        baseline=rattler_floor_tool,
+        repeat=8,
+        quick_repeat=3,
     ),
 )

@@ -272,6 +272,8 @@ class Tool:
     reuse_roots: bool
     """Whether prepared roots may be kept between runs (only for a pinned release)."""
     runner: Runner
+    program: tuple[str, ...] = ()
+    """For a baseline that is not a `hipercow` (e.g. a bare script): the command to run."""
 
     @property
     def exe(self) -> Path:
@@ -286,7 +288,8 @@ class Tool:
         return self.runner.call([str(self.exe), *argv], cwd)
 
     def measure(self, argv: Sequence[str], cwd: Path, *, tag: str, timeout: float) -> Sample:
-        return self.runner.measure([str(self.exe), *argv], cwd, tag=tag, timeout=timeout)
+        command = list(self.program) or [str(self.exe)]
+        return self.runner.measure([*command, *argv], cwd, tag=tag, timeout=timeout)
 
 
 def ours_tool(runner: Runner) -> Tool:
@@ -377,6 +380,8 @@ class Case:
     repeat: int = 10
     quick_repeat: int = 3
     metric: Metric = "wall"
+    baseline: Callable[[Runner], Tool] | None = None
+    """The other side when it is not the earlier hipercow (e.g. a bare py-rattler script)."""
 
 
 # --------------------------------------------------------------------------- results
@@ -398,7 +403,8 @@ class SideResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.tool.version,
-            "argv": ["hipercow", *self.prepared.argv],
+            "title": self.tool.title,
+            "argv": [*(self.tool.program or ("hipercow",)), *self.prepared.argv],
             "cwd": str(self.prepared.cwd),
             "median_wall_s": round(self.median("wall"), 6),
             "median_cpu_s": round(self.median("cpu"), 6),
@@ -486,7 +492,9 @@ def run_case(case: Case, ours: Tool, theirs: Tool, repeat: int) -> CaseResult:
     try:
         log(f"[{case.name}] setting up ours")
         result.ours = SideResult(ours, case.ours(ours))
-        log(f"[{case.name}] setting up theirs")
+        if case.baseline is not None:
+            theirs = case.baseline(ours.runner)
+        log(f"[{case.name}] setting up {theirs.title}")
         result.theirs = SideResult(theirs, case.theirs(theirs))
         sides = (result.ours, result.theirs)
         for side in sides:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -33,8 +34,14 @@ import msgspec
 
 from hipercow_conda_env import prefix as meta
 from hipercow_conda_env.rattler_job import SolveJob, SolveOutcome
-from hipercow_conda_env.request import CondaLock, CondaRequest, read_request, settle_inputs
-from hipercow_conda_env.solver import SolveError, lock_specs
+from hipercow_conda_env.request import (
+    CondaLock,
+    CondaRequest,
+    SolveError,
+    lock_specs,
+    read_request,
+    settle_inputs,
+)
 from hipercow_conda_env.tools import (
     create_command,
     explicit_command,
@@ -283,6 +290,10 @@ def _write_lock(workdir: Path, prefix: Path, request: CondaRequest, pip: tuple[s
 
 
 def _conda_platform() -> str:
-    from rattler import Platform
-
-    return str(Platform.current())
+    """This machine as conda names platforms (`linux-64`), without loading py-rattler."""
+    system = {"linux": "linux", "darwin": "osx", "win32": "win"}.get(sys.platform, sys.platform)
+    machine = platform.machine().lower()
+    arch = {"x86_64": "64", "amd64": "64", "arm64": "arm64"}.get(machine, machine)
+    if system == "linux" and machine == "arm64":
+        arch = "aarch64"
+    return f"{system}-{arch}"

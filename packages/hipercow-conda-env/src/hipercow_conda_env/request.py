@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from hipercow_core.errors import InvalidInputError
+from hipercow_core.errors import HipercowError, InvalidInputError
 from hipercow_core.schema import ProvisionInputs
 
 DEFAULT_CHANNELS = ("conda-forge",)
@@ -24,6 +24,10 @@ DEFAULT_CHANNELS = ("conda-forge",)
 _IGNORED_CHANNELS = ("nodefaults",)
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/label/[A-Za-z0-9_.-]+)?")
 _SPEC_NAME = re.compile(r"\s*(?:[^:\s]+::)?([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
+
+
+class SolveError(HipercowError):
+    """The solver found no set of packages satisfying the specs, or could not read a channel."""
 
 
 class LockedPackage(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -178,3 +182,12 @@ def settle_inputs(
     )
     read_request(settled)
     return settled
+
+
+def lock_specs(lock: CondaLock) -> list[str]:
+    """Match specs that admit exactly the locked archives: version, build and sha256 pinned."""
+    specs = []
+    for p in lock.packages:
+        pin = f"[sha256={p.sha256}]" if p.sha256 else ""
+        specs.append(f"{p.name} =={p.version} {p.build}{pin}")
+    return specs

@@ -17,32 +17,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hipercow_conda_env.request import CondaLock
-from hipercow_core.errors import HipercowError
+from hipercow_conda_env.request import SolveError
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
 
 
-class SolveError(HipercowError):
-    """The solver found no set of packages satisfying the specs, or could not read a channel."""
-
-
 def _summary(text: str, limit: int = 300) -> str:
-    """A solver message on one line: its tree drawn with `├─ └─ │` becomes `; `-separated parts."""
+    """A solver message on one line: the tree it draws with `├─ └─ │` flattened into words."""
     parts = [line.strip(" │├└─\t") for line in text.splitlines()]
     joined = " ".join(p for p in parts if p)
     joined = joined.removeprefix("Cannot solve the request because of: ")
     return joined if len(joined) <= limit else joined[: limit - 3] + "..."
-
-
-def lock_specs(lock: CondaLock) -> list[str]:
-    """Match specs that admit exactly the locked archives: version, build and sha256 pinned."""
-    specs = []
-    for p in lock.packages:
-        pin = f"[sha256={p.sha256}]" if p.sha256 else ""
-        specs.append(f"{p.name} =={p.version} {p.build}{pin}")
-    return specs
 
 
 async def _solve_install(

@@ -308,9 +308,10 @@ def build_interpreter(root: Root, name: str, build: BuildRecord) -> Path | None:
     return build_prefix(root, name, build) / Path(build.interpreter)
 
 
-# Sources each script given as an argument, stopping at the first that fails,
+# Sources each script given as an argument, as conda does (a script's last
+# status does not matter; one that exits, or does not parse, stops the shell),
 # then prints the resulting environment NUL-separated (values may hold newlines).
-_SOURCE_SCRIPTS = 'for script do . "$script" || exit 97; done; exec env -0'
+_SOURCE_SCRIPTS = 'for script do . "$script"; done; exec env -0'
 
 
 class ActivationError(HipercowError):
