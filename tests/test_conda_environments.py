@@ -10,11 +10,12 @@ package index, installed with uv.
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
 
 from hipercow_core.root import Root
-from hipercow_testing import Cli, conda_history, conda_packages, write_fasta
+from hipercow_testing import BIN, Cli, conda_history, conda_packages, write_fasta
 
 
 def test_conda_environment_tools_python_and_activation(
@@ -97,8 +98,7 @@ def test_compare_failure_and_rebuild_from_an_attempt(
     entries = conda_history(cli, "bio")
     assert conda_packages(entries[3]) == conda_packages(entries[0])
     assert [p["sha256"] for p in entries[3]["result"]["packages"]] == [
-        p["sha256"]
-        for p in entries[0]["result"]["packages"]
+        p["sha256"] for p in entries[0]["result"]["packages"]
     ]
     assert "lock of" in cli("environment", "history", "bio").stdout
     assert (
@@ -182,3 +182,35 @@ def test_conda_input_mistakes(cli: Cli, project: Root, conda_channel: str, tmp_p
     path = json.loads(cli("task", "result", task_id.stdout.strip(), "--json").stdout)
     first = path.split(":")[0]
     assert "/environments/bio/builds/" in first and first.endswith("/bin")
+
+
+def test_standalone_hipercow_provision_builds_a_conda_prefix(
+    tmp_path: Path, conda_channel: str
+) -> None:
+    """`hipercow-provision run --engine conda`: no root, the same history."""
+    command = [str(BIN / "hipercow-provision"), "run", "env", "--history", "h", "--engine", "conda"]
+    done = subprocess.run(
+        [*command, "-c", conda_channel, "mini-align=1.0", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 packages" in done.stdout
+    version = subprocess.run(
+        [str(tmp_path / "env" / "bin" / "mini-align"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert version.stdout.strip() == "mini-align 1.0 (libfasta 1.0)"
+    assert (tmp_path / "env" / "conda-meta").is_dir()
+    wrong = subprocess.run(
+        [str(BIN / "hipercow-provision"), "run", "venv", "--history", "h2", "-c", "x", "six"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "are for the conda engine" in wrong.stderr

@@ -1,6 +1,6 @@
 """`hipercow-provision`: build an environment at a prefix and keep its history, with no hipercow root.
 
-    hipercow-provision run PREFIX --history DIR [--engine uv|pip] [PKG ... | --requirements FILE | --pyproject [FILE]]
+    hipercow-provision run PREFIX --history DIR [--engine uv|pip|conda] [PKG ... | --requirements FILE | --pyproject [FILE] | --file environment.yml] [--channel C ...]
     hipercow-provision history --history DIR
     hipercow-provision compare --history DIR [A] [B] [--all]
     hipercow-provision check --history DIR [PKG ... | --requirements FILE | --pyproject [FILE]]
@@ -31,7 +31,13 @@ from hipercow_core.schema import ProvisionAttempt, ProvisionInputs, ProvisionRun
 from hipercow_provision import history as hist
 from hipercow_provision.build import execute
 from hipercow_provision.history import HistoryEntry, HistoryStore, ProvisionBusyError
-from hipercow_provision.inputs import describe, inputs_hash, plural, select_inputs
+from hipercow_provision.inputs import (
+    InputsChecker,
+    describe,
+    inputs_hash,
+    plural,
+    select_inputs,
+)
 from hipercow_provision.render import comparison_lines, history_rows, table
 
 HISTORY_ENV = "HIPERCOW_PROVISION_HISTORY"
@@ -70,11 +76,25 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
             help="Install a pyproject.toml's [project] dependencies (default: ./pyproject.toml).",
         )
 
+    def with_conda_inputs(sub: argparse.ArgumentParser) -> None:
+        """Inputs of the conda engine (hipercow-conda-env): channels and an environment.yml."""
+        sub.add_argument(
+            "--channel",
+            "-c",
+            action="append",
+            default=[],
+            help="A conda channel, repeatable in priority order (conda engine).",
+        )
+        sub.add_argument(
+            "--file", "-f", type=Path, dest="environment_file", help="A conda environment.yml."
+        )
+
     run = commands.add_parser("run", help="Build (or update) the environment at PREFIX.")
     run.add_argument("prefix", type=Path, metavar="PREFIX", help="Where the environment lives.")
     with_history(run)
     with_inputs(run)
-    run.add_argument("--engine", default=None, help="uv (default) or pip.")
+    with_conda_inputs(run)
+    run.add_argument("--engine", default=None, help="uv (default), pip or conda.")
     run.add_argument("--python", help="Python to build from: a version (3.12) or a path.")
     run.add_argument("--fresh", action="store_true", help="Start from an empty environment.")
     run.add_argument("--quiet", "-q", action="store_true", help="Do not show the build's output.")
@@ -94,6 +114,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     check = commands.add_parser("check", help="Would a new attempt change the inputs?")
     with_history(check)
     with_inputs(check)
+    with_conda_inputs(check)
     check.add_argument("--engine", default=None, help="Engine of the new attempt.")
     check.add_argument("--json", action="store_true", help="Print JSON.")
 
@@ -124,14 +145,25 @@ def _entries(store: HistoryStore) -> list[HistoryEntry]:
     return hist.read_history(store, hist.standalone_reconciler(store))
 
 
-def _inputs(args: argparse.Namespace, last: ProvisionInputs | None) -> ProvisionInputs:
-    return select_inputs(
+def _inputs(
+    args: argparse.Namespace, last: ProvisionInputs | None, engine_name: str
+) -> ProvisionInputs:
+    inputs = select_inputs(
         Path.cwd(),
         requirements=args.requirements,
         pyproject=args.pyproject,
         packages=args.packages,
         last=last,
+        environment_file=args.environment_file,
     )
+    engine = load_engine(engine_name)
+    if isinstance(engine, InputsChecker):
+        return engine.check_inputs(inputs, tuple(args.channel), ())
+    if args.channel or inputs.kind == "environment":
+        raise InvalidInputError(
+            "--channel and --file are for the conda engine", "Use --engine conda."
+        )
+    return inputs
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -143,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     engine = load_engine(engine_name)
     if not engine.needs_build:
         raise InvalidInputError(f"the '{engine_name}' engine has nothing to build")
-    inputs = _inputs(args, hist.last_inputs(entries))
+    inputs = _inputs(args, hist.last_inputs(entries), engine_name)
     prefix: Path = args.prefix.resolve()
     lock = store.lock()
     try:
@@ -223,7 +255,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     entries = _entries(HistoryStore(args.history))
     engine = args.engine or (entries[-1].attempt.engine if entries else "uv")
-    outcome = hist.check(entries, engine, _inputs(args, hist.last_inputs(entries)))
+    outcome = hist.check(entries, engine, _inputs(args, hist.last_inputs(entries), engine))
     if args.json:
         _emit_json(outcome)
     elif outcome.last is None:
