@@ -474,7 +474,7 @@ def load_engine(name: str) -> Engine:
         raise InvalidInputError(
             f"unknown environment engine '{name}'",
             f"Available engines: {', '.join(available_engines())}; the uv and pip engines "
-            "come with the hipercow-provision package.",
+            "come with the hipercow-provision package, conda with hipercow-conda-env.",
         )
     return cast(Engine, cast(Callable[[], object], factory)())
 
