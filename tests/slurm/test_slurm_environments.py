@@ -117,3 +117,28 @@ def test_conda_environment_built_by_a_slurm_job_and_used_on_the_nodes(
     comparison = json.loads(cli("environment", "compare", "bio", "--json").stdout)
     updated = {c["name"] for c in comparison["changes"] if c["change"] == "updated"}
     assert updated == {"mini-align", "libfasta"}
+
+
+def test_a_configured_conda_executable_is_what_the_slurm_job_runs(
+    slurm: User, conda_channel: str
+) -> None:
+    """`conda_executable` in the driver's options reaches the job, which runs that tool.
+
+    No micromamba can be installed here, so the one named does not exist: the
+    job's log shows the command line it ran, and the attempt fails saying so.
+    """
+    cli = slurm.cli
+    cli("driver", "configure", "slurm", "conda_executable=/nonexistent/bin/micromamba")
+    cli("environment", "new", "bio", "--engine", "conda", "--channel", conda_channel)
+    failed = cli("environment", "provision", "bio", "mini-align", check=False, timeout=300)
+    assert failed.code == 1 and "cannot run '/nonexistent/bin/micromamba'" in failed.stderr
+    [entry] = history(slurm, "bio")
+    attempt = entry["attempt"]
+    assert isinstance(attempt, dict)
+    assert attempt["engine_options"] == {"conda_executable": "/nonexistent/bin/micromamba"}
+    log = cli("environment", "log", "bio").stdout
+    assert "$ /nonexistent/bin/micromamba create --yes --prefix " in log
+    assert (
+        f"--no-rc --override-channels --strict-channel-priority --channel {conda_channel} mini-align"
+        in log
+    )

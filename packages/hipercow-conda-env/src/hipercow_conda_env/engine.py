@@ -80,6 +80,8 @@ class CondaEngine:
 
     name: ClassVar[str] = "conda"
     needs_build: ClassVar[bool] = True
+    #: Read from the driver's options when provisioning (see hipercow_provision.provision).
+    driver_options: ClassVar[tuple[str, ...]] = (EXECUTABLE_OPTION,)
 
     def __init__(self, executable: str | None = None) -> None:
         self.executable = executable

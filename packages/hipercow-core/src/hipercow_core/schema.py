@@ -325,8 +325,8 @@ class ProvisionAttempt(msgspec.Struct, frozen=True, omit_defaults=True):
 
     `environment` and `task_id` are None for the standalone `hipercow-provision`,
     which builds at `prefix` without a hipercow root. `engine_options` come
-    from the driver (its `engine_options` attribute), e.g. the conda engine's
-    `conda_executable` on the nodes.
+    from the driver's options that the engine names (its `driver_options`),
+    e.g. the conda engine's `conda_executable` on the nodes.
     """
 
     id: str

@@ -316,15 +316,17 @@ def _claim(root: Root, name: str, store: HistoryStore, attempt_id: str) -> Provi
     return claim
 
 
-def _engine_options(backend: object) -> dict[str, str]:
-    """Options a driver gives engines on its nodes (`engine_options`), e.g. `conda_executable`.
+def _engine_options(engine: object, backend: object) -> dict[str, str]:
+    """The driver's options that the engine reads on the nodes, e.g. conda's `conda_executable`.
 
-    Like `build_queue`, an attribute a driver may have: drivers without one give none.
+    An engine names them in `driver_options`; a driver offers one by having
+    a field of that name in its options (`hipercow driver configure slurm
+    conda_executable=/shared/bin/micromamba`). Drivers without it give none.
     """
-    options = getattr(backend, "engine_options", None)
-    if not isinstance(options, dict):
-        return {}
-    return {str(k): str(v) for k, v in options.items() if v}
+    names = getattr(engine, "driver_options", ())
+    options = getattr(backend, "options", None)
+    found = {name: getattr(options, name, None) for name in names}
+    return {name: value for name, value in found.items() if isinstance(value, str) and value}
 
 
 def start_provision(
@@ -376,7 +378,7 @@ def start_provision(
             fresh=fresh,
             task_id=task_id,
             driver=backend.name,
-            engine_options=_engine_options(backend),
+            engine_options=_engine_options(load_engine(record.engine), backend),
         )
         store.write_attempt(attempt)
         store.update_claim(msgspec.structs.replace(claim, task_id=task_id))

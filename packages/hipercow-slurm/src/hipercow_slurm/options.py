@@ -32,6 +32,8 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     `array_limit`: how many tasks of one array may run at once (`%N`).
     `low_priority_nice`: the `--nice` given to tasks with priority `low`.
     `build_partition`: where environment provisioning jobs run (default: as tasks).
+    `conda_executable`: a micromamba, mamba or conda on the nodes for conda
+    environments to be built with (default: py-rattler, no tool needed).
     """
 
     partition: str | None = None
@@ -43,12 +45,14 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     array_limit: int | None = None
     low_priority_nice: int = 100
     build_partition: str | None = None
+    conda_executable: str | None = None
 
     def __post_init__(self) -> None:
         self.partition = self.partition or None
         self.account = self.account or None
         self.qos = self.qos or None
         self.build_partition = self.build_partition or None
+        self.conda_executable = self.conda_executable or None
         self.sbatch_args = split_words(self.sbatch_args, "sbatch_args")
         self.runner = split_words(self.runner, "runner")
         self.setup = split_lines(self.setup)

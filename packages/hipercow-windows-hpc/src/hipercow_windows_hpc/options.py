@@ -51,6 +51,8 @@ class WindowsHpcOptions(msgspec.Struct, forbid_unknown_fields=True):
       their access to the shares.
     - `max_poll_interval`: the longest pause between polls while waiting.
     - `cluster_info_ttl`: seconds a cached cluster description stays fresh.
+    - `conda_executable`: a micromamba, mamba or conda on the Linux nodes for
+      conda environments to be built with (default: py-rattler, no tool).
     """
 
     platform: Platform = "windows"
@@ -69,6 +71,7 @@ class WindowsHpcOptions(msgspec.Struct, forbid_unknown_fields=True):
     retry_wait: float = 1.0
     max_poll_interval: float = 10.0
     cluster_info_ttl: float = 3600.0
+    conda_executable: str | None = None
 
     def __post_init__(self) -> None:
         url = self.portal_url.strip()
