@@ -93,8 +93,7 @@ class CondaEngine:
     ) -> ProvisionInputs:
         """Settle the channels and read the inputs as the node will, so mistakes cost no job."""
         settled = settle_inputs(inputs, given, default)
-        request = read_request(settled)
-        _check_specs(request.specs)
+        read_request(settled)
         return settled
 
     # --- on the node
@@ -242,19 +241,6 @@ def _solve_in_child(
     outcome = msgspec.json.decode(outcome_path.read_bytes(), type=SolveOutcome)
     if not outcome.ok:
         raise SolveError(outcome.error or "the conda solve failed")
-
-
-def _check_specs(specs: tuple[str, ...]) -> None:
-    from rattler import MatchSpec
-
-    for spec in specs:
-        try:
-            MatchSpec(spec, strict=True)
-        except Exception as e:
-            raise InvalidInputError(
-                f"'{spec}' is not a conda match spec: {e}",
-                "Write specs as conda does: samtools, samtools=1.20, 'bwa>=0.7'.",
-            ) from None
 
 
 def _attempt_executable(workdir: Path) -> str | None:

@@ -206,9 +206,17 @@ class Built:
 
 
 def _probe(python: str, session: Session) -> tuple[str, str]:
-    """The platform tag and full Python version of an interpreter."""
+    """The platform tag and full Python version of an interpreter.
+
+    The interpreter running this is known without starting it again (the
+    conda engine's builds always use it).
+    """
+    import sys
+
     from hipercow_core.environments import platform_tag
 
+    if python == sys.executable:
+        return platform_tag(), ".".join(map(str, sys.version_info[:3]))
     system, machine, version = session.run([python, "-I", "-c", _PROBE], capture=True).split()
     return platform_tag(system, machine), version
 

@@ -273,7 +273,8 @@ def _follow(root: Root, task_id: str, stream: BinaryIO | None = None) -> None:
 
     target = stream or sys.stdout.buffer
     try:
-        for chunk in follow_log(root, task_id):
+        # Polled often: a provisioning's last lines and its end show promptly.
+        for chunk in follow_log(root, task_id, poll=0.1):
             target.write(chunk)
             target.flush()
     except KeyboardInterrupt:
