@@ -216,3 +216,30 @@ def test_standalone_hipercow_provision_builds_a_conda_prefix(
         check=False,
     )
     assert wrong.returncode == 2 and "are for the conda engine" in wrong.stderr
+
+
+def test_compare_shows_a_rebuild_from_another_channel(
+    cli: Cli, project: Root, conda_channel: str, tmp_path: Path
+) -> None:
+    """A mirror with a rebuilt libfasta put first: same version, new build, new channel."""
+    from conda_channel import Package, build_channel, libfasta
+
+    rebuilt = libfasta("1.1")
+    mirror = build_channel(
+        tmp_path / "mirror",
+        [Package(rebuilt.name, rebuilt.version, rebuilt.files, build_number=1)],
+    )
+    cli("environment", "new", "bio", "--engine", "conda", "--channel", conda_channel)
+    cli("environment", "provision", "bio", "mini-align=2.0")
+    cli("environment", "provision", "bio", "-c", mirror, "-c", conda_channel, "mini-align=2.0")
+    comparison = json.loads(cli("environment", "compare", "bio", "--json").stdout)
+    [change] = [c for c in comparison["changes"] if c["change"] != "unchanged"]
+    assert change["name"] == "libfasta" and change["change"] == "updated"
+    assert (change["old"]["build"], change["new"]["build"]) == ("hlocal_0", "hlocal_1")
+    assert (change["old"]["source"], change["new"]["source"]) == (conda_channel, mirror)
+    shown = cli("environment", "compare", "bio").stdout
+    assert f"1.1 hlocal_0 ({conda_channel})" in shown and f"1.1 hlocal_1 ({mirror})" in shown
+    # the channels are part of the inputs: check sees them
+    assert cli("environment", "check", "bio", "mini-align=2.0", check=False).code == 1
+    same = cli("environment", "check", "bio", "-c", mirror, "-c", conda_channel, "mini-align=2.0")
+    assert same.code == 0
