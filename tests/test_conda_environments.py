@@ -165,6 +165,8 @@ def test_conda_input_mistakes(cli: Cli, project: Root, conda_channel: str, tmp_p
     assert bad_spec.code == 1 and "the build string '!!' is not valid" in bad_spec.stderr
     assert "Traceback" not in refused.output + bad_spec.output
     assert [e["status"] for e in conda_history(cli, "bio")] == ["failure"]
+    gone = cli("environment", "provision", "bio", "-c", str(tmp_path / "gone"), "bwa", check=False)
+    assert gone.code == 1 and "a conda channel could not be read" in gone.stderr
     cli("environment", "new", "venv")
     not_conda = cli("environment", "provision", "venv", "-c", "conda-forge", "six", check=False)
     assert not_conda.code == 1 and "for conda environments" in not_conda.stderr

@@ -77,6 +77,8 @@ def solve_and_install(
             raise SolveError(f"installing the solved packages failed: {_summary(detail)}")
         if kind == "SolverError":
             raise SolveError(f"the conda specs cannot be satisfied: {_summary(detail)}")
+        if kind == "GatewayError":
+            raise SolveError(f"a conda channel could not be read: {_summary(detail)}")
         raise SolveError(f"the conda solve failed ({kind}): {_summary(detail)}")
     say(f"installed {len(records)} conda packages into {prefix}:")
     for r in sorted(records, key=lambda r: r.name.normalized):

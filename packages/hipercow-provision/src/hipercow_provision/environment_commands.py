@@ -211,6 +211,7 @@ def show(name: Name, as_json: Json = False) -> None:
         ("name", record.name),
         ("engine", record.engine),
         ("python", record.python or "hipercow's own"),
+        *([("channels", ", ".join(record.channels))] if record.channels else []),
         ("created", cli.show_time(record.created)),
         ("directory", str(envs.environment_dir(root, name)) if name != envs.EMPTY else "-"),
         ("attempts", str(len(entries))),
