@@ -310,8 +310,11 @@ def build_interpreter(root: Root, name: str, build: BuildRecord) -> Path | None:
 
 # Sources each script given as an argument, as conda does (a script's last
 # status does not matter; one that exits, or does not parse, stops the shell),
-# then prints the resulting environment NUL-separated (values may hold newlines).
-_SOURCE_SCRIPTS = 'for script do . "$script"; done; exec env -0'
+# its output sent to stderr, then prints the resulting environment
+# NUL-separated (values may hold newlines).
+_SOURCE_SCRIPTS = 'for script do . "$script" >&2; done; exec env -0'
+# Variables the shell itself sets: they keep the values they came with.
+_SHELL_VARIABLES = ("_", "PWD", "OLDPWD", "SHLVL")
 
 
 class ActivationError(HipercowError):
@@ -342,7 +345,9 @@ def run_activation(scripts: Sequence[Path], env: Mapping[str, str]) -> dict[str,
             f"The scripts: {', '.join(map(str, scripts))}.",
         )
     entries = (item.partition("=") for item in done.stdout.decode(errors="replace").split("\0"))
-    return {key: value for key, _, value in entries if key and key != "_"}
+    result = {key: value for key, _, value in entries if key and key not in _SHELL_VARIABLES}
+    result.update({key: env[key] for key in _SHELL_VARIABLES if key in env})
+    return result
 
 
 def activate(root: Root, name: str | None, env: Mapping[str, str]) -> dict[str, str]:
