@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
 from hipercow_core.errors import HipercowError, InvalidInputError
 from hipercow_core.schema import ProvisionInputs
@@ -99,6 +98,8 @@ def _strings(value: object, what: str, path: str) -> list[str]:
 
 def parse_environment_yml(text: str, path: str) -> tuple[list[str], list[str], list[str]]:
     """The channels, conda specs and `pip:` requirements of an environment.yml."""
+    import yaml  # only for environment.yml files: the job and the solve need it not
+
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as e:
