@@ -83,9 +83,6 @@ class CondaEngine:
     #: Read from the driver's options when provisioning (see hipercow_provision.provision).
     driver_options: ClassVar[tuple[str, ...]] = (EXECUTABLE_OPTION,)
 
-    def __init__(self, executable: str | None = None) -> None:
-        self.executable = executable
-
     # --- on the submitting machine
 
     def check_inputs(
@@ -132,7 +129,7 @@ class CondaEngine:
         cache = package_cache()
         cache.mkdir(parents=True, exist_ok=True)
         ctx.say(f"package cache (node-local): {cache}")
-        executable = self.executable or _attempt_executable(workdir)
+        executable = _attempt_executable(workdir)
         if executable:
             self._install_with_tool(executable, prefix, request, workdir, cache, ctx)
         else:
