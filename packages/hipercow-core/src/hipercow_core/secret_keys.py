@@ -18,7 +18,8 @@ import os
 import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import TypeVar
 
 import msgspec
 
@@ -26,6 +27,8 @@ from hipercow_core.errors import SecretError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import PrivateKeyFile, PublicKeyRecord, TaskSecrets
+
+P = TypeVar("P", bound=PurePath)
 
 KEY_FILENAME = "secret-key.json"
 KEYGEN_HINT = "Run 'hipercow secret keygen' to make one."
@@ -36,13 +39,13 @@ def current_user() -> str:
     return getpass.getuser()
 
 
-def default_key_path(home: Path | None = None) -> Path:
+def default_key_path(home: P) -> P:
     """Where a user's private key is unless they named a path: under their home directory.
 
     On Windows the home is the user's profile directory, which only that
     user (and administrators) can read; on POSIX the file itself is mode 600.
     """
-    return (home or Path.home()) / ".hipercow" / KEY_FILENAME
+    return home / ".hipercow" / KEY_FILENAME
 
 
 def public_key_path(root: Root, user: str) -> Path:
@@ -124,7 +127,7 @@ def keygen(
     from nacl.public import PrivateKey
 
     user = current_user()
-    path = key_path or default_key_path()
+    path = key_path or default_key_path(Path.home())
     made = replace or not path.exists()
     if made:
         private = PrivateKey.generate()
@@ -179,7 +182,7 @@ def unseal(secrets: TaskSecrets) -> dict[str, str]:
     from nacl.exceptions import CryptoError
     from nacl.public import PrivateKey, SealedBox
 
-    path = Path(secrets.key_path) if secrets.key_path else default_key_path()
+    path = Path(secrets.key_path) if secrets.key_path else default_key_path(Path.home())
     key = load_private_key(path)
     if key.public_key != secrets.public_key:
         whose = "a different key" if key.user == secrets.user else f"{key.user}'s key"

@@ -89,7 +89,7 @@ def keygen(
             f"--key '{key}' is not an absolute path", "Give the full path the nodes will read."
         )
     record, made = keygen(Root.find(), key, replace=replace)
-    where = record.key_path or str(default_key_path())
+    where = record.key_path or str(default_key_path(Path.home()))
     if as_json:
         output.emit_json({"user": record.user, "key_path": where, "new": made})
     elif made:
