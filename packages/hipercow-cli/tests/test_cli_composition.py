@@ -48,6 +48,7 @@ def test_help_lists_every_command_in_a_fixed_order_plugins_included() -> None:
         "environment",
         "bulk",
         "bundle",
+        "secret",
         "purge",
         "windows-hpc",
     ]
@@ -142,6 +143,7 @@ def test_hipercow_works_without_the_provision_package(cli_only: Path, tmp_path: 
         "task",
         "bulk",
         "bundle",
+        "secret",
         "purge",
     ]
     assert hipercow("init").returncode == 0

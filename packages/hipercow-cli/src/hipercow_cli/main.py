@@ -18,7 +18,17 @@ from hipercow_core import __version__
 # The order `hipercow --help` lists commands in: ours, with the places of the
 # plugins hipercow's own packages add (`environment` from hipercow-provision);
 # any other plugin follows, by name.
-HELP_ORDER = ("init", "driver", "cluster", "task", "environment", "bulk", "bundle", "purge")
+HELP_ORDER = (
+    "init",
+    "driver",
+    "cluster",
+    "task",
+    "environment",
+    "bulk",
+    "bundle",
+    "secret",
+    "purge",
+)
 
 
 class _OrderedGroup(typer.core.TyperGroup):
@@ -72,6 +82,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "task": ("hipercow_cli.commands.task", "app", True),
     "bulk": ("hipercow_cli.commands.bulk", "app", True),
     "bundle": ("hipercow_cli.commands.bundle", "app", True),
+    "secret": ("hipercow_cli.commands.secret", "app", True),
     "purge": ("hipercow_cli.commands.purge", "purge", False),
 }
 BUILTIN_COMMANDS = frozenset({"init", *SUBCOMMANDS})

@@ -132,3 +132,41 @@ def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
             )
         result[name] = value
     return result
+
+
+# --- secrets: `--secret NAME` / `--secret NAME=ENVVAR` on every creating command ---
+
+Secret = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        help="Secret variable NAME from 'hipercow secret set', or NAME=ENVVAR from this"
+        " machine's environment; encrypted for the nodes (repeatable).",
+        show_default=False,
+    ),
+]
+_SECRET_PARAMETER = inspect.Parameter(
+    "secret", inspect.Parameter.KEYWORD_ONLY, annotation=Secret, default=None
+)
+
+
+def with_secret_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Give a command `--secret`, parsed into its `secrets` argument (requests, not values).
+
+    The values are read and sealed later, once the command knows its root,
+    so a bad option is refused before any keyring is asked.
+    """
+    from hipercow_core.secret_store import parse_request
+
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "secrets"]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        given: list[str] = kwargs.pop("secret") or []
+        return command(*args, secrets=[parse_request(t) for t in given], **kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*kept, _SECRET_PARAMETER]
+    )
+    return wrapper

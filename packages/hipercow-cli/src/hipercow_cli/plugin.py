@@ -28,6 +28,7 @@ from hipercow_cli.options import (
     given_resource_fields,
     parse_pairs,
     with_resource_options,
+    with_secret_options,
 )
 from hipercow_cli.output import (
     colour_enabled,
@@ -78,4 +79,5 @@ __all__ = [
     "want_traceback",
     "warn",
     "with_resource_options",
+    "with_secret_options",
 ]

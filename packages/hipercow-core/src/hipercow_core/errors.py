@@ -52,6 +52,13 @@ class InvalidInputError(HipercowError):
     """Any other input that hipercow cannot accept as given."""
 
 
+class SecretError(HipercowError):
+    """A secret that is not set, or a key pair that is missing, exposed or not the right one.
+
+    Its message never holds a secret's value: only names, users and paths.
+    """
+
+
 class HipercowWarning(UserWarning):
     """Something a user should see that does not stop the operation.
 

@@ -20,6 +20,7 @@ OUT_OF_MEMORY = "out of memory"
 NODE_FAILURE = "node failure"
 DEPENDENCY_FAILED = "dependency failed"
 ENVIRONMENT = "environment"
+SECRETS = "secrets"
 PREEMPTED = "preempted"
 JOB_FAILED = "job failed"
 NOT_STARTED = "job ended before the task started"
@@ -34,6 +35,7 @@ MEANINGS: dict[str, str] = {
     NODE_FAILURE: "the node running the task failed",
     DEPENDENCY_FAILED: "a task it depends on did not succeed, so it never ran",
     ENVIRONMENT: "its environment could not be entered on the node",
+    SECRETS: "its secrets could not be decrypted on the node (see the task's log)",
     PREEMPTED: "the scheduler stopped the task to make room for another",
     JOB_FAILED: "the scheduler reports the job failed; see the outer log",
     NOT_STARTED: "the job ended before hipercow's runner started the task; see the outer log",

@@ -68,6 +68,7 @@ def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskS
         payload=data.payload,
         files=files,
         path=data.path,
+        secrets=data.secrets,
     )
 
 

@@ -7,6 +7,10 @@ log as they are written, and records the outcome as the terminal marker.
 When the runner itself is told to stop (SIGTERM from a scheduler enforcing a
 time limit, or a cancel), it writes no outcome: the party that stopped it
 knows the reason better and records it.
+
+A task with secrets has them decrypted here, on the node, into its
+environment only; its output then passes through the runner, which masks
+every secret value before the log sees it. PyNaCl is loaded only then.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 from hipercow_core import outcomes
-from hipercow_core.errors import HipercowError
+from hipercow_core.errors import HipercowError, SecretError
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import (
@@ -44,7 +49,9 @@ class _Stopped:
     signal: int | None = None
 
 
-def task_environment(root: Root, data: TaskData) -> dict[str, str]:
+def task_environment(
+    root: Root, data: TaskData, secrets: dict[str, str] | None = None
+) -> dict[str, str]:
     """The process environment of a task: ours, entered into its environment, plus its variables.
 
     Raises a HipercowError when the task's environment cannot be entered here
@@ -56,6 +63,7 @@ def task_environment(root: Root, data: TaskData) -> dict[str, str]:
 
         env = activate(root, data.environment, env)
     env.update(data.envvars)
+    env.update(secrets or {})
     env["HIPERCOW_TASK_ID"] = data.id
     env["HIPERCOW_ROOT"] = str(root.project)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -86,16 +94,36 @@ def task_command(root: Root, data: TaskData) -> list[str]:
 
 
 def _start(
-    root: Root, data: TaskData, cwd: Path, env: dict[str, str], log: int
+    root: Root, data: TaskData, cwd: Path, env: dict[str, str], log: int | None
 ) -> subprocess.Popen[bytes]:
+    """Start the task writing to the log, or to a pipe (log None) that the runner masks."""
     return subprocess.Popen(
         task_command(root, data),
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=log,
+        stdout=subprocess.PIPE if log is None else log,
         stderr=subprocess.STDOUT,
     )
+
+
+def _secrets(data: TaskData) -> dict[str, str]:
+    """The task's secret values, opened with this user's private key (raises SecretError)."""
+    if data.secrets is None:
+        return {}
+    from hipercow_core.secret_keys import unseal
+
+    return unseal(data.secrets)
+
+
+def _wait(process: subprocess.Popen[bytes], log: int, secrets: dict[str, str]) -> int:
+    """Wait for the task, copying its output into the log with secrets masked if it has any."""
+    if process.stdout is not None:
+        from hipercow_core.redact import copy_redacted
+
+        with process.stdout:
+            copy_redacted(process.stdout.fileno(), log, secrets.values())
+    return process.wait()
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
@@ -147,10 +175,16 @@ def _run(root: Root, task_id: str) -> int:
     cwd = root.project / data.path
     with open(log_path(root, task_id), "ab", buffering=0) as log:
         try:
-            process = _start(root, data, cwd, task_environment(root, data), log.fileno())
+            secrets = _secrets(data)
+        except SecretError as e:  # no key here, someone else's, or one others can read
+            _write_error(log, e)
+            _finish(root, task_id, 1, outcomes.SECRETS)
+            return 1
+        try:
+            env = task_environment(root, data, secrets)
+            process = _start(root, data, cwd, env, None if secrets else log.fileno())
         except HipercowError as e:  # the task's environment cannot be entered here
-            hint = f"hipercow: {e.hint}\n" if e.hint else ""
-            log.write(f"hipercow: {e.message}\n{hint}".encode())
+            _write_error(log, e)
             _finish(root, task_id, 1, outcomes.ENVIRONMENT)
             return 1
         except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
@@ -159,11 +193,16 @@ def _run(root: Root, task_id: str) -> int:
             _finish(root, task_id, code, reason)
             return code
         _forward_signals(process)
-        code = process.wait()
+        code = _wait(process, log.fileno(), secrets)
     if _Stopped.signal is not None and code < 0:
         return 128 + _Stopped.signal
     _finish(root, task_id, code, f"killed by signal {-code}" if code < 0 else None)
     return code
+
+
+def _write_error(log: BinaryIO, error: HipercowError) -> None:
+    hint = f"hipercow: {error.hint}\n" if error.hint else ""
+    log.write(f"hipercow: {error.message}\n{hint}".encode())
 
 
 def _cannot_start(data: TaskData, cwd: Path, error: OSError) -> tuple[int, str]:

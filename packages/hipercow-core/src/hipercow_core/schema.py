@@ -71,6 +71,22 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     queue: str | None = None
 
 
+class TaskSecrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A task's secret environment variables, each sealed to one user's public key.
+
+    Only ciphertext is stored (`values`: variable name -> base64 sealed box),
+    so colleagues who can read the share learn the names and nothing else.
+    `user` and `public_key` say whose key opens them, so a node holding the
+    wrong key can say whose was needed; `key_path` is where the private key
+    lives on the nodes when it is not in the home directory of the user.
+    """
+
+    user: str
+    public_key: str
+    values: dict[str, str]
+    key_path: str | None = None
+
+
 class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     """Everything needed to run a task, written once at creation and never changed.
 
@@ -93,6 +109,7 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     retry_of: str | None = None
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
+    secrets: TaskSecrets | None = None
 
 
 class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -215,6 +232,28 @@ class MachineConfig(msgspec.Struct, omit_defaults=True):
 
     drivers: list[DriverEntry] = []
     default: str | None = None
+
+
+class PublicKeyRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A user's public key, kept in the root (`keys/USER.json`) so anyone's tasks can be sealed.
+
+    `key_path` is where that user's private key is on the cluster's nodes,
+    when it is not the default in their home directory.
+    """
+
+    user: str
+    public_key: str
+    created: datetime
+    key_path: str | None = None
+
+
+class PrivateKeyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A user's key pair, in a file only that user can read (mode 600 on POSIX)."""
+
+    user: str
+    public_key: str
+    private_key: str
+    created: datetime
 
 
 class RootMeta(msgspec.Struct, frozen=True):

@@ -31,6 +31,7 @@ from hipercow_core.schema import (
     TaskData,
     TaskInfo,
     TaskKind,
+    TaskSecrets,
     TaskStatus,
     TaskTimes,
 )
@@ -67,6 +68,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
     path: str | None = None
+    secrets: TaskSecrets | None = None
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -76,6 +78,14 @@ def _check_envvars(envvars: Mapping[str, str]) -> None:
                 f"'{name}' is not a valid environment variable name",
                 "Use letters, digits and underscores, not starting with a digit.",
             )
+
+
+def _check_secret_names(spec: TaskSpec) -> None:
+    both = sorted(set(spec.envvars) & set(spec.secrets.values if spec.secrets else {}))
+    if both:
+        raise InvalidInputError(
+            f"'{both[0]}' is given both as --env and as --secret", "Give it only once."
+        )
 
 
 def create_tasks(
@@ -106,6 +116,7 @@ def create_tasks(
         if not spec.command:
             raise InvalidInputError("no command given", "Put the command after '--'.")
         _check_envvars(spec.envvars)
+        _check_secret_names(spec)
         assert cluster is not None
         if spec.resources not in validated:
             try:
@@ -131,6 +142,7 @@ def create_tasks(
                 retry_of=spec.retry_of,
                 depends_on=spec.depends_on,
                 payload=dict(spec.payload),
+                secrets=spec.secrets,
             )
         )
     _check_dependencies(root, {d for spec in specs for d in spec.depends_on})

@@ -9,10 +9,11 @@ import typer
 
 from hipercow_cli import output
 from hipercow_cli.commands.task import DependsOn, Env, Environment, task_options
-from hipercow_cli.options import Driver, Json, with_resource_options
+from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources
+from hipercow_core.secret_store import SecretRequest
 from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create many tasks at once from a template and data.", no_args_is_help=True)
@@ -89,6 +90,7 @@ def make_bundle(
 
 @app.command("create", context_settings={"allow_interspersed_args": False})
 @with_resource_options
+@with_secret_options
 def create(
     template: Annotated[
         list[str],
@@ -107,6 +109,7 @@ def create(
     as_json: Json = False,
     *,
     resources: Resources,
+    secrets: list[SecretRequest],
 ) -> None:
     """Create one task per row of data, filling @name placeholders in the command.
 
@@ -118,7 +121,7 @@ def create(
         show_preview([output.show_command(c) for c in commands])
         return
     root = Root.find()
-    shared = task_options(root, resources, env, environment, depends_on)
+    shared = task_options(root, resources, env, environment, depends_on, secrets)
     specs = [TaskSpec(command=c, **shared) for c in commands]
     make_bundle(
         root,
@@ -134,6 +137,7 @@ def create(
 
 @app.command("call")
 @with_resource_options
+@with_secret_options
 def call(
     target: Annotated[str, typer.Argument(help="module:function to call.", show_default=False)],
     data: Data = None,
@@ -148,6 +152,7 @@ def call(
     as_json: Json = False,
     *,
     resources: Resources,
+    secrets: list[SecretRequest],
 ) -> None:
     """Call a function once per row of data, with the data names as keyword arguments.
 
@@ -162,7 +167,7 @@ def call(
         return
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
-    shared = task_options(root, resources, env, environment, depends_on)
+    shared = task_options(root, resources, env, environment, depends_on, secrets)
     specs = [
         pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, **shared)
         for kwargs in calls

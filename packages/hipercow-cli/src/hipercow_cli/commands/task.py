@@ -17,10 +17,12 @@ from hipercow_cli.options import (
     given_resource_fields,
     parse_pairs,
     with_resource_options,
+    with_secret_options,
 )
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
 from hipercow_core.schema import HoldUntil, Resources, TaskStatus
+from hipercow_core.secret_store import SecretRequest
 from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
@@ -90,16 +92,27 @@ def task_options(
     env: list[str] | None,
     environment: str | None,
     depends_on: list[str] | None,
+    secrets: list[SecretRequest] | None = None,
 ) -> dict[str, Any]:
-    """The TaskSpec fields every creating command takes from its options."""
+    """The TaskSpec fields every creating command takes from its options.
+
+    Secrets are read (keyring or environment) and sealed here, once for
+    every task of the command; only their ciphertext goes further.
+    """
     from hipercow_core.dependencies import resolve_dependencies
 
-    return {
+    fields: dict[str, Any] = {
         "resources": resources,
         "envvars": parse_pairs(env, "--env"),
         "environment": environment,
         "depends_on": resolve_dependencies(root, depends_on or []),
     }
+    if secrets:
+        from hipercow_core.secret_keys import seal
+        from hipercow_core.secret_store import resolve
+
+        fields["secrets"] = seal(root, resolve(secrets))
+    return fields
 
 
 def create_and_report(
@@ -125,6 +138,7 @@ def create_and_report(
 
 @app.command("create", context_settings={"allow_interspersed_args": False})
 @with_resource_options
+@with_secret_options
 def create(
     command: Annotated[
         list[str] | None,
@@ -149,6 +163,7 @@ def create(
     as_json: Json = False,
     *,
     resources: Resources,
+    secrets: list[SecretRequest],
 ) -> None:
     """Create a task and submit it; prints the new task's id.
 
@@ -159,7 +174,7 @@ def create(
     from hipercow_core import pytasks
 
     root = Root.find()
-    options = task_options(root, resources, env, environment, depends_on)
+    options = task_options(root, resources, env, environment, depends_on, secrets)
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
     if python is not None:
@@ -182,6 +197,7 @@ def create(
 
 @app.command("call")
 @with_resource_options
+@with_secret_options
 def call(
     target: Annotated[str, typer.Argument(help="module:function to call.", show_default=False)],
     args: Annotated[
@@ -209,6 +225,7 @@ def call(
     as_json: Json = False,
     *,
     resources: Resources,
+    secrets: list[SecretRequest],
 ) -> None:
     """Create a task calling a Python function in the project; prints its id.
 
@@ -231,7 +248,7 @@ def call(
         root=root,
         cwd=Path.cwd(),
         max_args_size=limit,
-        **task_options(root, resources, env, environment, depends_on),
+        **task_options(root, resources, env, environment, depends_on, secrets),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
 
@@ -367,6 +384,9 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         rows.append(("environment", data.environment))
     if data.envvars:
         rows.append(("env vars", ", ".join(sorted(data.envvars))))
+    if data.secrets:
+        names = ", ".join(sorted(data.secrets.values))
+        rows.append(("secrets", f"{names} (sealed for {data.secrets.user})"))
     resources = msgspec.to_builtins(data.resources)
     if data.resources.hold_until is not None:
         resources["hold_until"] = show_hold(data.resources.hold_until, details.times.not_before)
