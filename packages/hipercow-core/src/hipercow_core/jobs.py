@@ -39,7 +39,7 @@ from hipercow_core.errors import (
 )
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
-from hipercow_core.resources import resolve_hold_until
+from hipercow_core.resources import resolve_hold_until, zone_name
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     FinishedMarker,
@@ -205,12 +205,14 @@ class _Batch:
             task_id = request.task_id
             job_id = report.accepted.get(task_id)
             if job_id is not None:
+                held = request.not_before
                 marker = SubmittedMarker(
                     accepted,
                     self.backend.name,
                     job_id,
                     request.data.depends_on,
                     not_before=request.not_before,
+                    held_zone=zone_name(held) if held is not None else None,
                 )
                 mark_submitted(self.root, task_id, marker)
                 self.accepted[task_id] = job_id

@@ -101,7 +101,9 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     `depends_on` repeats the task's dependencies, so a status check can see
     that a queued task waits on a failed one without reading its data.
     `not_before` is the task's `hold_until` as resolved for the scheduler,
-    so people see the time it will start, not "tonight".
+    so people see the time it will start, not "tonight"; `held_zone` is the
+    submitting machine's zone it was resolved in (named times are that
+    machine's local wall-clock times).
     """
 
     time: datetime
@@ -109,6 +111,7 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     job_id: str | None = None
     depends_on: tuple[str, ...] = ()
     not_before: datetime | None = None
+    held_zone: str | None = None
 
 
 class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -148,6 +151,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
 
     `waited_seconds` is from submission to start; `ran_seconds` from start
     to finish, or to the moment of asking while it runs (None when unknown).
+    `held_zone` is the zone its hold (`times.not_before`) was resolved in.
     """
 
     id: str
@@ -162,6 +166,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     note: str | None = None
     waited_seconds: float | None = None
     ran_seconds: float | None = None
+    held_zone: str | None = None
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -259,6 +259,7 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         note=finished.note if finished else None,
         waited_seconds=waited,
         ran_seconds=ran,
+        held_zone=submitted.held_zone if submitted else None,
     )
 
 

@@ -284,15 +284,23 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
-def show_hold(hold: HoldUntil, resolved: datetime | None) -> str:
-    """A hold as a time: the one it resolved to at submission, else what it will resolve to."""
+def show_hold(hold: HoldUntil, resolved: datetime | None, zone: str | None = None) -> str:
+    """A hold as a time: the one it resolved to at submission, else what it will resolve to.
+
+    Named times are the submitting machine's wall-clock times, so once
+    resolved they are shown in that machine's zone, with the zone's name.
+    """
+    named = hold.kind in ("tonight", "midnight", "weekend")
+    if resolved is not None and zone is not None:
+        asked = f"; {hold.kind}, local time" if named else ""
+        return f"{resolved:%Y-%m-%d %H:%M:%S} ({zone}{asked})"
     if resolved is not None:
         return output.show_time(resolved)
     if hold.kind == "at" and hold.at is not None:
         return output.show_time(hold.at)
     if hold.kind == "after" and hold.minutes is not None:
         return f"{hold.minutes} minutes after submission"
-    return f"{hold.kind} (a time fixed at submission)"
+    return f"{hold.kind} (local time, fixed at submission)"
 
 
 def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
@@ -369,7 +377,9 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         rows.append(("env vars", ", ".join(sorted(data.envvars))))
     resources = msgspec.to_builtins(data.resources)
     if data.resources.hold_until is not None:
-        resources["hold_until"] = show_hold(data.resources.hold_until, details.times.not_before)
+        resources["hold_until"] = show_hold(
+            data.resources.hold_until, details.times.not_before, details.held_zone
+        )
     rows.append(("resources", ", ".join(f"{k}={v}" for k, v in resources.items()) or "defaults"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -1,0 +1,43 @@
+"""Bugs users of the earlier tools reported (issue 17), replayed end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from hipercow_core.root import Root
+from hipercow_testing import Cli, wait_until
+
+
+def create(cli: Cli, *args: str) -> str:
+    return cli("task", "create", *args).stdout.strip()
+
+
+def test_a_named_hold_is_the_users_local_midnight_and_says_its_zone(project: Root) -> None:
+    tokyo = Cli(project.project, {"TZ": "Asia/Tokyo"})
+    task_id = create(tokyo, "--hold-until", "midnight", "--", "true")
+    info = json.loads(tokyo("task", "info", task_id, "--json").stdout)
+    held = info["times"]["not_before"]
+    assert held.endswith("T00:00:00+09:00")
+    assert info["held_zone"] == "JST, UTC+09:00"
+    day = held[:10]
+    shown = tokyo("task", "info", task_id).stdout
+    assert f"hold_until={day} 00:00:00 (JST, UTC+09:00; midnight, local time)" in shown
+    outer = tokyo("task", "log", task_id, "--outer").stdout
+    assert f"(held until {day} 00:00 JST, UTC+09:00)" in outer
+    tokyo("task", "cancel", task_id)
+
+
+def test_a_tasks_environment_is_never_an_earlier_tasks_shell(project: Root) -> None:
+    """While the local daemon lives, a new task used to inherit the daemon's (first) shell."""
+    first = Cli(project.project, {"FOO": "first"})
+    second = Cli(project.project, {"FOO": "second"})
+    show = 'echo "FOO=${FOO-unset}"'
+    early = create(first, "--", "sh", "-c", f"{show}; sleep 2")
+    wait_until(lambda: first("task", "status", early).stdout.strip() == "running")
+    late = create(second, "--", "sh", "-c", show)
+    passed = create(second, "--env", "FOO=second", "--", "sh", "-c", show)
+    for task_id in (early, late, passed):
+        assert second("task", "wait", task_id, check=False).code == 0
+    assert first("task", "log", early).stdout == "FOO=unset\n"
+    assert second("task", "log", late).stdout == "FOO=unset\n"
+    assert second("task", "log", passed).stdout == "FOO=second\n"
