@@ -41,3 +41,20 @@ def test_a_tasks_environment_is_never_an_earlier_tasks_shell(project: Root) -> N
     assert first("task", "log", early).stdout == "FOO=unset\n"
     assert second("task", "log", late).stdout == "FOO=unset\n"
     assert second("task", "log", passed).stdout == "FOO=second\n"
+
+
+def test_cancel_from_another_machine_refuses_and_names_the_machine(project: Root) -> None:
+    here = Cli(project.project, {"HIPERCOW_HOSTNAME": "machine-a"})
+    there = Cli(project.project, {"HIPERCOW_HOSTNAME": "machine-b"})
+    here("driver", "configure", "local")
+    task_id = create(here, "--", "sleep", "600")
+    wait_until(lambda: here("task", "status", task_id).stdout.strip() == "running")
+    refused = there("task", "cancel", task_id, check=False)
+    assert refused.code == 1
+    assert refused.stdout.strip() == (
+        f"{task_id}  not cancelled (it runs on machine-a: cancel it there)"
+    )
+    assert here("task", "status", task_id).stdout.strip() == "running"
+    assert here("task", "cancel", task_id).stdout.strip() == f"{task_id}  cancelled"
+    again = here("task", "cancel", task_id)
+    assert again.stdout.strip() == f"{task_id}  not cancelled (already finished)"

@@ -318,11 +318,22 @@ def follow_log(root: Root, task_id: str, *, poll: float = 0.25) -> Iterator[byte
 
 def cancel_tasks(root: Root, ids: Sequence[str]) -> dict[str, bool]:
     """Cancel tasks that have not finished; True for each this call cancelled."""
+    return {task_id: why is None for task_id, why in cancel_tasks_explained(root, ids).items()}
+
+
+def cancel_tasks_explained(root: Root, ids: Sequence[str]) -> dict[str, str | None]:
+    """Cancel tasks that have not finished; None for each this call cancelled, else why not.
+
+    Nothing is recorded for a task that was not stopped: a refusal (a local
+    task running on another machine) leaves its status as it was.
+    """
     for task_id in ids:
         read_task_data(root, task_id)
     statuses = tasks_status(root, ids)
-    result = {task_id: False for task_id, status in statuses.items() if status.is_terminal}
-    result.update(jobs.cancel(root, [t for t in ids if t not in result]))
+    result: dict[str, str | None] = {
+        task_id: jobs.ALREADY_FINISHED for task_id, status in statuses.items() if status.is_terminal
+    }
+    result.update(jobs.cancel_explained(root, [t for t in ids if t not in result]))
     return result
 
 

@@ -462,16 +462,23 @@ def wait(
 
 @app.command("cancel")
 def cancel(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False) -> None:
-    """Cancel tasks that have not finished; finished ones are left alone."""
-    from hipercow_core.tasks import cancel_tasks
+    """Cancel tasks that have not finished; finished ones are left alone.
+
+    Exits 1 when a task that has not finished could not be stopped (e.g. a
+    local task running on another machine), saying why.
+    """
+    from hipercow_core.jobs import ALREADY_FINISHED, FINISHED_MEANWHILE
+    from hipercow_core.tasks import cancel_tasks_explained
 
     root = Root.find()
-    result = cancel_tasks(root, followed(root, task_ids, no_follow))
+    result = cancel_tasks_explained(root, followed(root, task_ids, no_follow))
     if as_json:
-        output.emit_json(result)
-        return
-    for task_id, done in result.items():
-        output.out(f"{task_id}  {'cancelled' if done else 'not cancelled (already finished)'}")
+        output.emit_json({task_id: why is None for task_id, why in result.items()})
+    else:
+        for task_id, why in result.items():
+            output.out(f"{task_id}  {'cancelled' if why is None else f'not cancelled ({why})'}")
+    if any(why not in (None, ALREADY_FINISHED, FINISHED_MEANWHILE) for why in result.values()):
+        raise typer.Exit(1)
 
 
 @app.command("retry")
