@@ -58,3 +58,26 @@ def test_cancel_from_another_machine_refuses_and_names_the_machine(project: Root
     assert here("task", "cancel", task_id).stdout.strip() == f"{task_id}  cancelled"
     again = here("task", "cancel", task_id)
     assert again.stdout.strip() == f"{task_id}  not cancelled (already finished)"
+
+
+def test_purge_keeps_a_finished_task_an_unfinished_one_depends_on(cli: Cli, project: Root) -> None:
+    gate = project.project / "gate"
+    waiter = create(cli, "--", "sh", "-c", f"while [ ! -e '{gate}' ]; do sleep 0.1; done")
+    needed = create(cli, "--", "true")
+    assert cli("task", "wait", needed).code == 0
+    dependent = create(cli, "--depends-on", needed, "--depends-on", waiter, "--", "true")
+    loose = create(cli, "--", "true")
+    assert cli("task", "wait", loose).code == 0
+
+    dry = json.loads(cli("purge", "--dry-run", "--json").stdout)
+    assert dry["tasks"] == [loose]
+    assert dry["kept"] == {needed: [dependent]}
+    done = cli("purge")
+    assert "Removed 1 task(s)" in done.stdout
+    assert f"Kept {needed}: unfinished task(s) depend on it ({dependent})" in done.stdout
+    assert cli("task", "status", needed).stdout.strip() == "success"
+
+    gate.touch()
+    assert cli("task", "wait", dependent, check=False).code == 0
+    assert cli("task", "status", dependent).stdout.strip() == "success"
+    assert json.loads(cli("purge", "--json").stdout)["kept"] == {}
