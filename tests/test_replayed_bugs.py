@@ -81,3 +81,19 @@ def test_purge_keeps_a_finished_task_an_unfinished_one_depends_on(cli: Cli, proj
     assert cli("task", "wait", dependent, check=False).code == 0
     assert cli("task", "status", dependent).stdout.strip() == "success"
     assert json.loads(cli("purge", "--json").stdout)["kept"] == {}
+
+
+def test_a_no_break_space_in_the_command_is_named_not_taken_for_a_missing_command(
+    cli: Cli, project: Root
+) -> None:
+    refused = cli("task", "create", "--", "echo\u00a0hi", check=False)
+    assert refused.code == 1
+    assert refused.stderr.splitlines()[0] == (
+        "Error: the command 'echo\\u00a0hi' holds a no-break space (U+00A0) after 'echo', "
+        "which looks like a space but is not one"
+    )
+    assert "Traceback" not in refused.stderr
+    assert cli("task", "list").stdout == ""
+    warned = cli("task", "create", "--wait", "--", "echo", "a\u2009b\u200bc")
+    assert "holds a typographic space (U+2009) after 'a'" in warned.stderr
+    assert cli("task", "log", warned.stdout.strip()).stdout == "a\u2009b\u200bc\n"

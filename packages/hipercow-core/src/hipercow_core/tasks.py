@@ -24,6 +24,7 @@ from hipercow_core.errors import InvalidInputError, InvalidResourcesError, TaskS
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
+from hipercow_core.lookalikes import check_command
 from hipercow_core.resources import validate_resources
 from hipercow_core.root import Root
 from hipercow_core.schema import (
@@ -105,6 +106,8 @@ def create_tasks(
     for spec in specs:
         if not spec.command:
             raise InvalidInputError("no command given", "Put the command after '--'.")
+        if spec.kind == "shell":
+            check_command(spec.command)
         _check_envvars(spec.envvars)
         assert cluster is not None
         if spec.resources not in validated:
