@@ -3,10 +3,12 @@
 A task's environment is, on every driver and whenever it is submitted:
 
 1. the base variables of the machine that starts it: the names below (the
-   search path, home, user, locale, time zone, temporary directories, and
-   the Windows system variables programs need), plus every `HIPERCOW_*`
-   variable (hipercow's own settings) and the scheduler's own (`SLURM_*`,
-   `CCP_*`), which the job gets on its node;
+   search path, home, user, locale, time zone, temporary directories, the
+   network's proxies and certificate bundles, and the Windows system
+   variables programs need), plus every `HIPERCOW_*` variable (hipercow's
+   own settings), the package tools' settings (`PIP_*`, `UV_*`), the
+   `XDG_*` directories, and the scheduler's own (`SLURM_*`, `CCP_*`), which
+   the job gets on its node;
 2. its environment's activation (PATH, VIRTUAL_ENV), when it names one;
 3. the variables given with `--env` (a Python task's `envvars`);
 4. `HIPERCOW_TASK_ID` and `HIPERCOW_ROOT`.
@@ -36,6 +38,17 @@ BASE_VARIABLES = frozenset(
         "TZ",
         "TMPDIR",
         "TERM",
+        "LD_LIBRARY_PATH",
+        # the network: proxies and certificate bundles (installing packages needs them)
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
         # Windows
         "SystemRoot",
         "SystemDrive",
@@ -68,8 +81,9 @@ BASE_VARIABLES = frozenset(
 )
 
 #: Prefixes of variables that are part of the base too: hipercow's own settings,
-#: the locale categories, and what schedulers set for a job.
-BASE_PREFIXES = ("HIPERCOW_", "LC_", "SLURM_", "CCP_")
+#: the locale categories, the package tools' settings, the XDG directories, and
+#: what schedulers set for a job.
+BASE_PREFIXES = ("HIPERCOW_", "LC_", "PIP_", "UV_", "XDG_", "SLURM_", "CCP_")
 
 
 def is_base_variable(name: str) -> bool:
