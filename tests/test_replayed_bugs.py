@@ -97,3 +97,20 @@ def test_a_no_break_space_in_the_command_is_named_not_taken_for_a_missing_comman
     warned = cli("task", "create", "--wait", "--", "echo", "a\u2009b\u200bc")
     assert "holds a typographic space (U+2009) after 'a'" in warned.stderr
     assert cli("task", "log", warned.stdout.strip()).stdout == "a\u2009b\u200bc\n"
+
+
+def test_names_differing_only_by_case_are_refused(cli: Cli, project: Root) -> None:
+    cli("bulk", "create", "--name", "dup", "--data", "x=1..2", "--", "echo", "@x")
+    clash = cli(
+        "bulk", "create", "--name", "DUP", "--data", "x=1..2", "--", "echo", "@x", check=False
+    )
+    assert clash.code == 1
+    assert "bundle 'dup' already exists, and 'DUP' differs from it only by case" in clash.stderr
+    assert [line.split()[0] for line in cli("bundle", "list").stdout.splitlines()] == ["dup"]
+    assert len(cli("task", "list").stdout.splitlines()) == 2
+
+    cli("environment", "new", "Analysis", "--engine", "empty")
+    twin = cli("environment", "new", "analysis", "--engine", "empty", check=False)
+    assert twin.code == 1
+    assert "environment 'Analysis' already exists, and 'analysis' differs" in twin.stderr
+    assert not (project.path / "environments" / "analysis").exists()
