@@ -114,3 +114,24 @@ def test_names_differing_only_by_case_are_refused(cli: Cli, project: Root) -> No
     assert twin.code == 1
     assert "environment 'Analysis' already exists, and 'analysis' differs" in twin.stderr
     assert not (project.path / "environments" / "analysis").exists()
+
+
+def test_a_requirements_file_that_includes_others_installs_and_is_checked_whole(
+    cli: Cli, project: Root
+) -> None:
+    reqs = project.project / "reqs"
+    reqs.mkdir()
+    (reqs / "requirements.txt").write_text("-r base.txt\n-c pins.txt\n")
+    (reqs / "base.txt").write_text("six\n")
+    (reqs / "pins.txt").write_text("six==1.16.0\n")
+    cli("environment", "new", "inc")
+    cli("environment", "provision", "inc", "-r", "reqs/requirements.txt")
+    task_id = create(
+        cli, "--environment", "inc", "--", "python", "-c", "import six; print(six.__version__)"
+    )
+    assert cli("task", "wait", task_id).code == 0
+    assert cli("task", "log", task_id).stdout == "1.16.0\n"
+    assert cli("environment", "check", "inc").code == 0
+    (reqs / "pins.txt").write_text("six==1.17.0\n")
+    changed = cli("environment", "check", "inc", check=False)
+    assert changed.code == 1 and changed.stdout.startswith("Changed")

@@ -306,6 +306,19 @@ class PackageInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     sha256: str | None = None
 
 
+class IncludedFile(msgspec.Struct, frozen=True):
+    """A file that a requirements file includes (`-r`, `-c`), as read for an attempt.
+
+    `included_from` is the `file` of the one that names it, and `as_written`
+    the path as written there, so the installed copies can be linked again.
+    """
+
+    file: str
+    content: str
+    included_from: str
+    as_written: str
+
+
 class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     """What an attempt was asked to install.
 
@@ -316,6 +329,7 @@ class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     An `environment` is a conda environment.yml (`content` as read); a `lock`
     is an earlier attempt's exact set (`file` its attempt id, `content` its
     lock). `channels` are the conda channels used, in priority order.
+    `included` holds the files a requirements file includes, however deep.
     """
 
     kind: InputsKind
@@ -323,6 +337,7 @@ class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     file: str | None = None
     content: str | None = None
     channels: tuple[str, ...] = ()
+    included: tuple[IncludedFile, ...] = ()
 
 
 class ProvisionAttempt(msgspec.Struct, frozen=True, omit_defaults=True):
