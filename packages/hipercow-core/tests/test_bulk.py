@@ -92,6 +92,23 @@ def test_template_and_data_must_agree_on_names() -> None:
         bulk_commands(["fit"], data)
 
 
+def test_a_doubled_at_sign_is_a_literal_one() -> None:
+    data = read_data(["user=ann,bob"])
+    template = ["mail", "@user@@example.com", "pip", "install", "pkg@@1.2", "git@@host:@@@user"]
+    assert bulk_commands(template, data) == [
+        ("mail", "ann@example.com", "pip", "install", "pkg@1.2", "git@host:@ann"),
+        ("mail", "bob@example.com", "pip", "install", "pkg@1.2", "git@host:@bob"),
+    ]
+    # a value holding '@' or '@@' is inserted as it is, never read as a template again
+    assert bulk_commands(["echo", "@v"], read_data(["v=a@@b"])) == [("echo", "a@@b")]
+
+
+def test_an_unknown_at_name_says_how_to_write_a_literal_at() -> None:
+    with pytest.raises(InvalidInputError, match="the template uses @example") as raised:
+        bulk_commands(["mail", "@user@example.com"], read_data(["user=ann"]))
+    assert "@@" in (raised.value.hint or "")
+
+
 def test_no_data_at_all_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="no --data given"):
         read_data([])

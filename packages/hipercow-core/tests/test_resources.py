@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -106,6 +108,19 @@ def test_every_field_round_trips() -> None:
 TZ = timezone(timedelta(hours=0))
 
 
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Make this process's local time zone the named one (as a user's machine has it)."""
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize(
     ("now", "kind", "expected"),
     [
@@ -142,7 +157,10 @@ TZ = timezone(timedelta(hours=0))
         ),
     ],
 )
-def test_named_hold_times(now: datetime, kind: str, expected: datetime) -> None:
+def test_named_hold_times(
+    now: datetime, kind: str, expected: datetime, local_zone: Callable[[str], None]
+) -> None:
+    local_zone("UTC")
     assert resolve_hold_until(parse_hold_until(kind), now) == expected
 
 
@@ -155,6 +173,79 @@ def test_hold_for_a_duration_and_at_a_time() -> None:
         parse_hold_until("2001-01-01T00:00")
     with pytest.raises(InvalidResourcesError, match="hold_until"):
         parse_hold_until("someday")
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "kind", "expected"),
+    [
+        # Tokyo, 10:00 local: tonight is 19:00 JST, midnight 00:00 JST (not 09:00)
+        (
+            "Asia/Tokyo",
+            datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+            "tonight",
+            "2026-12-01T19:00+09:00",
+        ),
+        (
+            "Asia/Tokyo",
+            datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+            "midnight",
+            "2026-12-02T00:00+09:00",
+        ),
+        # Friday 20:00 UTC is already Saturday in Tokyo: the weekend has begun
+        (
+            "Asia/Tokyo",
+            datetime(2026, 12, 4, 20, 0, tzinfo=UTC),
+            "weekend",
+            "2026-12-05T05:00+09:00",
+        ),
+        # a UK summer: midnight is 00:00 BST, an hour before 00:00 UTC
+        (
+            "Europe/London",
+            datetime(2026, 7, 1, 12, 0, tzinfo=UTC),
+            "midnight",
+            "2026-07-02T00:00+01:00",
+        ),
+        # New York evening: still "tonight" by the local clock, though past 03:00 UTC
+        (
+            "America/New_York",
+            datetime(2026, 12, 2, 3, 30, tzinfo=UTC),
+            "tonight",
+            "2026-12-01T22:30-05:00",
+        ),
+    ],
+)
+def test_named_hold_times_are_the_users_local_time(
+    zone: str, now: datetime, kind: str, expected: str, local_zone: Callable[[str], None]
+) -> None:
+    local_zone(zone)
+    resolved = resolve_hold_until(parse_hold_until(kind), now)
+    assert resolved == datetime.fromisoformat(expected)
+    assert resolved.utcoffset() == datetime.fromisoformat(expected).utcoffset()
+
+
+def test_a_named_time_the_clocks_skip_is_the_moment_they_jump_to(
+    local_zone: Callable[[str], None],
+) -> None:
+    """Chile's clocks go from 00:00 straight to 01:00 on 2026-09-06: that midnight is 01:00."""
+    local_zone("America/Santiago")
+    now = datetime(2026, 9, 5, 15, 0, tzinfo=UTC)
+    resolved = resolve_hold_until(parse_hold_until("midnight"), now)
+    assert resolved == datetime(2026, 9, 6, 4, 0, tzinfo=UTC)
+    assert resolved.isoformat() == "2026-09-06T01:00:00-03:00"
+
+
+def test_a_typed_local_time_at_a_clock_change_is_refused_with_the_choices(
+    local_zone: Callable[[str], None],
+) -> None:
+    local_zone("Europe/London")
+    with pytest.raises(InvalidResourcesError, match="does not exist in local time"):
+        parse_hold_until("2030-03-31T01:30")
+    with pytest.raises(InvalidResourcesError, match="happens twice") as raised:
+        parse_hold_until("2030-10-27T01:30")
+    assert "2030-10-27T01:30+01:00 or 2030-10-27T01:30+00:00" in (raised.value.hint or "")
+    assert parse_hold_until("2030-10-27T01:30+00:00").at == datetime(
+        2030, 10, 27, 1, 30, tzinfo=UTC
+    )
 
 
 CLUSTER = ClusterInfo(

@@ -16,6 +16,7 @@ from hipercow_provision.inputs import (
     describe,
     from_packages,
     inputs_hash,
+    install_arguments,
     requirement_lines,
     select_inputs,
 )
@@ -66,6 +67,46 @@ def test_requirements_are_reread_for_the_same_source(tmp_path: Path) -> None:
     again = select_inputs(tmp_path, last=first)
     assert again.content == "six\nidna\n"
     assert describe(again) == "reqs.txt"
+
+
+def test_included_requirements_are_read_from_the_including_files_place(tmp_path: Path) -> None:
+    """`-r` and `-c` paths are relative to the file naming them, however deep, as pip reads them."""
+    (tmp_path / "reqs" / "more").mkdir(parents=True)
+    (tmp_path / "reqs" / "requirements.txt").write_text(
+        "-r base.txt\n--constraint=more/pins.txt\n-r https://example.org/r.txt\n"
+    )
+    (tmp_path / "reqs" / "base.txt").write_text("six\n-rmore/extra.txt\n")
+    (tmp_path / "reqs" / "more" / "extra.txt").write_text("idna\n")
+    (tmp_path / "reqs" / "more" / "pins.txt").write_text("six==1.16.0\n")
+    inputs = select_inputs(tmp_path, requirements=Path("reqs/requirements.txt"))
+    assert [(i.file, i.included_from, i.as_written) for i in inputs.included] == [
+        ("reqs/base.txt", "reqs/requirements.txt", "base.txt"),
+        ("reqs/more/pins.txt", "reqs/requirements.txt", "more/pins.txt"),
+        ("reqs/more/extra.txt", "reqs/base.txt", "more/extra.txt"),
+    ]
+    # installed from copies that name each other, not the attempt directory's neighbours
+    workdir = tmp_path / "attempt"
+    workdir.mkdir()
+    assert install_arguments(inputs, workdir) == ["-r", str(workdir / "requirements.txt")]
+    top = (workdir / "requirements.txt").read_text().splitlines()
+    assert top == [
+        "-r included/00-base.txt",
+        "--constraint included/01-pins.txt",
+        "-r https://example.org/r.txt",
+    ]
+    base = (workdir / "included" / "00-base.txt").read_text().splitlines()
+    assert base == ["six", "-r 02-extra.txt"]
+    assert (workdir / "included" / "02-extra.txt").read_text() == "idna\n"
+    # a change in an included file is a change
+    before = inputs_hash("uv", inputs)
+    (tmp_path / "reqs" / "more" / "pins.txt").write_text("six==1.17.0\n")
+    assert inputs_hash("uv", select_inputs(tmp_path, last=inputs)) != before
+
+
+def test_a_missing_included_file_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six\n-c pins.txt\n")
+    with pytest.raises(InvalidInputError, match=r"includes 'pins.txt' \(line 2\)"):
+        select_inputs(tmp_path)
 
 
 def _attempt(store: HistoryStore, when: datetime, packages: list[str], **kw: object) -> str:

@@ -96,3 +96,45 @@ def test_batch_values_are_escaped(tmp_path: Path) -> None:
     assert 'CD /D "V:\\100%% sure"' in text
     linux = write_job_script(root, TASK, settings_for(root, shares), "linux").path.read_text()
     assert "cd '/mnt/cluster/100% sure'" in linux
+
+
+SPECIAL_NAMES = ["my project", "100% sure", "wow!", "a^b", "R&D", "data (copy)", "Müller ü"]
+
+
+def _quoted_spans(line: str) -> list[tuple[int, int]]:
+    """The spans of a batch line inside double quotes, as cmd.exe pairs them."""
+    spans, start = [], None
+    for index, char in enumerate(line):
+        if char == '"':
+            if start is None:
+                start = index + 1
+            else:
+                spans.append((start, index))
+                start = None
+    return spans
+
+
+@pytest.mark.parametrize("name", [*SPECIAL_NAMES, "".join(SPECIAL_NAMES)])
+def test_the_batch_file_is_right_for_any_project_path(tmp_path: Path, name: str) -> None:
+    """cmd.exe reads it as meant: UTF-8 before any path, `!` literal, paths quoted, `%` doubled."""
+    from hipercow_windows_hpc.paths import Unc
+
+    project = tmp_path / "share" / name
+    project.mkdir(parents=True)
+    root, _ = Root.init(project)
+    root.task_dir(TASK).mkdir(parents=True)
+    shares = [Share(str(tmp_path / "share"), Unc.parse("//wpia-hn/hipercow"), "V:")]
+    raw = write_job_script(root, TASK, settings_for(root, shares), "windows").path.read_bytes()
+    lines = raw.decode("utf-8").split("\r\n")
+    # The code page switch and delayed expansion come before any byte that needs them.
+    assert lines[:3] == ["@ECHO OFF", "CHCP 65001 > NUL", "SETLOCAL DisableDelayedExpansion"]
+    assert all(line.isascii() for line in lines[:3])
+    escaped = "V:\\" + name.replace("%", "%%")
+    uses = [line for line in lines if escaped in line]
+    assert len(uses) == 3  # CD /D, its error message, and the runner's --root
+    for line in uses:
+        at = line.index(escaped)
+        # inside one pair of quotes that holds exactly the path
+        assert (at, at + len(escaped)) in _quoted_spans(line), line
+    # no other line holds the path, unescaped or unquoted
+    assert [line for line in lines if name in line and line not in uses] == []

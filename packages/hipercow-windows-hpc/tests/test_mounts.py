@@ -5,12 +5,16 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 
+import pytest
+
+from hipercow_core.errors import HipercowWarning
 from hipercow_windows_hpc.mounts import (
     Mount,
     detect_mounts,
     parse_cifs_mounts,
     parse_smb_mappings_csv,
     parse_smbfs_mounts,
+    skipped_smb_mappings,
 )
 from hipercow_windows_hpc.paths import Unc
 
@@ -51,9 +55,17 @@ def test_macos_smbfs_mounts() -> None:
 def test_windows_smb_mappings_keep_their_drive_letters() -> None:
     assert parse_smb_mappings_csv(WINDOWS_GET_SMBMAPPING_CSV) == [
         Mount("Q:\\", Unc("qdrive", ("homes", "bob")), "Q:"),
-        Mount("T:\\", Unc("wpia-hn", ("temp",)), "T:"),
-        Mount("V:\\", Unc("wpia-hn.hpc.dide.ic.ac.uk", ("cluster-storage",)), "V:"),
     ]
+
+
+def test_disconnected_and_unavailable_mappings_are_left_out_and_named() -> None:
+    assert skipped_smb_mappings(WINDOWS_GET_SMBMAPPING_CSV) == [
+        "T: \\\\wpia-hn\\temp (Unavailable)",
+        "V: \\\\wpia-hn.hpc.dide.ic.ac.uk\\cluster-storage (Disconnected)",
+    ]
+    with pytest.warns(HipercowWarning, match="left out mapped drives that are not connected: T:"):
+        found = detect_mounts("win32", lambda command: WINDOWS_GET_SMBMAPPING_CSV)
+    assert [m.drive for m in found] == ["Q:"]
 
 
 def test_windows_csv_with_every_column_and_a_type_line() -> None:
@@ -80,7 +92,8 @@ def test_detect_runs_the_systems_command() -> None:
 
     assert len(detect_mounts("linux", run)) == 3
     assert seen[-1] == ["mount", "-t", "cifs"]
-    assert len(detect_mounts("win32", run)) == 3
+    with pytest.warns(HipercowWarning):
+        assert len(detect_mounts("win32", run)) == 1  # the two not connected are left out
     assert seen[-1][0] == "powershell" and "Get-SmbMapping" in seen[-1][-1]
 
 

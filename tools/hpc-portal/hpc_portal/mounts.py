@@ -116,6 +116,15 @@ def prepare_linux_command(
     return prepared
 
 
+#: A UNC path in a command: in double quotes (and then it may hold spaces), or a bare word.
+_UNC = re.compile(r'"(\\\\[^"]+)"|(\\\\[^\s"]+)')
+
+
+def unc_paths(command: str) -> list[str]:
+    """The UNC paths a Windows command names, as cmd.exe splits it into words."""
+    return [quoted or bare for quoted, bare in _UNC.findall(command)]
+
+
 class ShareTable:
     """UNC share root -> local directory, for checking Windows jobs' batch files."""
 
@@ -140,7 +149,7 @@ class ShareTable:
 
     def check_command(self, command: str) -> str | None:
         """Why a Windows command could not run here, or None if its UNC files exist."""
-        paths = re.findall(r'\\\\[^\s"]+', command)
+        paths = unc_paths(command)
         if not paths:
             return f"no UNC path in the command {command!r}"
         for unc in paths:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+
 _STATUS_COLOURS = {
     "created": "36",
     "submitted": "34",

@@ -32,6 +32,7 @@ _EXPORTS = {
     "task_outer_log": "hipercow_core.tasks",
     "follow_log": "hipercow_core.tasks",
     "cancel_tasks": "hipercow_core.tasks",
+    "cancel_tasks_explained": "hipercow_core.tasks",
     "wait_task": "hipercow_core.tasks",
     "list_tasks": "hipercow_core.tasks",
     "get_driver": "hipercow_core.drivers.registry",
@@ -100,6 +101,7 @@ if TYPE_CHECKING:
     from hipercow_core.tasks import (
         TaskSpec,
         cancel_tasks,
+        cancel_tasks_explained,
         create_task,
         create_tasks,
         follow_log,
@@ -140,6 +142,7 @@ __all__ = [
     "bundle_task_ids",
     "cancel_bundle",
     "cancel_tasks",
+    "cancel_tasks_explained",
     "configure_driver",
     "create_bundle",
     "create_call_task",

@@ -8,6 +8,7 @@ Anything that looks like a numeric range but is not a valid one is refused,
 never taken as one literal value. Several data sources combine as an outer
 product, or pair up row by row with `zip`. The names in the template must be
 exactly the names in the data, so a typo is caught before anything is made.
+`@@` is a literal `@` (`user@@example.com`, `pkg@@1.2`, `git@@host`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from hipercow_core.errors import InvalidInputError
 
-_PLACEHOLDER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+#: `@name`, or `@@` (group 1 empty), which stands for a literal `@`.
+_PLACEHOLDER = re.compile(r"@@|@([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INCLUSIVE = re.compile(r"(-?\d+)\.\.(-?\d+)")
 _EXCLUSIVE = re.compile(r"(-?\d+):(-?\d+)")
@@ -181,7 +183,7 @@ def no_data() -> Table:
 
 
 def template_names(template: Sequence[str]) -> set[str]:
-    return {m for arg in template for m in _PLACEHOLDER.findall(arg)}
+    return {m for arg in template for m in _PLACEHOLDER.findall(arg) if m}
 
 
 def check_names(template_uses: set[str], data: Table) -> None:
@@ -192,7 +194,8 @@ def check_names(template_uses: set[str], data: Table) -> None:
     if missing:
         raise InvalidInputError(
             f"the template uses @{', @'.join(missing)} but no data gives {'it' if len(missing) == 1 else 'them'}",
-            "Add --data for each placeholder, or fix its spelling.",
+            "Add --data for each placeholder, or fix its spelling; "
+            "write @@ for a literal @ (user@@example.com).",
         )
     if unused:
         raise InvalidInputError(
@@ -207,8 +210,11 @@ def rows(data: Table) -> Iterator[Row]:
 
 
 def expand(template: Sequence[str], row: Row) -> tuple[str, ...]:
-    """The template's arguments with each `@name` replaced by its value in the row."""
-    return tuple(_PLACEHOLDER.sub(lambda m: row[m[1]], arg) for arg in template)
+    """The template's arguments with each `@name` replaced by its value in the row, `@@` by `@`.
+
+    Values are inserted as they are: an `@` in a value is never read again.
+    """
+    return tuple(_PLACEHOLDER.sub(lambda m: row[m[1]] if m[1] else "@", arg) for arg in template)
 
 
 def bulk_commands(template: Sequence[str], data: Table) -> list[tuple[str, ...]]:

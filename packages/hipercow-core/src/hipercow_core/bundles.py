@@ -20,6 +20,7 @@ import msgspec
 
 from hipercow_core.errors import InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes, write_once
+from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
 from hipercow_core.schema import Bundle, TaskStatus
 
@@ -150,8 +151,13 @@ def save_bundle(
         chosen = name or (
             random_name() if attempt < 50 else f"{random_name()}_{secrets.token_hex(2)}"
         )
+        twin = case_twin(directory, f"{chosen}.json")
+        if name is not None:
+            refuse_case_twin(
+                "a bundle", name, twin and twin.removesuffix(".json"), "Choose another --name."
+            )
         bundle = Bundle(chosen, datetime.now(UTC), tuple(task_ids), tuple(command))
-        if write_once(bundle_path(root, chosen), msgspec.json.encode(bundle)):
+        if twin is None and write_once(bundle_path(root, chosen), msgspec.json.encode(bundle)):
             return bundle
         if name is not None:
             raise InvalidInputError(

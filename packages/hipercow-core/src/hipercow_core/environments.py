@@ -36,6 +36,7 @@ import msgspec
 from hipercow_core import plugins
 from hipercow_core.errors import HipercowError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     BuildRecord,
@@ -177,6 +178,12 @@ def create_environment(
         )
     load_engine(engine)
     directory = environment_dir(root, name)
+    refuse_case_twin(
+        "environment",
+        name,
+        case_twin(environments_dir(root), name),
+        "Choose another name, or use the existing environment.",
+    )
     if (directory / RECORD).exists():
         raise InvalidInputError(
             f"environment '{name}' already exists",

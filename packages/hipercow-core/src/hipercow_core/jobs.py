@@ -39,7 +39,7 @@ from hipercow_core.errors import (
 )
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
-from hipercow_core.resources import resolve_hold_until
+from hipercow_core.resources import resolve_hold_until, zone_name
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     FinishedMarker,
@@ -205,12 +205,14 @@ class _Batch:
             task_id = request.task_id
             job_id = report.accepted.get(task_id)
             if job_id is not None:
+                held = request.not_before
                 marker = SubmittedMarker(
                     accepted,
                     self.backend.name,
                     job_id,
                     request.data.depends_on,
                     not_before=request.not_before,
+                    held_zone=zone_name(held) if held is not None else None,
                 )
                 mark_submitted(self.root, task_id, marker)
                 self.accepted[task_id] = job_id
@@ -430,21 +432,36 @@ def _warn_unavailable(driver: str, count: int, error: DriverError) -> None:
 # -- cancel ------------------------------------------------------------------
 
 
+#: Why a task was not cancelled, by cause (the driver's refusals come as it words them).
+ALREADY_FINISHED = "already finished"
+FINISHED_MEANWHILE = "it finished meanwhile"
+
+
 def cancel(root: Root, task_ids: Sequence[str]) -> dict[str, bool]:
     """Cancel tasks (grouped by driver, one call each); True for each this call cancelled."""
+    return {task_id: why is None for task_id, why in cancel_explained(root, task_ids).items()}
+
+
+def cancel_explained(root: Root, task_ids: Sequence[str]) -> dict[str, str | None]:
+    """Cancel tasks like `cancel`; None for each this call cancelled, else why it was not.
+
+    The reason is what the user needs to act on: a finished task, or the
+    driver's refusal (a local task running on another machine names it).
+    """
     from hipercow_core.drivers.registry import get_driver
 
-    result: dict[str, bool] = {}
+    result: dict[str, str | None] = {}
     groups: dict[str | None, dict[str, str]] = {}
     for task_id in task_ids:
         status = file_status(root, task_id)
         marker = read_submitted(root, task_id) if status.is_active else None
-        if status.is_terminal or status == TaskStatus.MISSING:
-            result[task_id] = False
+        if status == TaskStatus.MISSING:
+            result[task_id] = "there is no such task"
+        elif status.is_terminal:
+            result[task_id] = ALREADY_FINISHED
         elif marker is None or marker.job_id is None:
-            result[task_id] = settle(
-                root, task_id, outcomes.cancelled(), "cancelled before it was submitted"
-            )
+            done = settle(root, task_id, outcomes.cancelled(), "cancelled before it was submitted")
+            result[task_id] = None if done else FINISHED_MEANWHILE
         else:
             groups.setdefault(marker.driver, {})[task_id] = marker.job_id
     for name, jobs in groups.items():
@@ -452,16 +469,17 @@ def cancel(root: Root, task_ids: Sequence[str]) -> dict[str, bool]:
     return result
 
 
-def _cancel_group(root: Root, backend: AnyDriver, jobs: Mapping[str, str]) -> dict[str, bool]:
+def _cancel_group(root: Root, backend: AnyDriver, jobs: Mapping[str, str]) -> dict[str, str | None]:
     report: CancelReport = backend.cancel(jobs)
-    result: dict[str, bool] = {}
+    result: dict[str, str | None] = {}
     for task_id, job_id in jobs.items():
         if task_id in report.stopped:
-            result[task_id] = settle(
+            done = settle(
                 root, task_id, outcomes.cancelled(), f"{backend.name} job {job_id} cancelled"
             )
+            result[task_id] = None if done else FINISHED_MEANWHILE
         else:
-            why = report.refused.get(task_id, "no answer")
+            why = report.refused.get(task_id, f"{backend.name} did not answer for job {job_id}")
             log.info("scheduler did not cancel", task=task_id, job=job_id, reason=why)
-            result[task_id] = False
+            result[task_id] = why
     return result

@@ -5,6 +5,9 @@ to its latest retry: a failure retried into a success is a success, and is
 not removed by a purge of failures. A chain goes only when every task in it
 is finished, so following a task never leads into a deleted directory.
 Bundles lose the purged ids; a bundle left empty is removed.
+A chain holding a task that an unfinished task depends on is kept (and
+reported), since the dependent would otherwise fail with "dependency
+failed" once it is missing.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from hipercow_core.bundles import (
     replace_bundle,
     without,
 )
+from hipercow_core.errors import HipercowError
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData, TaskStatus
-from hipercow_core.store import iter_task_ids, read_task_data, remove_task
+from hipercow_core.store import file_status, iter_task_ids, read_task_data, remove_task
 from hipercow_core.tasks import tasks_status
 
 
@@ -39,14 +43,50 @@ class PurgedTask(msgspec.Struct, frozen=True):
 
 
 class PurgePlan(msgspec.Struct, frozen=True):
-    """What a purge removes (or, with a dry run, would remove)."""
+    """What a purge removes (or, with a dry run, would remove).
+
+    `kept` names the finished tasks that matched but stay, each with the
+    unfinished tasks that depend on it.
+    """
 
     tasks: tuple[PurgedTask, ...]
     bundles_emptied: tuple[str, ...]
+    kept: dict[str, tuple[str, ...]] = {}
 
     @property
     def task_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.tasks)
+
+
+def needed_by_unfinished(root: Root, task_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """For each of `task_ids` that an unfinished task depends on: those dependents.
+
+    Unfinished means not yet terminal in its files, `created` included: a
+    task submitted later needs its dependencies as much as a queued one.
+    """
+    wanted = set(task_ids)
+    needed: dict[str, list[str]] = {}
+    if not wanted:
+        return {}
+    for task_id in iter_task_ids(root):
+        if task_id in wanted or file_status(root, task_id).is_terminal:
+            continue
+        try:
+            depends_on = read_task_data(root, task_id).depends_on
+        except HipercowError:  # unreadable: it names nothing we can keep for it
+            continue
+        for dep in depends_on:
+            if dep in wanted:
+                needed.setdefault(dep, []).append(task_id)
+    return {dep: tuple(dependents) for dep, dependents in needed.items()}
+
+
+def _keep_needed(
+    chains: list[list[str]], needed: dict[str, tuple[str, ...]]
+) -> tuple[list[list[str]], dict[str, tuple[str, ...]]]:
+    """The chains without those holding a needed task, and what was kept for whom."""
+    kept = {t: needed[t] for chain in chains for t in chain if t in needed}
+    return [chain for chain in chains if not any(t in needed for t in chain)], kept
 
 
 def _chains(root: Root, candidates: Iterable[str]) -> list[list[str]]:
@@ -88,6 +128,9 @@ def plan_purge(
         return older_than is None or data[latest].created < older_than
 
     selected = [chain for chain in chains if chosen(chain)]
+    selected, kept = _keep_needed(
+        selected, needed_by_unfinished(root, [t for chain in selected for t in chain])
+    )
     removed = []
     for chain in selected:
         for position, task_id in enumerate(chain):
@@ -100,7 +143,7 @@ def plan_purge(
     emptied = tuple(
         b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
     )
-    return PurgePlan(tuple(removed), emptied)
+    return PurgePlan(tuple(removed), emptied, kept)
 
 
 def purge_tasks(root: Root, plan: PurgePlan) -> None:

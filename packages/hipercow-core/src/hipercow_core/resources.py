@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -90,7 +90,7 @@ def parse_hold_until(value: str, now: datetime | None = None) -> HoldUntil:
             f"hold_until: '{value}' is not a time",
             "Use a duration (2h), a date-time (2026-12-01T09:00), tonight, midnight or weekend.",
         ) from None
-    at = at if at.tzinfo else at.astimezone()
+    at = at if at.tzinfo else local_time(at, named=None)
     if at <= (now or datetime.now().astimezone()):
         raise InvalidResourcesError(
             f"hold_until: '{value}' is in the past",
@@ -102,11 +102,13 @@ def parse_hold_until(value: str, now: datetime | None = None) -> HoldUntil:
 def resolve_hold_until(hold: HoldUntil, now: datetime) -> datetime:
     """The absolute start time; called once per submission so a batch agrees.
 
-    `tonight` is 19:00 today, or now between 19:00 and 03:00; `midnight` the
-    next 00:00; `weekend` Saturday 00:00, or now during a weekend.
+    Named times are wall-clock times of this machine's local zone (the user's
+    evening, not UTC's): `tonight` is 19:00 today, or now between 19:00 and
+    03:00; `midnight` the next 00:00; `weekend` Saturday 00:00, or now during
+    a weekend. At a clock change, see `local_time` for what they mean.
     """
-    now = now if now.tzinfo else now.astimezone()
-    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    now = now.astimezone()  # this machine's local zone, whatever `now` came in
+    today = now.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     if hold.kind == "at" and hold.at is not None:
         return hold.at
     if hold.kind == "after" and hold.minutes is not None:
@@ -114,12 +116,50 @@ def resolve_hold_until(hold: HoldUntil, now: datetime) -> datetime:
     if hold.kind == "tonight":
         if now.hour >= 19 or now.hour < 3:
             return now
-        return start_of_day.replace(hour=19)
+        return local_time(today.replace(hour=19), named=hold.kind)
     if hold.kind == "midnight":
-        return start_of_day + timedelta(days=1)
+        return local_time(today + timedelta(days=1), named=hold.kind)
     if now.weekday() >= 5:
         return now
-    return start_of_day + timedelta(days=5 - now.weekday())
+    return local_time(today + timedelta(days=5 - now.weekday()), named=hold.kind)
+
+
+def local_time(wall: datetime, *, named: str | None) -> datetime:
+    """A wall-clock time of this machine's local zone as an aware datetime.
+
+    At a clock change a wall time can be skipped (clocks go forward) or
+    happen twice (clocks go back). A named time (`named` is its name) then
+    takes the stated choice: a skipped time means the moment the clocks jump
+    (so `midnight` on a day that starts at 01:00 means that 01:00), a doubled
+    one its first occurrence. A date-time the user typed (`named` is None)
+    is refused instead, since only they know which moment they meant.
+    """
+    first = wall.replace(fold=0).astimezone()
+    second = wall.replace(fold=1).astimezone()
+    if first.utcoffset() == second.utcoffset():
+        return first
+    exists = first.astimezone(UTC).astimezone().replace(tzinfo=None) == wall
+    if named is not None:  # skipped: the later reading is the jump; doubled: the earlier
+        return (max(first, second) if not exists else min(first, second)).astimezone()
+    shown = wall.isoformat(timespec="minutes")
+    if not exists:
+        raise InvalidResourcesError(
+            f"hold_until: {shown} does not exist in local time (the clocks skip it)",
+            "Give a time outside the clock change, or add the UTC offset you mean.",
+        )
+    raise InvalidResourcesError(
+        f"hold_until: {shown} happens twice in local time (the clocks go back)",
+        f"Add the UTC offset you mean: {first.isoformat(timespec='minutes')} "
+        f"or {second.isoformat(timespec='minutes')}.",
+    )
+
+
+def zone_name(at: datetime) -> str:
+    """A time's zone as people read it: its abbreviation and offset, e.g. `JST, UTC+09:00`."""
+    offset = at.strftime("%z")
+    shown = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    abbreviation = at.tzname()
+    return f"{abbreviation}, {shown}" if abbreviation and abbreviation != shown else shown
 
 
 def parse_priority(value: str) -> Priority:

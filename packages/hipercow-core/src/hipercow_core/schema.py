@@ -118,7 +118,9 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     `depends_on` repeats the task's dependencies, so a status check can see
     that a queued task waits on a failed one without reading its data.
     `not_before` is the task's `hold_until` as resolved for the scheduler,
-    so people see the time it will start, not "tonight".
+    so people see the time it will start, not "tonight"; `held_zone` is the
+    submitting machine's zone it was resolved in (named times are that
+    machine's local wall-clock times).
     """
 
     time: datetime
@@ -126,6 +128,7 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     job_id: str | None = None
     depends_on: tuple[str, ...] = ()
     not_before: datetime | None = None
+    held_zone: str | None = None
 
 
 class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -165,6 +168,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
 
     `waited_seconds` is from submission to start; `ran_seconds` from start
     to finish, or to the moment of asking while it runs (None when unknown).
+    `held_zone` is the zone its hold (`times.not_before`) was resolved in.
     """
 
     id: str
@@ -179,6 +183,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     note: str | None = None
     waited_seconds: float | None = None
     ran_seconds: float | None = None
+    held_zone: str | None = None
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -340,6 +345,19 @@ class PackageInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     sha256: str | None = None
 
 
+class IncludedFile(msgspec.Struct, frozen=True):
+    """A file that a requirements file includes (`-r`, `-c`), as read for an attempt.
+
+    `included_from` is the `file` of the one that names it, and `as_written`
+    the path as written there, so the installed copies can be linked again.
+    """
+
+    file: str
+    content: str
+    included_from: str
+    as_written: str
+
+
 class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     """What an attempt was asked to install.
 
@@ -350,6 +368,7 @@ class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     An `environment` is a conda environment.yml (`content` as read); a `lock`
     is an earlier attempt's exact set (`file` its attempt id, `content` its
     lock). `channels` are the conda channels used, in priority order.
+    `included` holds the files a requirements file includes, however deep.
     """
 
     kind: InputsKind
@@ -357,6 +376,7 @@ class ProvisionInputs(msgspec.Struct, frozen=True, omit_defaults=True):
     file: str | None = None
     content: str | None = None
     channels: tuple[str, ...] = ()
+    included: tuple[IncludedFile, ...] = ()
 
 
 class ProvisionAttempt(msgspec.Struct, frozen=True, omit_defaults=True):

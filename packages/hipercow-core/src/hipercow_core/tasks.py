@@ -24,6 +24,7 @@ from hipercow_core.errors import InvalidInputError, InvalidResourcesError, TaskS
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
 from hipercow_core.log import get_logger
+from hipercow_core.lookalikes import check_command
 from hipercow_core.resources import validate_resources
 from hipercow_core.root import Root
 from hipercow_core.schema import (
@@ -115,6 +116,8 @@ def create_tasks(
     for spec in specs:
         if not spec.command:
             raise InvalidInputError("no command given", "Put the command after '--'.")
+        if spec.kind == "shell":
+            check_command(spec.command)
         _check_envvars(spec.envvars)
         _check_secret_names(spec)
         assert cluster is not None
@@ -271,6 +274,7 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         note=finished.note if finished else None,
         waited_seconds=waited,
         ran_seconds=ran,
+        held_zone=submitted.held_zone if submitted else None,
     )
 
 
@@ -329,11 +333,22 @@ def follow_log(root: Root, task_id: str, *, poll: float = 0.25) -> Iterator[byte
 
 def cancel_tasks(root: Root, ids: Sequence[str]) -> dict[str, bool]:
     """Cancel tasks that have not finished; True for each this call cancelled."""
+    return {task_id: why is None for task_id, why in cancel_tasks_explained(root, ids).items()}
+
+
+def cancel_tasks_explained(root: Root, ids: Sequence[str]) -> dict[str, str | None]:
+    """Cancel tasks that have not finished; None for each this call cancelled, else why not.
+
+    Nothing is recorded for a task that was not stopped: a refusal (a local
+    task running on another machine) leaves its status as it was.
+    """
     for task_id in ids:
         read_task_data(root, task_id)
     statuses = tasks_status(root, ids)
-    result = {task_id: False for task_id, status in statuses.items() if status.is_terminal}
-    result.update(jobs.cancel(root, [t for t in ids if t not in result]))
+    result: dict[str, str | None] = {
+        task_id: jobs.ALREADY_FINISHED for task_id, status in statuses.items() if status.is_terminal
+    }
+    result.update(jobs.cancel_explained(root, [t for t in ids if t not in result]))
     return result
 
 

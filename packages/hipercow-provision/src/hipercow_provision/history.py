@@ -8,6 +8,7 @@
         result.json         ProvisionResult: how it ended (written once, by whoever knows first)
         log                 everything the build printed
         requirements.txt    the requirements file as installed, when one was given
+        included/           copies of the files it includes (-r, -c), as installed
 
 Each file has one writer, as in the task store: the requester writes
 `attempt.json`, the build writes `log` and `result.json`. When a build dies

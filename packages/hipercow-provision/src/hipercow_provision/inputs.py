@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -20,6 +20,7 @@ import msgspec
 
 from hipercow_core.errors import InvalidInputError
 from hipercow_core.schema import ProvisionInputs
+from hipercow_provision.includes import read_included, write_copies
 
 REQUIREMENTS_TXT = "requirements.txt"
 PYPROJECT_TOML = "pyproject.toml"
@@ -70,8 +71,11 @@ def from_packages(packages: Sequence[str]) -> ProvisionInputs:
 
 
 def from_requirements(path: Path, base: Path) -> ProvisionInputs:
+    """A requirements file as read, with every file it includes (`-r`, `-c`) read too."""
     content = _read_text(path, "requirements file")
-    return ProvisionInputs(kind="requirements", file=_shown_path(path, base), content=content)
+    key = _shown_path(path, base)
+    included = read_included(path, key, content, lambda p: _shown_path(p, base), _read_text)
+    return ProvisionInputs(kind="requirements", file=key, content=content, included=included)
 
 
 def from_pyproject(path: Path, base: Path) -> ProvisionInputs:
@@ -178,7 +182,17 @@ def requirement_lines(inputs: ProvisionInputs) -> list[str]:
     kept = [line for line in lines if line.strip() and not line.strip().startswith("#")]
     if inputs.kind in ("environment", "lock"):
         return kept
-    return sorted({line.strip() for line in kept})
+    found = {line.strip() for line in kept}
+    for included in inputs.included:  # a change in an included file is a change
+        lines = included.content.replace("\r\n", "\n").split("\n")
+        found.update(f"{included.file}: {line}" for line in _meaningful(lines))
+    return sorted(found)
+
+
+def _meaningful(raw: Sequence[str]) -> Iterator[str]:
+    """The lines that are neither blank nor comments, without trailing comments."""
+    lines = (line.split(" #", 1)[0].strip() for line in raw)
+    return (line for line in lines if line and not line.startswith("#"))
 
 
 def inputs_hash(engine: str, inputs: ProvisionInputs) -> str:
@@ -206,8 +220,9 @@ def plural(count: int, noun: str) -> str:
 def install_arguments(inputs: ProvisionInputs, workdir: Path) -> list[str]:
     """Arguments for `pip install` / `uv pip install`.
 
-    A requirements file is installed from the copy kept with the attempt, so
-    what was recorded is exactly what was installed.
+    A requirements file is installed from the copy kept with the attempt
+    (with copies of the files it includes), so what was recorded is exactly
+    what was installed.
     """
     if inputs.kind in ("environment", "lock"):
         raise InvalidInputError(
@@ -216,6 +231,6 @@ def install_arguments(inputs: ProvisionInputs, workdir: Path) -> list[str]:
         )
     if inputs.kind == "requirements":
         copy = workdir / REQUIREMENTS_TXT
-        copy.write_text(inputs.content or "", encoding="utf-8")
+        write_copies(inputs, workdir, copy)
         return ["-r", str(copy)]
     return list(inputs.packages)

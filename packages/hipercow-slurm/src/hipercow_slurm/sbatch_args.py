@@ -9,9 +9,10 @@ and Slurm's `M` are the same unit as far as RealMemory and --mem go.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from hipercow_core.base_environment import is_base_variable
 from hipercow_core.errors import InvalidResourcesError
 from hipercow_core.schema import ClusterInfo, Resources
 from hipercow_slurm.options import SlurmOptions
@@ -149,3 +150,14 @@ def array_arg(count: int, limit: int | None) -> str:
     """`--array=0-N` (with `%limit`) indexing the tasks of one script."""
     spec = f"0-{count - 1}"
     return f"--array={spec}%{limit}" if limit else f"--array={spec}"
+
+
+def export_arg(env: Mapping[str, str]) -> str:
+    """`--export=` naming only the base variables, so a job never carries the user's shell.
+
+    sbatch copies the whole submitting environment by default; a task's
+    environment is the machine's base variables plus what the task was given
+    (see `hipercow_core.base_environment`). Names only: sbatch takes each
+    value from the environment it runs in. SLURM_* are always passed.
+    """
+    return "--export=" + ",".join(sorted(name for name in env if is_base_variable(name)))

@@ -13,6 +13,7 @@ instead of pending forever.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from hipercow_slurm.commands import Budget, Output, SlurmError
 from hipercow_slurm.jobfiles import SINGLE_OUTPUT, JobRecord, jobs_dir, relative, write_record
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.parsing import parse_submitted_job_id
-from hipercow_slurm.sbatch_args import array_arg, task_args
+from hipercow_slurm.sbatch_args import array_arg, export_arg, task_args
 from hipercow_slurm.script import render_script
 
 log = get_logger(__name__)
@@ -103,6 +104,7 @@ class Submission:
             f"--output={self._output(plan, batch, '%a')}",
             "--open-mode=append",
             f"--chdir={self.root.project}",
+            export_arg(os.environ),
         ]
         if plan.is_array:
             args.append(array_arg(len(plan.task_ids), self.options.array_limit))

@@ -35,7 +35,13 @@ def load_template(name: str) -> str:
 
 
 def _bat(value: str) -> str:
-    """A value safe inside a batch file's double quotes: `%` would start a variable."""
+    """A value safe inside a batch file's double quotes: `%` would start a variable.
+
+    Only `%` needs escaping there: the template puts every value in double
+    quotes (where `&`, `^`, `(`, `)` and spaces are literal), turns delayed
+    expansion off (so `!` is literal) and switches to UTF-8 before any value.
+    A double quote cannot be in a Windows path, so none can end the quoting.
+    """
     return value.replace("%", "%%")
 
 
@@ -76,6 +82,7 @@ def windows_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[
     unmaps = [f"NET USE {s.drive} /DELETE /Y" for s in settings.shares]
     values = {
         **_header(task_id),
+        "host": _bat(hostname()),
         "map_shares": "\n".join(maps),
         "unmap_shares": "\n".join(unmaps),
         "python_version": settings.python_version,

@@ -34,7 +34,11 @@ from hipercow_windows_hpc.batch import ScriptSettings, write_job_script
 from hipercow_windows_hpc.client import PortalClient
 from hipercow_windows_hpc.cluster import python_module, static_cluster_info, with_load
 from hipercow_windows_hpc.credentials import Credentials, load_credentials
-from hipercow_windows_hpc.errors import PortalRefusedError, PortalUnavailableError
+from hipercow_windows_hpc.errors import (
+    CredentialsError,
+    PortalRefusedError,
+    PortalUnavailableError,
+)
 from hipercow_windows_hpc.mounts import Mount, detect_mounts
 from hipercow_windows_hpc.options import WindowsHpcOptions
 from hipercow_windows_hpc.shares import Location, Share, locate, resolve_shares
@@ -90,6 +94,14 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
     def max_poll_interval(self) -> float:  # type: ignore[override]
         """The longest pause between polls while waiting: each poll is a portal call."""
         return self.options.max_poll_interval
+
+    def configure_warnings(self) -> list[str]:
+        """No stored portal login shows at configure time, not at the first task."""
+        try:
+            self._credentials()
+        except CredentialsError as e:
+            return [f"{e.message}. {e.hint}" if e.hint else e.message]
+        return []
 
     def build_queue(self) -> str | None:
         """The portal's queue for building environments."""

@@ -16,10 +16,12 @@ import io
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from hipercow_core.errors import HipercowWarning
 from hipercow_core.log import get_logger
 from hipercow_windows_hpc.paths import Unc
 
@@ -83,8 +85,8 @@ def parse_smbfs_mounts(text: str) -> list[Mount]:
     return found
 
 
-def parse_smb_mappings_csv(text: str) -> list[Mount]:
-    """Mapped drives from Windows `Get-SmbMapping | ConvertTo-Csv`; rows without a drive are skipped."""
+def _smb_rows(text: str) -> list[tuple[str, Mount]]:
+    """(status, mount) for each mapped drive of `Get-SmbMapping | ConvertTo-Csv`."""
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     found = []
     for row in csv.DictReader(io.StringIO("\n".join(lines))):
@@ -97,8 +99,27 @@ def parse_smb_mappings_csv(text: str) -> list[Mount]:
         except ValueError:
             continue
         drive = local.upper()
-        found.append(Mount(drive + "\\", remote, drive))
+        found.append(((row.get("Status") or "").strip(), Mount(drive + "\\", remote, drive)))
     return found
+
+
+def parse_smb_mappings_csv(text: str) -> list[Mount]:
+    """Working mapped drives from Windows `Get-SmbMapping | ConvertTo-Csv`.
+
+    Rows without a drive are left out, and so are mappings whose status is
+    not `OK` (`Disconnected`, `Unavailable`, ...): jobs would map a share
+    that is not there (`skipped_smb_mappings` says which).
+    """
+    return [mount for status, mount in _smb_rows(text) if status.upper() == "OK"]
+
+
+def skipped_smb_mappings(text: str) -> list[str]:
+    """The mapped drives `parse_smb_mappings_csv` leaves out for their status, as people read them."""
+    return [
+        f"{mount.drive} {mount.remote.windows()} ({status or 'no status'})"
+        for status, mount in _smb_rows(text)
+        if status.upper() != "OK"
+    ]
 
 
 Runner = Callable[[Sequence[str]], str]
@@ -130,9 +151,19 @@ def detect_mounts(system: str | None = None, run: Runner = _run) -> list[Mount]:
     else:
         command, parser = ["mount", "-t", "cifs"], parse_cifs_mounts
     try:
-        found = parser(run(command))
+        text = run(command)
     except (OSError, subprocess.SubprocessError) as e:
         log.debug("could not list network mounts", command=command[0], error=str(e))
         return []
-    log.debug("network mounts found", count=len(found))
+    found = parser(text)
+    skipped = skipped_smb_mappings(text) if system == "win32" else []
+    if skipped:
+        warnings.warn(
+            HipercowWarning(
+                f"left out mapped drives that are not connected: {', '.join(skipped)}; "
+                "reconnect them (open them in Explorer) if the project needs them"
+            ),
+            stacklevel=2,
+        )
+    log.debug("network mounts found", count=len(found), skipped=len(skipped))
     return found

@@ -94,7 +94,10 @@ def make_bundle(
 def create(
     template: Annotated[
         list[str],
-        typer.Argument(help="The command after '--', with @name placeholders.", show_default=False),
+        typer.Argument(
+            help="The command after '--', with @name placeholders (@@ is a literal @).",
+            show_default=False,
+        ),
     ],
     data: Data = None,
     zip_rows: Zip = False,

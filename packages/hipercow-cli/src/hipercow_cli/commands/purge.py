@@ -48,6 +48,7 @@ def purge(
                 "tasks": plan.task_ids,
                 "details": plan.tasks,
                 "bundles": plan.bundles_emptied,
+                "kept": plan.kept,
             }
         )
         return
@@ -58,6 +59,11 @@ def purge(
     if dry_run and plan.tasks:
         show_plan(plan)
     output.out(f"{verb} {len(plan.task_ids)} task(s){bundles_note}")
+    for task_id, dependents in plan.kept.items():
+        shown = ", ".join(dependents[:3]) + (
+            f" and {len(dependents) - 3} more" if len(dependents) > 3 else ""
+        )
+        output.out(f"Kept {task_id}: unfinished task(s) depend on it ({shown})")
 
 
 def show_plan(plan: PurgePlan) -> None:

@@ -301,15 +301,23 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
-def show_hold(hold: HoldUntil, resolved: datetime | None) -> str:
-    """A hold as a time: the one it resolved to at submission, else what it will resolve to."""
+def show_hold(hold: HoldUntil, resolved: datetime | None, zone: str | None = None) -> str:
+    """A hold as a time: the one it resolved to at submission, else what it will resolve to.
+
+    Named times are the submitting machine's wall-clock times, so once
+    resolved they are shown in that machine's zone, with the zone's name.
+    """
+    named = hold.kind in ("tonight", "midnight", "weekend")
+    if resolved is not None and zone is not None:
+        asked = f"; {hold.kind}, local time" if named else ""
+        return f"{resolved:%Y-%m-%d %H:%M:%S} ({zone}{asked})"
     if resolved is not None:
         return output.show_time(resolved)
     if hold.kind == "at" and hold.at is not None:
         return output.show_time(hold.at)
     if hold.kind == "after" and hold.minutes is not None:
         return f"{hold.minutes} minutes after submission"
-    return f"{hold.kind} (a time fixed at submission)"
+    return f"{hold.kind} (local time, fixed at submission)"
 
 
 def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
@@ -389,7 +397,9 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         rows.append(("secrets", f"{names} (sealed for {data.secrets.user})"))
     resources = msgspec.to_builtins(data.resources)
     if data.resources.hold_until is not None:
-        resources["hold_until"] = show_hold(data.resources.hold_until, details.times.not_before)
+        resources["hold_until"] = show_hold(
+            data.resources.hold_until, details.times.not_before, details.held_zone
+        )
     rows.append(("resources", ", ".join(f"{k}={v}" for k, v in resources.items()) or "defaults"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -472,16 +482,23 @@ def wait(
 
 @app.command("cancel")
 def cancel(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False) -> None:
-    """Cancel tasks that have not finished; finished ones are left alone."""
-    from hipercow_core.tasks import cancel_tasks
+    """Cancel tasks that have not finished; finished ones are left alone.
+
+    Exits 1 when a task that has not finished could not be stopped (e.g. a
+    local task running on another machine), saying why.
+    """
+    from hipercow_core.jobs import ALREADY_FINISHED, FINISHED_MEANWHILE
+    from hipercow_core.tasks import cancel_tasks_explained
 
     root = Root.find()
-    result = cancel_tasks(root, followed(root, task_ids, no_follow))
+    result = cancel_tasks_explained(root, followed(root, task_ids, no_follow))
     if as_json:
-        output.emit_json(result)
-        return
-    for task_id, done in result.items():
-        output.out(f"{task_id}  {'cancelled' if done else 'not cancelled (already finished)'}")
+        output.emit_json({task_id: why is None for task_id, why in result.items()})
+    else:
+        for task_id, why in result.items():
+            output.out(f"{task_id}  {'cancelled' if why is None else f'not cancelled ({why})'}")
+    if any(why not in (None, ALREADY_FINISHED, FINISHED_MEANWHILE) for why in result.values()):
+        raise typer.Exit(1)
 
 
 @app.command("retry")

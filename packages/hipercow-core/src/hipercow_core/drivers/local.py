@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 import msgspec
 
 from hipercow_core import outcomes
+from hipercow_core.base_environment import base_environment
 from hipercow_core.drivers.protocol import (
     CancelReport,
     DependencyStyle,
@@ -34,6 +35,7 @@ from hipercow_core.drivers.protocol import (
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.log import get_logger
 from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
+from hipercow_core.resources import zone_name
 from hipercow_core.root import Root, hostname
 from hipercow_core.schema import ClusterInfo, NodeInfo
 
@@ -117,7 +119,11 @@ def daemon_running(root: Root) -> bool:
 
 
 def ensure_daemon(root: Root) -> None:
-    """Start the queue daemon unless one is running; a spare one exits at once."""
+    """Start the queue daemon unless one is running; a spare one exits at once.
+
+    The daemon gets only the base variables (`hipercow_core.base_environment`),
+    since its runners inherit what it has.
+    """
     if daemon_running(root):
         return
     log.debug("starting local daemon", root=str(root.project))
@@ -129,6 +135,7 @@ def ensure_daemon(root: Root) -> None:
             stdout=daemon_log,
             stderr=daemon_log,
             close_fds=True,
+            env=base_environment(os.environ),  # never this shell's own variables
             **detached_popen_kwargs(),
         )
 
@@ -155,7 +162,10 @@ class LocalDriver(Driver[LocalOptions]):
         accepted: dict[str, str] = {}
         for request in requests:
             entry = QueueEntry(time.time_ns(), request.not_before)
-            note = f" (held until {entry.not_before:%Y-%m-%d %H:%M})" if entry.not_before else ""
+            note = ""
+            if entry.not_before is not None:
+                held = entry.not_before.astimezone()
+                note = f" (held until {held:%Y-%m-%d %H:%M} {zone_name(held)})"
             append_outer_log(self.root, request.task_id, f"queued on the local driver{note}")
             atomic_write(queue / request.task_id, msgspec.json.encode(entry))
             accepted[request.task_id] = request.task_id

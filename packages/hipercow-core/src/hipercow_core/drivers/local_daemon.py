@@ -22,6 +22,7 @@ import msgspec
 from filelock import FileLock, Timeout
 
 from hipercow_core import outcomes
+from hipercow_core.base_environment import base_environment
 from hipercow_core.dependencies import Readiness, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
@@ -147,6 +148,7 @@ class Daemon:
                     task_id,
                 ],
                 cwd=self.root.project,
+                env=base_environment(os.environ),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

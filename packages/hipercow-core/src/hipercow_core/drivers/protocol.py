@@ -162,6 +162,15 @@ class Driver(Protocol[OptionsT]):
         """The queue or partition that environment provisioning jobs go to, if any."""
         return None
 
+    def configure_warnings(self) -> list[str]:
+        """What a driver just configured can already tell is missing, each with what to run.
+
+        Checked at `hipercow driver configure` (the options are saved all the
+        same), so a missing login shows there rather than at the first task.
+        Must be quick and must not contact the scheduler.
+        """
+        return []
+
 
 #: A driver whatever its options, as core sees it.
 AnyDriver = Driver[Any]

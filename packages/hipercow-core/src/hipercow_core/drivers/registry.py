@@ -7,6 +7,7 @@ known without scanning entry points, since it lives here and is the default.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, cast
 
 import msgspec
@@ -14,7 +15,7 @@ import msgspec.inspect
 
 from hipercow_core import plugins
 from hipercow_core.drivers.protocol import AnyDriver, DriverFactory, OptionsT
-from hipercow_core.errors import DriverError, InvalidInputError
+from hipercow_core.errors import DriverError, HipercowWarning, InvalidInputError
 from hipercow_core.root import Root
 from hipercow_core.schema import DriverEntry, MachineConfig
 
@@ -140,6 +141,9 @@ def get_driver(root: Root, name: str | None = None) -> AnyDriver:
 def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEntry:
     """Validate and save a driver's options for this machine; it becomes the default.
 
+    What the driver can already tell is missing (`configure_warnings`) is
+    warned about once the options are saved.
+
     Options given now are merged over those saved before, so options can be
     changed one at a time; an empty value (`key=`) returns one to its default.
     """
@@ -153,6 +157,8 @@ def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEn
     config.drivers = [*drivers, entry]
     config.default = name
     root.save_machine_config(config)
+    for problem in factory(root, parsed).configure_warnings():
+        warnings.warn(HipercowWarning(problem), stacklevel=2)
     return entry
 
 

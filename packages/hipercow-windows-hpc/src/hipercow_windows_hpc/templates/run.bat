@@ -1,5 +1,13 @@
 @ECHO OFF
+CHCP 65001 > NUL
+SETLOCAL DisableDelayedExpansion
 REM hipercow task {{task_id}}
+REM The two lines above come before any path: cmd.exe reads a batch file in
+REM the console's code page, so it is switched to UTF-8 (the encoding of this
+REM file) first, and delayed expansion is off so an exclamation mark in a path
+REM is an ordinary character. Every path below is in double quotes, where
+REM spaces, ampersands, carets and brackets are literal, with percent signs
+REM doubled (see batch.py).
 REM Written by hipercow-windows-hpc {{version}} on {{host}} at {{date}}.
 REM A Windows node of the HPC Pack cluster runs this file through the web portal.
 REM It maps every share the project needs to its drive letter, runs the task
@@ -13,7 +21,7 @@ SET HIPERCOW_PYTHON_VERSION={{python_version}}
 SET HIPERCOW_EXIT=1
 CD /D "{{project}}"
 IF ERRORLEVEL 1 (
-  ECHO hipercow: cannot change to the project directory {{project}}
+  ECHO hipercow: cannot change to the project directory "{{project}}"
   GOTO finish
 )
 {{runner}} --root "{{project}}" {{task_id}}
