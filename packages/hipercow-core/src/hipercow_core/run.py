@@ -194,10 +194,33 @@ def _run(root: Root, task_id: str) -> int:
             return code
         _forward_signals(process)
         code = _wait(process, log.fileno(), secrets)
-    if _Stopped.signal is not None and code < 0:
+    if code in _STOP_CODES:
+        _await_own_stop_signal()
+    if _Stopped.signal is not None:
+        # Stopped from outside (a time limit, a cancel, or a requeue after which the job
+        # runs again): whatever the task made of the signal is not its outcome.
         return 128 + _Stopped.signal
     _finish(root, task_id, code, f"killed by signal {-code}" if code < 0 else None)
     return code
+
+
+#: A task killed by one of these was most likely stopped with its whole job.
+_STOP_CODES = frozenset({-signal.SIGTERM, -signal.SIGINT})
+#: How long a runner whose task died of a stop signal waits for its own.
+STOP_SIGNAL_GRACE = 1.0
+
+
+def _await_own_stop_signal() -> None:
+    """Give a scheduler's stop signal a moment to reach the runner too.
+
+    Schedulers signal every process of a job at once, so the task may die
+    (and be reaped) an instant before the runner's own signal is handled;
+    recording that as the task's failure would beat the cancel or time limit
+    that really ended it.
+    """
+    deadline = time.monotonic() + STOP_SIGNAL_GRACE
+    while _Stopped.signal is None and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _write_error(log: BinaryIO, error: HipercowError) -> None:
