@@ -271,3 +271,65 @@ def test_one_provisioning_at_a_time_and_cancel_counts_as_failure(
     quiet = cli("environment", "provision", "slow", "iniconfig==2.0.0", "--wait-for-tasks")
     assert "queued or running" not in quiet.stderr
     assert [e["status"] for e in history(cli, "slow")][-2:] == ["success", "success"]
+
+
+def test_provisioning_jobs_are_kept_apart_from_users_tasks(cli: Cli, project: Root) -> None:
+    cli("environment", "new", "default")
+    cli("environment", "provision", "default", "six==1.16.0")
+    assert cli("environment", "provision", "default", MISSING, check=False).code == 1
+    jobs = {e["attempt"]["task_id"] for e in history(cli, "default")}  # type: ignore[index]
+    mine = cli("task", "create", "--environment", "empty", "--wait", "--", "false", check=False)
+    my_task = mine.stdout.strip().splitlines()[0]
+
+    # task list is about the user's tasks; --all shows the provisioning jobs, marked
+    listed = json.loads(cli("task", "list", "--json").stdout)
+    assert [t["id"] for t in listed] == [my_task]
+    failed = json.loads(cli("task", "list", "--status", "failure", "--json").stdout)
+    assert [t["id"] for t in failed] == [my_task]
+    everything = json.loads(cli("task", "list", "--all", "--json").stdout)
+    assert {t["id"] for t in everything if t["provisioning"]} == jobs
+    assert cli("task", "list", "--all").stdout.count("(environment provisioning)") == 2
+
+    # a purge of tasks leaves every attempt's record
+    cli("purge", "--status", "failure")
+    after = {t["id"] for t in json.loads(cli("task", "list", "--all", "--json").stdout)}
+    assert after == jobs  # the user's failure went; the failed attempt's job stayed
+    cli("purge")
+    remaining = {t["id"] for t in json.loads(cli("task", "list", "--all", "--json").stdout)}
+    assert remaining == jobs
+    assert [e["status"] for e in history(cli, "default")] == ["success", "failure"]
+
+
+def test_a_failed_attempt_is_told_once_and_as_a_failure(cli: Cli, project: Root) -> None:
+    cli("environment", "new", "default")
+    first = cli("environment", "provision", "default", "six==1.16.0")
+    assert "Activate with" not in first.stdout  # uv's advice does not apply here
+    assert "Activate with" not in cli("environment", "log", "default", "1").stdout
+    failed = cli("environment", "provision", "default", MISSING, check=False)
+    assert failed.code == 1
+    resolver = "No solution found when resolving"
+    # uv's own words in the log, and the reason once in the one-line error
+    assert cli("environment", "log", "default", "2").stdout.count(resolver) == 1
+    assert failed.stdout.count(resolver) == 1 and failed.stderr.count(resolver) == 1
+
+    compared = cli("environment", "compare", "default").stdout
+    assert compared.startswith("Attempt 1 (") and ", failure)" in compared.splitlines()[0]
+    assert "Attempt 2 failure: its packages are what it left" in compared
+    rows = [line.split() for line in cli("environment", "history", "default").stdout.splitlines()]
+    assert rows[0][6] == "packages"
+    assert (rows[1][2], rows[1][7]) == ("success", "1")
+    assert (rows[2][2], rows[2][7]) == ("failure", "-")
+    helped = cli("environment", "compare", "--help").stdout
+    assert "Older attempt" in helped and "Newer attempt" in helped
+
+
+def test_a_task_in_an_environment_without_a_build_warns_at_creation(
+    cli: Cli, project: Root
+) -> None:
+    cli("environment", "new", "bare")
+    made = cli("task", "create", "--environment", "bare", "--", "true")
+    assert "environment 'bare' has no build for" in made.stderr
+    assert "hipercow environment provision bare" in made.stderr
+    assert len(made.stderr.splitlines()) == 1
+    # `empty` is always there to run in: no warning
+    assert cli("task", "create", "--environment", "empty", "--", "true").stderr == ""

@@ -23,6 +23,23 @@ def test_configure_list_show_and_unconfigure(piped: Run) -> None:
     assert piped("driver", "unconfigure", "local").stdout.startswith("Driver 'local' was not")
 
 
+def test_more_cores_than_the_machine_has_is_accepted_with_a_warning(piped: Run) -> None:
+    cores = os.cpu_count() or 1
+    too_many = piped("driver", "configure", "local", f"max_cores={cores + 2}")
+    assert too_many.code == 0
+    warning = f"max_cores={cores + 2} is more than this machine's {cores} cores"
+    assert warning in too_many.stderr and len(too_many.stderr.splitlines()) == 1
+    info = piped("cluster", "info")
+    assert f"up to {cores + 2} cores" in info.stdout and warning in info.stdout
+    assert json.loads(piped("cluster", "info", "--json").stdout)["extra"]["warning"].startswith(
+        warning
+    )
+    # what the machine has: no warning, and cluster info says nothing of it
+    fits = piped("driver", "configure", "local", f"max_cores={cores}")
+    assert fits.code == 0 and fits.stderr == ""
+    assert "warning" not in piped("cluster", "info").stdout
+
+
 def test_a_bad_driver_option_is_one_error(piped: Run) -> None:
     done = piped("driver", "configure", "local", "max_cores")
     assert done.code == 1

@@ -26,6 +26,7 @@ import platform
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import ClassVar, NamedTuple, Protocol, cast
 import msgspec
 
 from hipercow_core import plugins
-from hipercow_core.errors import HipercowError, InvalidInputError
+from hipercow_core.errors import EnvironmentNotBuiltWarning, HipercowError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
@@ -302,6 +303,30 @@ def task_build(root: Root, name: str | None) -> BuildRecord | None:
             f"Provision it on this kind of node: 'hipercow environment provision {name}'.",
         )
     return build
+
+
+def warn_if_unbuilt(root: Root, name: str, *, runs_here: bool) -> None:
+    """Warn, at task creation, that tasks in `name` will fail for want of a build.
+
+    Said then rather than only when each task fails at run time. Where the
+    tasks run on this machine (the local driver) its platform needs a build;
+    for a cluster's nodes, whose platform is not known here, any build will do.
+    """
+    if name == EMPTY or read_environment(root, name).engine == EMPTY:
+        return
+    if runs_here:
+        missing = select_build(root, name) is None
+        where = f" for {platform_tag()}"
+    else:
+        missing = not read_builds(root, name)
+        where = ""
+    if missing:
+        warnings.warn(
+            f"environment '{name}' has no build{where} yet, so its tasks will fail: "
+            f"provision it with 'hipercow environment provision {name}'",
+            EnvironmentNotBuiltWarning,
+            stacklevel=3,
+        )
 
 
 def build_prefix(root: Root, name: str, build: BuildRecord) -> Path:

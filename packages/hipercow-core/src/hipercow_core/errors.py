@@ -69,3 +69,7 @@ class HipercowWarning(UserWarning):
 
 class SchedulerUnavailableWarning(HipercowWarning):
     """A status came from the task files because the scheduler could not be asked."""
+
+
+class EnvironmentNotBuiltWarning(HipercowWarning):
+    """A task was made to run in an environment with no build where it will run."""

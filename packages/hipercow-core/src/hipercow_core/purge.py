@@ -25,6 +25,7 @@ from hipercow_core.bundles import (
     without,
 )
 from hipercow_core.errors import HipercowError
+from hipercow_core.provisioning_jobs import users_tasks
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData, TaskStatus
@@ -116,6 +117,8 @@ def plan_purge(
     )
     wanted = {s for s in wanted if s.is_terminal}
     pool = list(load_bundle(root, bundle).task_ids) if bundle else list(iter_task_ids(root))
+    # A provisioning job is its environment attempt's record: never a purge of tasks' to take.
+    pool = users_tasks(root, pool)
     chains = _chains(root, pool)
     status = tasks_status(root, [t for chain in chains for t in chain])
     data: dict[str, TaskData] = {}

@@ -19,7 +19,11 @@ import msgspec
 from hipercow_core import jobs
 from hipercow_core.drivers.protocol import AnyDriver
 from hipercow_core.drivers.registry import get_driver
-from hipercow_core.environments import default_environment, require_environment
+from hipercow_core.environments import (
+    default_environment,
+    require_environment,
+    warn_if_unbuilt,
+)
 from hipercow_core.errors import InvalidInputError, InvalidResourcesError, TaskStateError
 from hipercow_core.ids import new_task_ids
 from hipercow_core.index import ListedTask, indexed_tasks
@@ -109,6 +113,7 @@ def create_tasks(
     fallback_environment = default_environment(root) if specs else None
     for name in sorted({e for spec in specs if (e := spec.environment or fallback_environment)}):
         require_environment(root, name)
+        warn_if_unbuilt(root, name, runs_here=backend.name == "local")
     now = datetime.now(UTC)
     validated: dict[Resources, Resources] = {}
     records = []

@@ -66,7 +66,15 @@ def _reason(output: bytes) -> str | None:
 
 
 class CommandFailedError(HipercowError):
-    """A build command exited non-zero or could not start."""
+    """A build command exited non-zero or could not start.
+
+    `headline` is the message without the quoted reason: the log already holds
+    the command's own words, so its closing line need not say them again.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, headline: str | None = None):
+        super().__init__(message, hint)
+        self.headline = headline or message
 
 
 class Cancelled(BaseException):
@@ -142,10 +150,11 @@ class Session:
             name = Path(words[0]).name
             shown = " ".join([name, *words[1:3]])
             reason = _reason(out if not capture else b"")
+            headline = f"'{shown}' failed with exit code {process.returncode}"
             raise CommandFailedError(
-                f"'{shown}' failed with exit code {process.returncode}"
-                + (f": {reason}" if reason else ""),
+                headline + (f": {reason}" if reason else ""),
                 "Its output is in the attempt's log.",
+                headline=headline + (" (its output is above)" if reason else ""),
             )
         return "" if not capture else out.decode(errors="replace")
 
@@ -307,6 +316,7 @@ def execute(
     started = datetime.now(UTC)
     status: AttemptStatus = "failure"
     error: str | None = None
+    said: str | None = None  # the error as the log's closing line puts it
     progress = _Progress()
     with store.log_path(attempt.id).open("ab") as log_file:
         session = Session(log_file, echo)
@@ -318,6 +328,8 @@ def execute(
                 status = "success"
         except Cancelled as e:
             status, error = "cancelled", f"cancelled ({e})"
+        except CommandFailedError as e:
+            error, said = e.message, e.headline
         except HipercowError as e:
             error = e.message
         except Exception as e:
@@ -342,6 +354,8 @@ def execute(
                 result = store.read_result(attempt.id) or result
             if result.status == "success":
                 session.say(f"success: {plural(len(result.packages), 'package')} in {progress.key}")
+            elif said is not None and result.error == error:
+                session.say(f"{result.status}: {said}")
             else:
                 session.say(f"{result.status}: {result.error}")
     built = None

@@ -117,7 +117,9 @@ class UvEngine(VenvEngine):
         return found
 
     def create(self, prefix: Path, python: str, ctx: BuildContext) -> None:
-        ctx.run([*uv_command(), "venv", "--no-project", "--python", python, str(prefix)])
+        # Quiet: uv's closing "Activate with: source ..." is wrong advice for a
+        # prefix hipercow activates itself; errors are still printed.
+        ctx.run([*uv_command(), "venv", "--quiet", "--no-project", "--python", python, str(prefix)])
 
     def install(
         self, prefix: Path, inputs: ProvisionInputs, workdir: Path, ctx: BuildContext

@@ -399,10 +399,13 @@ def compare(
         cli.emit_json(comparison)
         return
     number = {e.id: e.number for e in entries}
-    cli.out(
-        f"Attempt {number[comparison.a]} ({comparison.a}) -> "
-        f"{number[comparison.b]} ({comparison.b})"
-    )
+    status = {e.id: e.status for e in entries}
+
+    def side(attempt: str) -> str:
+        failed = "" if status[attempt] == "success" else f", {status[attempt]}"
+        return f"{number[attempt]} ({attempt}{failed})"
+
+    cli.out(f"Attempt {side(comparison.a)} -> {side(comparison.b)}")
     shown = [c for c in comparison.changes if show_all or c.change != "unchanged"]
     if shown:
         table = cli.table("package", "change", "old", "new")
@@ -413,6 +416,12 @@ def compare(
         cli.print_table(table)
     counts = ", ".join(f"{len(comparison.of_kind(k))} {k}" for k in COMPARE_ORDER)
     cli.out(counts if shown else f"No changes ({counts})")
+    for attempt in dict.fromkeys((comparison.a, comparison.b)):
+        if status[attempt] != "success":
+            cli.out(
+                f"Attempt {number[attempt]} {status[attempt]}: its packages are what it left "
+                f"in the build ('hipercow environment log {name} {number[attempt]}' says why)."
+            )
 
 
 @app.command("check")

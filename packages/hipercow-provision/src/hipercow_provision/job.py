@@ -80,5 +80,6 @@ def run(environment: str, attempt_id: str) -> dict[str, Any]:
         store.release(attempt_id)
         lock.release()
     if result.status != "success":
-        _fail(f"attempt {attempt_id} {result.status}: {result.error}")
+        # The log's closing line, just above, gave the reason: say only the outcome.
+        _fail(f"attempt {attempt_id}: {result.status}")
     return {"attempt": attempt_id, "build": result.build, "packages": len(result.packages)}

@@ -41,7 +41,8 @@ def history_row(entry: HistoryEntry) -> tuple[str, ...]:
         show_time(entry.attempt.requested),
         took(entry),
         (result.build if result else None) or "-",
-        str(len(result.packages)) if result and result.build else "-",
+        # A failed attempt's list is what it left behind, not what it made: no count.
+        str(len(result.packages)) if result and result.build and entry.status == "success" else "-",
         describe(entry.attempt.inputs),
     )
 

@@ -568,20 +568,35 @@ def list_(
     since: Annotated[
         str | None, typer.Option(help="Only tasks created since: 30m, 2h, 7d or a date.")
     ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Include environment provisioning jobs (hidden by default)."),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """List tasks, oldest first: id, status, when created, command."""
+    from hipercow_core.provisioning_jobs import provisioning_task_ids
     from hipercow_core.tasks import list_tasks
 
+    root = Root.find()
     found = list_tasks(
-        Root.find(),
+        root,
         statuses=parse_statuses(status_filter),
         since=parse_since(since) if since else None,
     )
+    provisioning = provisioning_task_ids(root)
+    if not show_all:
+        found = [s for s in found if s.id not in provisioning]
     if as_json:
         output.emit_json(
             [
-                {"id": s.id, "status": s.status, "created": s.created, "command": s.command}
+                {
+                    "id": s.id,
+                    "status": s.status,
+                    "created": s.created,
+                    "command": s.command,
+                    "provisioning": s.id in provisioning,
+                }
                 for s in found
             ]
         )
@@ -589,7 +604,9 @@ def list_(
     lines = []
     for s in found:
         created = output.show_time(s.created)
-        command = output.show_command(s.command)
+        command = (
+            "(environment provisioning)" if s.id in provisioning else output.show_command(s.command)
+        )
         lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {command}")
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from hipercow_core.drivers.protocol import (
     SubmitReport,
     task_file,
 )
+from hipercow_core.errors import HipercowWarning
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.log import get_logger
 from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
@@ -51,6 +53,23 @@ class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
     """`max_cores`: how many cores running tasks may use at once (default: all)."""
 
     max_cores: int | None = None
+
+    def check_machine(self) -> None:
+        """Warn (at `driver configure`) when this machine cannot give what is asked."""
+        note = oversubscribed(self)
+        if note is not None:
+            warnings.warn(note, HipercowWarning, stacklevel=2)
+
+
+def oversubscribed(options: LocalOptions) -> str | None:
+    """Why `max_cores` exceeds this machine's cores, if it does: tasks would share cores."""
+    cores = os.cpu_count() or 1
+    if options.max_cores is None or options.max_cores <= cores:
+        return None
+    return (
+        f"max_cores={options.max_cores} is more than this machine's "
+        f"{cores} cores: tasks will share cores and run slower"
+    )
 
 
 class QueueEntry(msgspec.Struct, frozen=True):
@@ -219,12 +238,14 @@ class LocalDriver(Driver[LocalOptions]):
         cores = max_cores(self.options)
         memory = psutil.virtual_memory().total // 1_000_000
         name = hostname()
+        note = oversubscribed(self.options)
         return ClusterInfo(
             name=name,
             driver=self.name,
             max_cores=cores,
             max_memory=memory,
             nodes=(NodeInfo(name=name, cores=cores, memory=memory),),
+            extra={"warning": note} if note else {},
         )
 
 

@@ -152,6 +152,10 @@ def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEn
     earlier = next((e.options for e in config.drivers if e.name == name), {})
     merged = {k: v for k, v in {**earlier, **options}.items() if v != ""}
     parsed = parse_options(factory, merged)
+    # A driver's options may say what this machine cannot honour (it warns, never refuses).
+    check = getattr(parsed, "check_machine", None)
+    if callable(check):
+        check()
     entry = DriverEntry(name, msgspec.to_builtins(parsed))
     drivers = [e for e in config.drivers if e.name != name]
     config.drivers = [*drivers, entry]
