@@ -1,0 +1,415 @@
+"""A pool worker: `python -m hipercow_workers.worker --redis URL [--idle-timeout S] ...`.
+
+Started as an ordinary hipercow task (`hipercow worker start`), so its output
+is that task's log. It registers in Redis, renews a heartbeat key from a
+thread, and loops: one blocking pop over [its control list, the queue], so
+control messages come before tasks. A task it pops is claimed atomically
+(HSETNX), run only if the task files still say `submitted` (so a task queued
+twice never runs twice), and its outcome written to the task files like any
+runner's. Python expressions and calls in the worker's own environment run
+in a long-lived executor process (`executor.py`), shell tasks and the rest
+through the ordinary runner in a child process. Portable: child processes
+through `subprocess`, no fork, no signals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import redis
+
+from hipercow_core import outcomes, pyexec
+from hipercow_core.dependencies import Readiness, readiness
+from hipercow_core.errors import HipercowError
+from hipercow_core.interpreters import task_python
+from hipercow_core.jobs import settle
+from hipercow_core.log import get_logger
+from hipercow_core.outcomes import Outcome
+from hipercow_core.processes import kill_tree
+from hipercow_core.root import Root, hostname
+from hipercow_core.run import node_name, task_environment
+from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
+from hipercow_core.store import file_status, log_path, mark_running, read_task_data
+from hipercow_workers import executor
+from hipercow_workers.connection import connect
+from hipercow_workers.driver import append_outer_log
+from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
+
+log = get_logger(__name__)
+
+#: How often a busy worker looks for a cancel message: a cancel takes effect within this.
+CONTROL_POLL = 0.2
+#: The longest single blocking pop, so an idle worker notices its idle timeout.
+MAX_BLOCK = 1.0
+#: A pause after putting back a task whose dependencies are still running.
+REQUEUE_PAUSE = 0.05
+IN_PROCESS_KINDS = frozenset({"python", "call"})
+
+
+@dataclass
+class Settings:
+    root: Root
+    redis_url: str
+    namespace: str
+    heartbeat: float
+    idle_timeout: float
+    worker_id: str
+    environment: str | None
+
+
+@dataclass
+class Control:
+    """What control messages asked of the worker while it was busy."""
+
+    stop: bool = False
+    cancel: set[str] = field(default_factory=set)
+
+
+def same_environment(a: str | None, b: str | None) -> bool:
+    return (a or "empty") == (b or "empty")
+
+
+class Executor:
+    """The long-lived Python process that runs in-process tasks (see `executor.py`)."""
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self.process: subprocess.Popen[str] | None = None
+        self.answers: queue.Queue[str | None] = queue.Queue()
+
+    def ensure(self) -> subprocess.Popen[str]:
+        if self.process is None or self.process.poll() is not None:
+            self.answers = queue.Queue()
+            self.process = subprocess.Popen(
+                [self.python, executor.__file__, pyexec.__file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+            threading.Thread(
+                target=self._read, args=(self.process, self.answers), daemon=True
+            ).start()
+        return self.process
+
+    @staticmethod
+    def _read(process: subprocess.Popen[str], answers: queue.Queue[str | None]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            answers.put(line)
+        answers.put(None)  # the process is gone
+
+    def send(self, request: dict[str, object]) -> None:
+        process = self.ensure()
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            kill_tree(self.process.pid, grace=0.5)
+            self.process.wait()
+            self.process = None
+
+    def close(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Worker:
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.root = settings.root
+        self.keys = Keys(settings.namespace)
+        self.redis = connect(settings.redis_url)
+        self.id = settings.worker_id
+        self.record = WorkerRecord(self.id, node_name(), os.getpid(), datetime.now(UTC))
+        self.executor = Executor(task_python(settings.environment, self.root))
+        self.stopping = threading.Event()
+        self.idle_timeout = settings.idle_timeout
+        self.stop_after_task = False
+
+    # -- registration and heartbeat ------------------------------------------
+
+    def publish(self, pipe: redis.client.Pipeline | None = None) -> None:
+        self.record.last_beat = datetime.now(UTC)
+        target = pipe if pipe is not None else self.redis
+        target.hset(self.keys.workers, self.id, msgspec.json.encode(self.record))
+
+    def beat(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        ttl = max(1, round(self.s.heartbeat * 3 * 1000))
+        pipe.set(self.keys.heartbeat(self.id), "1", px=ttl)
+        self.publish(pipe)
+        pipe.execute()
+
+    def heartbeat_loop(self) -> None:
+        while not self.stopping.wait(self.s.heartbeat):
+            try:
+                self.beat()
+            except redis.RedisError as e:
+                log.warning("heartbeat failed", worker=self.id, error=str(e))
+
+    # -- the main loop --------------------------------------------------------
+
+    def serve(self) -> int:
+        self.beat()
+        print(f"worker {self.id} started on {self.record.host} (pid {os.getpid()})", flush=True)
+        threading.Thread(target=self.heartbeat_loop, daemon=True).start()
+        idle_since = time.monotonic()
+        try:
+            while not self.stop_after_task:
+                remaining = self.idle_timeout - (time.monotonic() - idle_since)
+                if remaining <= 0:
+                    print(f"worker {self.id}: idle for {self.idle_timeout:g}s, exiting", flush=True)
+                    break
+                item = self.redis.blpop(
+                    [self.keys.control(self.id), self.keys.queue],
+                    timeout=max(0.01, min(remaining, MAX_BLOCK)),
+                )
+                if item is None:
+                    continue
+                key, value = _text(item[0]), _text(item[1])
+                if key == self.keys.control(self.id):
+                    self.on_control(value, None)
+                    continue
+                if self.take(value):
+                    idle_since = time.monotonic()
+        finally:
+            self.exit()
+        return 0
+
+    def exit(self) -> None:
+        self.stopping.set()
+        self.executor.close()
+        self.record.state = "exited"
+        self.record.task = None
+        pipe = self.redis.pipeline(transaction=False)
+        self.publish(pipe)
+        pipe.delete(self.keys.heartbeat(self.id))
+        pipe.execute()
+        print(f"worker {self.id} exited after {self.record.done} tasks", flush=True)
+
+    def on_control(self, message: str, control: Control | None) -> None:
+        verb, _, argument = message.partition(" ")
+        if verb == STOP:
+            self.stop_after_task = True
+        elif verb == STOP_WHEN_IDLE:
+            self.idle_timeout = 0.0
+        elif verb == CANCEL and control is not None:
+            control.cancel.add(argument)
+
+    def take(self, task_id: str) -> bool:
+        """Claim a popped task and run it if it is still to run; True if it ran."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hsetnx(self.keys.claims, task_id, self.id)
+        claimed, *_ = pipe.execute()
+        if not claimed:
+            return False
+        try:
+            return self.run_if_due(task_id)
+        finally:
+            self.record.state = "idle"
+            self.record.task = None
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hdel(self.keys.claims, task_id)
+            self.publish(pipe)
+            pipe.execute()
+
+    def run_if_due(self, task_id: str) -> bool:
+        try:
+            if file_status(self.root, task_id) != TaskStatus.SUBMITTED:
+                return False  # cancelled, already run, or queued twice
+            data = read_task_data(self.root, task_id)
+        except HipercowError as e:
+            print(f"worker {self.id}: skipping task {task_id}: {e.message}", flush=True)
+            return False
+        if data.depends_on:
+            state = readiness(self.root, data.depends_on)
+            if state == Readiness.FAILED:
+                settle(
+                    self.root,
+                    task_id,
+                    outcomes.failure(outcomes.DEPENDENCY_FAILED),
+                    "not started: a dependency failed",
+                )
+                return False
+            if state == Readiness.WAITING:
+                self.redis.rpush(self.keys.queue, task_id)
+                time.sleep(REQUEUE_PAUSE)
+                return False
+        self.record.state = "busy"
+        self.record.task = task_id
+        self.publish()
+        append_outer_log(self.root, task_id, f"started by worker {self.id} on {self.record.host}")
+        outcome = self.run(data)
+        if outcome is not None:
+            note = None if outcome.status == TaskStatus.SUCCESS else "recorded by the worker"
+            settle(self.root, task_id, outcome, note)
+        self.record.done += 1
+        append_outer_log(self.root, task_id, f"finished on worker {self.id}")
+        return True
+
+    # -- running one task -----------------------------------------------------
+
+    def run(self, data: TaskData) -> Outcome | None:
+        """Run a task; the outcome for the worker to record, or None if it is recorded."""
+        if data.kind in IN_PROCESS_KINDS and same_environment(
+            data.environment, self.s.environment
+        ):
+            return self.run_in_process(data)
+        return self.run_child(data)
+
+    def deadline(self, data: TaskData) -> float | None:
+        minutes = data.resources.max_runtime
+        return None if minutes is None else time.monotonic() + minutes * 60
+
+    def poll_control(self, task_id: str) -> str | None:
+        """Read waiting control messages; "cancel" if this task is to stop."""
+        control = Control()
+        pending: object
+        while (pending := self.redis.lpop(self.keys.control(self.id))) is not None:
+            if isinstance(pending, bytes | str):
+                self.on_control(_text(pending), control)
+        return "cancel" if task_id in control.cancel else None
+
+    def run_in_process(self, data: TaskData) -> Outcome | None:
+        task_id = data.id
+        try:
+            env = task_environment(self.root, data)
+        except HipercowError as e:
+            self._log(task_id, f"hipercow: {e.message}\n")
+            return outcomes.failure(outcomes.ENVIRONMENT, 1)
+        process = self.executor.ensure()
+        mark_running(self.root, task_id, RunningMarker(_now(), self.record.host, process.pid))
+        self.executor.send(
+            {
+                "root": str(self.root.project),
+                "task_id": task_id,
+                "cwd": str(self.root.project / data.path),
+                "env": env,
+                "log": str(log_path(self.root, task_id)),
+            }
+        )
+        deadline = self.deadline(data)
+        while True:
+            try:
+                answer = self.executor.answers.get(timeout=CONTROL_POLL)
+            except queue.Empty:
+                stop = self.poll_control(task_id) or _timed_out(deadline)
+                if stop is not None:
+                    self.executor.kill()
+                    return _stopped(stop)
+                continue
+            if answer is None:
+                code = process.wait()
+                self.executor.process = None
+                self._log(task_id, f"hipercow: the task's Python process exited ({code})\n")
+                reason = outcomes.signal_reason(-code) if code < 0 else None
+                return Outcome(TaskStatus.FAILURE, reason, code)
+            code = int(json.loads(answer)["code"])
+            status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
+            return Outcome(status, None, code)
+
+    def run_child(self, data: TaskData) -> Outcome | None:
+        """Shell tasks and the rest: the ordinary runner in a child process."""
+        task_id = data.id
+        command = [sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)]
+        with log_path(self.root, task_id).open("ab") as task_log:
+            process = subprocess.Popen(
+                [*command, task_id],
+                cwd=self.root.project,
+                stdin=subprocess.DEVNULL,
+                stdout=task_log,
+                stderr=task_log,
+            )
+        deadline = self.deadline(data)
+        while True:
+            try:
+                code = process.wait(timeout=CONTROL_POLL)
+                break
+            except subprocess.TimeoutExpired:
+                stop = self.poll_control(task_id) or _timed_out(deadline)
+                if stop is not None:
+                    kill_tree(process.pid, grace=0.5)
+                    process.wait()
+                    return _stopped(stop)
+        if file_status(self.root, task_id).is_terminal:
+            return None
+        return outcomes.failure(outcomes.LOST, code)
+
+    def _log(self, task_id: str, text: str) -> None:
+        with log_path(self.root, task_id).open("ab") as f:
+            f.write(text.encode())
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timed_out(deadline: float | None) -> str | None:
+    return "timeout" if deadline is not None and time.monotonic() > deadline else None
+
+
+def _stopped(why: str) -> Outcome:
+    if why == "cancel":
+        return outcomes.cancelled()
+    return outcomes.failure(outcomes.TIMED_OUT)
+
+
+def parse(argv: list[str]) -> Settings:
+    parser = argparse.ArgumentParser(prog="python -m hipercow_workers.worker")
+    parser.add_argument("--redis", required=True, help="the pool's Redis URL")
+    parser.add_argument("--namespace", help="the root's key prefix (default: from the root)")
+    parser.add_argument("--heartbeat", type=float, default=5.0)
+    parser.add_argument("--idle-timeout", type=float, default=600.0)
+    parser.add_argument("--id", help="this worker's id (default: its hipercow task id)")
+    parser.add_argument("--environment", help="the environment it runs Python tasks in")
+    parser.add_argument("--root", type=Path, help="the project (default: $HIPERCOW_ROOT)")
+    args = parser.parse_args(argv)
+    from hipercow_workers.keys import namespace
+
+    root = Root.find(args.root) if args.root else Root.find()
+    task_id = os.environ.get("HIPERCOW_TASK_ID")
+    environment = args.environment
+    if environment is None and task_id:
+        environment = read_task_data(root, task_id).environment
+    return Settings(
+        root=root,
+        redis_url=args.redis,
+        namespace=args.namespace or namespace(root),
+        heartbeat=args.heartbeat,
+        idle_timeout=args.idle_timeout,
+        worker_id=args.id or task_id or f"{hostname()}-{secrets.token_hex(4)}",
+        environment=environment,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse(sys.argv[1:] if argv is None else argv)
+    return Worker(settings).serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
