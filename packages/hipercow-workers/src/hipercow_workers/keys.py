@@ -62,14 +62,17 @@ class Keys:
 
 
 class WorkerRecord(msgspec.Struct, omit_defaults=True):
-    """What a worker says about itself; rewritten whenever its state changes."""
+    """What a worker says about itself, rewritten after each task and heartbeat.
+
+    Which task a worker is running is read from the claims, which are
+    updated in the same call that hands it the task.
+    """
 
     id: str
     host: str
     pid: int
     started: datetime
     state: WorkerState = "idle"
-    task: str | None = None
     done: int = 0
     last_beat: datetime | None = None
 

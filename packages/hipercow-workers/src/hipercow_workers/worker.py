@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import redis
@@ -56,6 +57,22 @@ MAX_BLOCK = 1.0
 #: A pause after putting back a task whose dependencies are still running.
 REQUEUE_PAUSE = 0.05
 IN_PROCESS_KINDS = frozenset({"python", "call"})
+DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
+
+
+#: Release the finished task (ARGV[2]) and publish the worker's record (ARGV[3]), then take a
+#: control message, else the head of the queue, claiming it for worker ARGV[1].
+#: KEYS: control list, queue, claims hash, workers hash.
+NEXT_SCRIPT = """
+if ARGV[2] ~= '' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
+local message = redis.call('LPOP', KEYS[1])
+if message then return {'control', message} end
+local task = redis.call('LPOP', KEYS[2])
+if not task then return false end
+if redis.call('HSETNX', KEYS[3], task, ARGV[1]) == 1 then return {'task', task} end
+return {'taken', task}
+"""
 
 
 @dataclass
@@ -144,6 +161,7 @@ class Worker:
         self.stopping = threading.Event()
         self.idle_timeout = settings.idle_timeout
         self.stop_after_task = False
+        self._next = self.redis.register_script(NEXT_SCRIPT)
 
     # -- registration and heartbeat ------------------------------------------
 
@@ -173,34 +191,70 @@ class Worker:
         print(f"worker {self.id} started on {self.record.host} (pid {os.getpid()})", flush=True)
         threading.Thread(target=self.heartbeat_loop, daemon=True).start()
         idle_since = time.monotonic()
+        released: str | None = None
         try:
             while not self.stop_after_task:
-                remaining = self.idle_timeout - (time.monotonic() - idle_since)
-                if remaining <= 0:
-                    print(f"worker {self.id}: idle for {self.idle_timeout:g}s, exiting", flush=True)
-                    break
-                item = self.redis.blpop(
-                    [self.keys.control(self.id), self.keys.queue],
-                    timeout=max(0.01, min(remaining, MAX_BLOCK)),
-                )
-                if item is None:
-                    continue
-                key, value = _text(item[0]), _text(item[1])
-                if key == self.keys.control(self.id):
+                kind, value = self.next_item(released)
+                released = None
+                if kind == "control":
                     self.on_control(value, None)
-                    continue
-                if self.take(value):
-                    idle_since = time.monotonic()
+                elif kind == "task":
+                    done = self.run_if_due(value)
+                    released = None if done == "requeued" else value
+                    if done == "ran":
+                        idle_since = time.monotonic()
+                elif kind == "empty":
+                    remaining = self.idle_timeout - (time.monotonic() - idle_since)
+                    if remaining <= 0:
+                        print(
+                            f"worker {self.id}: idle for {self.idle_timeout:g}s, exiting",
+                            flush=True,
+                        )
+                        break
+                    self.wait_for_queue(min(remaining, MAX_BLOCK))
         finally:
-            self.exit()
+            self.exit(released)
         return 0
 
-    def exit(self) -> None:
+    def next_item(self, released: str | None) -> tuple[str, str]:
+        """Release the last task and take the next control message or task, in one call.
+
+        Returns ("control", message), ("task", id) for a task now claimed by
+        this worker, ("taken", id) for one another worker holds (queued
+        twice), or ("empty", "").
+        """
+        record = msgspec.json.encode(self.record) if released is not None else b""
+        answer = self._next(
+            keys=[
+                self.keys.control(self.id),
+                self.keys.queue,
+                self.keys.claims,
+                self.keys.workers,
+            ],
+            args=[self.id, released or "", record],
+        )
+        if not answer:
+            return "empty", ""
+        return _text(answer[0]), _text(answer[1])
+
+    def wait_for_queue(self, timeout: float) -> None:
+        """Block until the queue has something (or `timeout`), leaving it in place.
+
+        Moving the head of the queue back onto its own head is atomic, so a
+        worker never holds a task it has not claimed; the claim is made by
+        `next_item`, which also reads control messages first.
+        """
+        queue = self.keys.queue
+        wait = max(0.01, timeout)  # BLMOVE takes fractions of a second; the stub says int
+        self.redis.execute_command("BLMOVE", queue, queue, "LEFT", "LEFT", wait)  # type: ignore[no-untyped-call]
+
+    def exit(self, released: str | None) -> None:
         self.stopping.set()
         self.executor.close()
         self.record.state = "exited"
-        self.record.task = None
         pipe = self.redis.pipeline(transaction=False)
+        if released is not None:
+            pipe.hdel(self.keys.claims, released)
         self.publish(pipe)
         pipe.delete(self.keys.heartbeat(self.id))
         pipe.execute()
@@ -215,31 +269,20 @@ class Worker:
         elif verb == CANCEL and control is not None:
             control.cancel.add(argument)
 
-    def take(self, task_id: str) -> bool:
-        """Claim a popped task and run it if it is still to run; True if it ran."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hsetnx(self.keys.claims, task_id, self.id)
-        claimed, *_ = pipe.execute()
-        if not claimed:
-            return False
-        try:
-            return self.run_if_due(task_id)
-        finally:
-            self.record.state = "idle"
-            self.record.task = None
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hdel(self.keys.claims, task_id)
-            self.publish(pipe)
-            pipe.execute()
+    def run_if_due(self, task_id: str) -> Literal["ran", "skipped", "requeued"]:
+        """Run a claimed task unless it is done, cancelled, or waiting on dependencies.
 
-    def run_if_due(self, task_id: str) -> bool:
+        A task whose dependencies are still running goes back to the end of
+        the queue, its claim dropped in the same call.
+        """
         try:
-            if file_status(self.root, task_id) != TaskStatus.SUBMITTED:
-                return False  # cancelled, already run, or queued twice
+            # `created`: core writes the `submitted` marker just after the push.
+            if file_status(self.root, task_id) not in DUE:
+                return "skipped"  # cancelled, already run, or queued twice
             data = read_task_data(self.root, task_id)
         except HipercowError as e:
             print(f"worker {self.id}: skipping task {task_id}: {e.message}", flush=True)
-            return False
+            return "skipped"
         if data.depends_on:
             state = readiness(self.root, data.depends_on)
             if state == Readiness.FAILED:
@@ -249,30 +292,27 @@ class Worker:
                     outcomes.failure(outcomes.DEPENDENCY_FAILED),
                     "not started: a dependency failed",
                 )
-                return False
+                return "skipped"
             if state == Readiness.WAITING:
-                self.redis.rpush(self.keys.queue, task_id)
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.hdel(self.keys.claims, task_id)
+                pipe.rpush(self.keys.queue, task_id)
+                pipe.execute()
                 time.sleep(REQUEUE_PAUSE)
-                return False
-        self.record.state = "busy"
-        self.record.task = task_id
-        self.publish()
+                return "requeued"
         append_outer_log(self.root, task_id, f"started by worker {self.id} on {self.record.host}")
         outcome = self.run(data)
         if outcome is not None:
-            note = None if outcome.status == TaskStatus.SUCCESS else "recorded by the worker"
+            note = None if outcome.status == TaskStatus.SUCCESS else f"recorded by worker {self.id}"
             settle(self.root, task_id, outcome, note)
         self.record.done += 1
-        append_outer_log(self.root, task_id, f"finished on worker {self.id}")
-        return True
+        return "ran"
 
     # -- running one task -----------------------------------------------------
 
     def run(self, data: TaskData) -> Outcome | None:
         """Run a task; the outcome for the worker to record, or None if it is recorded."""
-        if data.kind in IN_PROCESS_KINDS and same_environment(
-            data.environment, self.s.environment
-        ):
+        if data.kind in IN_PROCESS_KINDS and same_environment(data.environment, self.s.environment):
             return self.run_in_process(data)
         return self.run_child(data)
 
@@ -412,4 +452,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
