@@ -57,6 +57,7 @@ def start(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Return once the workers are submitted.")
     ] = False,
+    as_json: Json = False,
 ) -> None:
     """Submit workers as one bundle of tasks, then wait until they have registered."""
     from hipercow_core.root import Root
@@ -72,11 +73,15 @@ def start(
         idle_timeout=_seconds(idle_timeout),
         name=name,
     )
-    output.success(
-        f"Submitted {count} worker{'s' if count != 1 else ''} through '{started.driver}' "
-        f"as bundle '{started.bundle}'"
-    )
+    summary = {"bundle": started.bundle, "workers": started.worker_ids, "driver": started.driver}
+    if not as_json:
+        output.success(
+            f"Submitted {count} worker{'s' if count != 1 else ''} through '{started.driver}' "
+            f"as bundle '{started.bundle}'"
+        )
     if no_wait:
+        if as_json:
+            output.emit_json(summary)
         return
     last = None
     with output.spinner("Waiting for workers") as status:
@@ -94,7 +99,10 @@ def start(
         text = task_log(root, worker_id)
         if text:
             output.err(text.rstrip())
-    output.out(f"{len(last.registered)} of {count} workers registered")
+    if as_json:
+        output.emit_json({**summary, "registered": last.registered})
+    else:
+        output.out(f"{len(last.registered)} of {count} workers registered")
     if len(last.registered) < count:
         raise typer.Exit(1)
 
@@ -112,6 +120,7 @@ def status(as_json: Json = False) -> None:
                 {
                     "id": r.id,
                     "host": r.host,
+                    "pid": r.pid,
                     "state": r.state,
                     "task": r.task,
                     "done": r.done,

@@ -163,6 +163,7 @@ class WorkerRow:
 
     id: str
     host: str
+    pid: int
     state: WorkerState
     task: str | None
     done: int
@@ -197,6 +198,7 @@ def worker_rows(root: Root) -> list[WorkerRow]:
             WorkerRow(
                 worker_id,
                 record.host,
+                record.pid,
                 state,
                 task if state in ("busy", "lost") else None,
                 record.done,
