@@ -80,7 +80,7 @@ def test_many_calls_and_shell_tasks_all_succeed_through_two_workers(
     assert bundle_counts(pool, "calls") == {"success": 1000}
     assert bundle_counts(pool, "shells") == {"success": 200}
     results = json.loads(pool("bundle", "result", "calls").stdout)
-    assert results == [2 * x for x in range(1, 1001)]
+    assert [r["value"] for r in results] == [2 * x for x in range(1, 1001)]
     shell_ids = [r["id"] for r in json.loads(pool("bundle", "status", "shells", "--json").stdout)]
     assert pool("task", "log", shell_ids[41]).stdout == "shell 42\n"
     call_ids = [r["id"] for r in json.loads(pool("bundle", "status", "calls", "--json").stdout)]
