@@ -1,5 +1,7 @@
 """Entry point: `uv run python tools/bench/bench.py [--quick] [--case NAME] [--repeat N]`.
 
+`--case workers` runs the worker pool's case (`tools/bench/workers.py`) on its own.
+
 Run as a script, Python puts `tools/bench` (not the repository) on sys.path.
 The repository root is added so that the harness modules import as
 `tools.bench.*`, the names mypy gives them, keeping one spelling for both.
@@ -7,6 +9,7 @@ The repository root is added so that the harness modules import as
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -16,4 +19,10 @@ from tools.bench.cases import CASES
 from tools.bench.harness import main
 
 if __name__ == "__main__":
+    args = sys.argv[1:]
+    if any(a == "workers" and b == "--case" for b, a in itertools.pairwise(args)):
+        # The pool's case compares three sides (ours, rq, local) on a real Redis.
+        from tools.bench.workers import main as workers_main
+
+        sys.exit(workers_main(args))
     sys.exit(main(CASES))
