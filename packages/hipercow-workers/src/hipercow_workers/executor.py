@@ -64,7 +64,11 @@ def serve(pyexec: Any, requests: TextIO, answers: TextIO) -> None:
     for line in requests:
         if not line.strip():
             continue
-        code = run_one(pyexec, json.loads(line))
+        try:
+            code = run_one(pyexec, json.loads(line))
+        except Exception as e:  # the task could not even be set up (its log, its cwd)
+            sys.stderr.write(f"hipercow executor: cannot run the task: {e}\n")
+            code = 1
         answers.write(json.dumps({"code": code}) + "\n")
         answers.flush()
 
