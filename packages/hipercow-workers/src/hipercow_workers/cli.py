@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from hipercow_cli import output
-from hipercow_cli.options import Json, with_resource_options
+from hipercow_cli import plugin as output
+from hipercow_cli.plugin import Json, with_resource_options
 from hipercow_core.schema import Resources
 
 app = typer.Typer(
@@ -139,7 +139,7 @@ def status(as_json: Json = False) -> None:
         table.add_row(
             r.id, r.host, r.state, r.task or "-", str(r.done), output.show_time(r.last_beat)
         )
-    output.console().print(table)
+    output.print_table(table)
 
 
 @app.command("stop")
