@@ -29,10 +29,21 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
+        self.directory = directory
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}"
         directory.mkdir(parents=True, exist_ok=True)
         self.log = directory / f"redis-{self.port}.log"
+        self._start()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, empty (persistence is off)."""
+        self.stop()
+        self._start()
+
+    def _start(self) -> None:
+        binary, directory = self.binary, self.directory
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [

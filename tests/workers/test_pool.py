@@ -217,3 +217,32 @@ def test_a_redis_that_cannot_be_reached_is_said_in_two_lines(cli: Cli, module: P
     assert "cannot reach the workers' Redis" in done.stderr
     assert "Traceback" not in done.output
     assert len(done.stderr.strip().splitlines()) <= 3
+
+
+def test_after_redis_restarts_empty_requeue_runs_every_task_exactly_once(
+    cli: Cli, module: Path, tmp_path: Path
+) -> None:
+    from redis_testing import RedisServer
+
+    server = RedisServer(tmp_path / "own-redis")
+    try:
+        cli("driver", "configure", "workers", f"redis_url={server.url}", "heartbeat=0.5")
+        start(cli, 2)
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        count = 300
+        cli("bulk", "call", "jobs:mark", "--data", f"x=1..{count}", "--env", f"MARKS={marks}",
+            "--name", "marked")  # fmt: skip
+        wait_until(lambda: len(list(marks.iterdir())) >= 30, timeout=60)
+        server.restart()  # every id still queued, every claim and heartbeat is gone
+        assert bundle_counts(cli, "marked").get("success", 0) < count
+        again = cli("worker", "requeue")
+        assert "Queued" in again.stdout
+        assert cli("bundle", "wait", "marked", "--timeout", "300", timeout=400).code == 0
+        assert bundle_counts(cli, "marked") == {"success": count}
+        runs = {p.name: p.read_text() for p in marks.iterdir()}
+        assert runs == {str(x): "x" for x in range(1, count + 1)}  # each ran exactly once
+        states = {w["state"] for w in workers(cli).values()}
+        assert states <= {"idle", "busy"}  # both workers lived through it and registered again
+    finally:
+        server.stop()

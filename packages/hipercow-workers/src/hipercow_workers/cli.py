@@ -174,3 +174,16 @@ def log(worker_id: Annotated[str, typer.Argument(help="The worker (its task id).
     text = task_log(root, pool.worker_task(root, worker_id))
     if text:
         output.out(text.rstrip("\n"))
+
+
+@app.command("requeue")
+def requeue() -> None:
+    """After Redis lost its data: queue again the pool's tasks that have not started."""
+    from hipercow_core.root import Root
+    from hipercow_workers import pool
+
+    again = pool.requeue(Root.find())
+    if again:
+        output.success(f"Queued {len(again)} task{'s' if len(again) != 1 else ''} again")
+    else:
+        output.out("Every task waiting for the pool is already queued")

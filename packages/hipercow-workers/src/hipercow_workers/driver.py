@@ -36,6 +36,10 @@ from hipercow_workers.connection import connect, guarded
 from hipercow_workers.keys import CANCEL, Keys, namespace
 
 OUTER_LOG = "workers.log"
+#: Written once (exclusive create) by the worker that runs the task: the claim that
+#: survives Redis, so a task queued twice, or requeued after Redis lost its data,
+#: never runs twice.
+CLAIM_FILE = "workers-claim"
 
 #: For each task id in ARGV[2..]: "" if no worker took it, else "+id" (alive) or "-id" (gone);
 #: then the number of workers whose heartbeat is alive. KEYS: claims, workers; ARGV[1]:

@@ -33,7 +33,9 @@ import redis
 
 from hipercow_core import outcomes, pyexec
 from hipercow_core.dependencies import Readiness, readiness
+from hipercow_core.drivers.protocol import task_file
 from hipercow_core.errors import HipercowError
+from hipercow_core.fsutil import write_once
 from hipercow_core.interpreters import task_python
 from hipercow_core.jobs import settle
 from hipercow_core.log import get_logger
@@ -45,7 +47,7 @@ from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import file_status, log_path, mark_running, read_task_data
 from hipercow_workers import executor
 from hipercow_workers.connection import connect
-from hipercow_workers.driver import append_outer_log
+from hipercow_workers.driver import CLAIM_FILE, append_outer_log
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
 
 log = get_logger(__name__)
@@ -57,6 +59,9 @@ MAX_BLOCK = 1.0
 #: A pause after putting back a task whose dependencies are still running.
 REQUEUE_PAUSE = 0.05
 IN_PROCESS_KINDS = frozenset({"python", "call"})
+#: Seconds between attempts while Redis cannot be reached.
+REDIS_RETRY = 1.0
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
 
 
@@ -194,8 +199,15 @@ class Worker:
         released: str | None = None
         try:
             while not self.stop_after_task:
-                kind, value = self.next_item(released)
-                released = None
+                try:
+                    kind, value = self.next_item(released)
+                except REDIS_DOWN as e:
+                    # Redis restarted or cannot be reached: the task files keep
+                    # everything, so wait for it and go on (idle time counts on).
+                    self.redis_down(e)
+                    kind, value = "down", ""
+                else:
+                    released = None
                 if kind == "control":
                     self.on_control(value, None)
                 elif kind == "task":
@@ -203,18 +215,23 @@ class Worker:
                     released = None if done == "requeued" else value
                     if done == "ran":
                         idle_since = time.monotonic()
-                elif kind == "empty":
-                    remaining = self.idle_timeout - (time.monotonic() - idle_since)
-                    if remaining <= 0:
+                elif kind in ("empty", "down"):
+                    if time.monotonic() - idle_since >= self.idle_timeout:
                         print(
                             f"worker {self.id}: idle for {self.idle_timeout:g}s, exiting",
                             flush=True,
                         )
                         break
-                    self.wait_for_queue(min(remaining, MAX_BLOCK))
+                    if kind == "empty":
+                        remaining = self.idle_timeout - (time.monotonic() - idle_since)
+                        self.wait_for_queue(min(remaining, MAX_BLOCK))
         finally:
             self.exit(released)
         return 0
+
+    def redis_down(self, error: Exception) -> None:
+        print(f"worker {self.id}: Redis cannot be reached ({error}); retrying", flush=True)
+        time.sleep(REDIS_RETRY)
 
     def next_item(self, released: str | None) -> tuple[str, str]:
         """Release the last task and take the next control message or task, in one call.
@@ -246,7 +263,10 @@ class Worker:
         """
         queue = self.keys.queue
         wait = max(0.01, timeout)  # BLMOVE takes fractions of a second; the stub says int
-        self.redis.execute_command("BLMOVE", queue, queue, "LEFT", "LEFT", wait)  # type: ignore[no-untyped-call]
+        try:
+            self.redis.execute_command("BLMOVE", queue, queue, "LEFT", "LEFT", wait)  # type: ignore[no-untyped-call]
+        except REDIS_DOWN as e:
+            self.redis_down(e)
 
     def exit(self, released: str | None) -> None:
         self.stopping.set()
@@ -257,7 +277,10 @@ class Worker:
             pipe.hdel(self.keys.claims, released)
         self.publish(pipe)
         pipe.delete(self.keys.heartbeat(self.id))
-        pipe.execute()
+        try:
+            pipe.execute()
+        except REDIS_DOWN as e:  # its heartbeat expires by itself
+            print(f"worker {self.id}: could not record that it exited ({e})", flush=True)
         print(f"worker {self.id} exited after {self.record.done} tasks", flush=True)
 
     def on_control(self, message: str, control: Control | None) -> None:
@@ -297,9 +320,14 @@ class Worker:
                 pipe = self.redis.pipeline(transaction=True)
                 pipe.hdel(self.keys.claims, task_id)
                 pipe.rpush(self.keys.queue, task_id)
-                pipe.execute()
+                try:
+                    pipe.execute()
+                except REDIS_DOWN as e:  # 'hipercow worker requeue' puts it back
+                    self.redis_down(e)
                 time.sleep(REQUEUE_PAUSE)
                 return "requeued"
+        if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
+            return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
         append_outer_log(self.root, task_id, f"started by worker {self.id} on {self.record.host}")
         outcome = self.run(data)
         if outcome is not None:
@@ -324,9 +352,12 @@ class Worker:
         """Read waiting control messages; "cancel" if this task is to stop."""
         control = Control()
         pending: object
-        while (pending := self.redis.lpop(self.keys.control(self.id))) is not None:
-            if isinstance(pending, bytes | str):
-                self.on_control(_text(pending), control)
+        try:
+            while (pending := self.redis.lpop(self.keys.control(self.id))) is not None:
+                if isinstance(pending, bytes | str):
+                    self.on_control(_text(pending), control)
+        except REDIS_DOWN as e:  # the task goes on; control messages wait for Redis
+            log.warning("cannot read control messages", worker=self.id, error=str(e))
         return "cancel" if task_id in control.cancel else None
 
     def run_in_process(self, data: TaskData) -> Outcome | None:
