@@ -246,3 +246,32 @@ def test_after_redis_restarts_empty_requeue_runs_every_task_exactly_once(
         assert states <= {"idle", "busy"}  # both workers lived through it and registered again
     finally:
         server.stop()
+
+
+def test_a_held_task_waits_and_cancelling_it_means_it_never_runs(pool: Cli, module: Path) -> None:
+    start(pool, 1)
+    held = pool("task", "create", "--hold-until", "1h", "--", "sh", "-c", "echo ran > ran.txt")
+    task_id = held.stdout.strip()
+    after = call(pool, "jobs:ident", "1")  # the worker passes the held task by
+    reaches(pool, after, "success")
+    assert status(pool, task_id) == "submitted"
+    assert "held for the pool until" in pool("task", "log", "--outer", task_id).stdout
+    assert json.loads(pool("task", "cancel", task_id, "--json").stdout) == {task_id: True}
+    assert info(pool, task_id)["reason"] == "cancelled"
+    assert not (pool.cwd / "ran.txt").exists()
+
+
+def test_a_runner_killed_from_outside_is_lost_and_the_note_names_it(
+    pool: Cli, project: Root, module: Path
+) -> None:
+    (worker,) = start(pool, 1)
+    task_id = pool("task", "create", "--", "sleep", "600").stdout.strip()
+    reaches(pool, task_id, "running")
+    runner = running_pid(project, task_id)
+    os.kill(runner, signal.SIGKILL)
+    reaches(pool, task_id, "failure")
+    lost = info(pool, task_id)
+    assert lost["reason"] == "lost"
+    assert str(runner) in lost["note"] and worker in lost["note"]
+    after = call(pool, "jobs:ident", "2")  # the worker goes on
+    reaches(pool, after, "success")

@@ -104,20 +104,27 @@ class WorkersDriver(Driver[WorkersOptions]):
         self._status_script = self.redis.register_script(_STATUS_SCRIPT)
 
     def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
-        """Push the tasks onto the queue in order, in one call; held tasks are refused."""
-        refused = {
-            r.task_id: "the workers driver cannot hold a task until a later time"
-            for r in requests
-            if r.not_before is not None
-        }
-        ids = [r.task_id for r in requests if r.task_id not in refused]
-        if ids:
-            guarded(self.options.redis_url, lambda: self.redis.rpush(self.keys.queue, *ids))
-        return SubmitReport(
-            accepted={task_id: task_id for task_id in ids},
-            refused=refused,
-            hint="Submit held tasks through a cluster driver (--driver)." if refused else None,
-        )
+        """Push the tasks onto the queue in order, in one call; held ones wait in a sorted set.
+
+        Workers move a held task to the queue once its time has come.
+        """
+        ready = [r.task_id for r in requests if r.not_before is None]
+        held = {r.task_id: r.not_before.timestamp() for r in requests if r.not_before is not None}
+
+        def push() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            if ready:
+                pipe.rpush(self.keys.queue, *ready)
+            if held:
+                pipe.zadd(self.keys.held, held)
+            pipe.execute()
+
+        guarded(self.options.redis_url, push)
+        for request in requests:
+            if request.not_before is not None:
+                when = request.not_before.astimezone().strftime("%Y-%m-%d %H:%M")
+                append_outer_log(self.root, request.task_id, f"held for the pool until {when}")
+        return SubmitReport(accepted={r.task_id: r.task_id for r in requests})
 
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
         """Tasks whose worker stopped heartbeating are lost; the rest are still active."""
@@ -159,8 +166,9 @@ class WorkersDriver(Driver[WorkersOptions]):
             pipe = self.redis.pipeline(transaction=False)
             for task_id in ids:
                 pipe.lrem(self.keys.queue, 0, task_id)
+            pipe.zrem(self.keys.held, *ids)
             pipe.hmget(self.keys.claims, ids)
-            *removed, claims = pipe.execute()
+            *removed, _, claims = pipe.execute()
             running = {
                 task_id: worker.decode()
                 for task_id, worker in zip(ids, claims, strict=True)

@@ -43,6 +43,11 @@ class Keys:
         return self.prefix + "queue"
 
     @property
+    def held(self) -> str:
+        """Sorted set of tasks held until a time (score: seconds since the epoch)."""
+        return self.prefix + "held"
+
+    @property
     def claims(self) -> str:
         """Hash task id -> worker id for the tasks a worker has taken."""
         return self.prefix + "claims"

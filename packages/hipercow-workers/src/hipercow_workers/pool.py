@@ -20,9 +20,16 @@ from hipercow_core.bundles import bundle_path, replace_bundle, save_bundle
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import DEFAULT_DRIVER, get_driver
 from hipercow_core.errors import InvalidInputError
+from hipercow_core.resources import resolve_hold_until
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, TaskStatus
-from hipercow_core.store import file_status, iter_task_ids, read_submitted, task_exists
+from hipercow_core.store import (
+    file_status,
+    iter_task_ids,
+    read_submitted,
+    read_task_data,
+    task_exists,
+)
 from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
 from hipercow_workers.connection import guarded
 from hipercow_workers.driver import CLAIM_FILE, WorkersDriver
@@ -247,6 +254,7 @@ def requeue(root: Root) -> list[str]:
     """
     pool = pool_driver(root)
     waiting: list[tuple[datetime, str]] = []
+    held: dict[str, float] = {}
     for task_id in iter_task_ids(root):
         if file_status(root, task_id) != TaskStatus.SUBMITTED:
             continue
@@ -255,13 +263,25 @@ def requeue(root: Root) -> list[str]:
             continue
         if task_file(root, task_id, CLAIM_FILE).exists():
             continue
-        waiting.append((marker.time, task_id))
+        hold = read_task_data(root, task_id).resources.hold_until
+        if hold is not None:  # resolved again from when it was submitted
+            held[task_id] = resolve_hold_until(hold, marker.time).timestamp()
+        else:
+            waiting.append((marker.time, task_id))
     url = pool.options.redis_url
-    queued = {_text(t) for t in guarded(url, lambda: pool.redis.lrange(pool.keys.queue, 0, -1))}
-    missing = [task_id for _, task_id in sorted(waiting) if task_id not in queued]
-    if missing:
-        guarded(url, lambda: pool.redis.rpush(pool.keys.queue, *missing))
-    return missing
+
+    def push() -> list[str]:
+        queued = {_text(t) for t in pool.redis.lrange(pool.keys.queue, 0, -1)}
+        missing = [task_id for _, task_id in sorted(waiting) if task_id not in queued]
+        pipe = pool.redis.pipeline(transaction=False)
+        if missing:
+            pipe.rpush(pool.keys.queue, *missing)
+        if held:
+            pipe.zadd(pool.keys.held, held)
+        pipe.execute()
+        return missing + list(held)
+
+    return guarded(url, push)
 
 
 def _text(value: bytes | str) -> str:

@@ -67,8 +67,15 @@ DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
 
 #: Release the finished task (ARGV[2]) and publish the worker's record (ARGV[3]), then take a
 #: control message, else the head of the queue, claiming it for worker ARGV[1].
-#: KEYS: control list, queue, claims hash, workers hash.
+#: Held tasks whose time has come (by Redis's clock) join the queue's tail first.
+#: KEYS: control list, queue, claims hash, workers hash, held set.
 NEXT_SCRIPT = """
+local now = redis.call('TIME')
+local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now[1] + now[2] / 1e6)
+for _, task in ipairs(due) do
+  redis.call('RPUSH', KEYS[2], task)
+  redis.call('ZREM', KEYS[5], task)
+end
 if ARGV[2] ~= '' then redis.call('HDEL', KEYS[3], ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
 local message = redis.call('LPOP', KEYS[1])
@@ -78,6 +85,10 @@ if not task then return false end
 if redis.call('HSETNX', KEYS[3], task, ARGV[1]) == 1 then return {'task', task} end
 return {'taken', task}
 """
+
+
+#: What the worker records for a task it saw end: the outcome, and a note in words.
+Ended = tuple[Outcome, str | None]
 
 
 @dataclass
@@ -247,6 +258,7 @@ class Worker:
                 self.keys.queue,
                 self.keys.claims,
                 self.keys.workers,
+                self.keys.held,
             ],
             args=[self.id, released or "", record],
         )
@@ -329,17 +341,16 @@ class Worker:
         if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
             return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
         append_outer_log(self.root, task_id, f"started by worker {self.id} on {self.record.host}")
-        outcome = self.run(data)
-        if outcome is not None:
-            note = None if outcome.status == TaskStatus.SUCCESS else f"recorded by worker {self.id}"
-            settle(self.root, task_id, outcome, note)
+        ended = self.run(data)
+        if ended is not None:
+            settle(self.root, task_id, *ended)
         self.record.done += 1
         return "ran"
 
     # -- running one task -----------------------------------------------------
 
-    def run(self, data: TaskData) -> Outcome | None:
-        """Run a task; the outcome for the worker to record, or None if it is recorded."""
+    def run(self, data: TaskData) -> Ended | None:
+        """Run a task; the outcome (and note) to record, or None if the runner recorded it."""
         if data.kind in IN_PROCESS_KINDS and same_environment(data.environment, self.s.environment):
             return self.run_in_process(data)
         return self.run_child(data)
@@ -360,13 +371,13 @@ class Worker:
             log.warning("cannot read control messages", worker=self.id, error=str(e))
         return "cancel" if task_id in control.cancel else None
 
-    def run_in_process(self, data: TaskData) -> Outcome | None:
+    def run_in_process(self, data: TaskData) -> Ended | None:
         task_id = data.id
         try:
             env = task_environment(self.root, data)
         except HipercowError as e:
             self._log(task_id, f"hipercow: {e.message}\n")
-            return outcomes.failure(outcomes.ENVIRONMENT, 1)
+            return outcomes.failure(outcomes.ENVIRONMENT, 1), e.message
         process = self.executor.ensure()
         mark_running(self.root, task_id, RunningMarker(_now(), self.record.host, process.pid))
         self.executor.send(
@@ -386,19 +397,20 @@ class Worker:
                 stop = self.poll_control(task_id) or _timed_out(deadline)
                 if stop is not None:
                     self.executor.kill()
-                    return _stopped(stop)
+                    return _stopped(stop, f"worker {self.id} stopped its Python process")
                 continue
             if answer is None:
                 code = process.wait()
                 self.executor.process = None
                 self._log(task_id, f"hipercow: the task's Python process exited ({code})\n")
                 reason = outcomes.signal_reason(-code) if code < 0 else None
-                return Outcome(TaskStatus.FAILURE, reason, code)
+                note = f"its Python process {process.pid} on worker {self.id} exited with {code}"
+                return Outcome(TaskStatus.FAILURE, reason, code), note
             code = int(json.loads(answer)["code"])
             status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
-            return Outcome(status, None, code)
+            return Outcome(status, None, code), None
 
-    def run_child(self, data: TaskData) -> Outcome | None:
+    def run_child(self, data: TaskData) -> Ended | None:
         """Shell tasks and the rest: the ordinary runner in a child process."""
         task_id = data.id
         command = [sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)]
@@ -420,10 +432,12 @@ class Worker:
                 if stop is not None:
                     kill_tree(process.pid, grace=0.5)
                     process.wait()
-                    return _stopped(stop)
+                    return _stopped(stop, f"worker {self.id} stopped runner {process.pid}")
         if file_status(self.root, task_id).is_terminal:
             return None
-        return outcomes.failure(outcomes.LOST, code)
+        how = outcomes.signal_reason(-code) if code < 0 else f"exited with code {code}"
+        note = f"lost: runner process {process.pid} on worker {self.id} {how} without an outcome"
+        return outcomes.failure(outcomes.LOST, code), note
 
     def _log(self, task_id: str, text: str) -> None:
         with log_path(self.root, task_id).open("ab") as f:
@@ -442,10 +456,11 @@ def _timed_out(deadline: float | None) -> str | None:
     return "timeout" if deadline is not None and time.monotonic() > deadline else None
 
 
-def _stopped(why: str) -> Outcome:
+def _stopped(why: str, how: str) -> Ended | None:
+    """What to record for a task the worker stopped: nothing for a cancel (core records it)."""
     if why == "cancel":
-        return outcomes.cancelled()
-    return outcomes.failure(outcomes.TIMED_OUT)
+        return None
+    return outcomes.failure(outcomes.TIMED_OUT), f"timed out (--max-runtime): {how}"
 
 
 def parse(argv: list[str]) -> Settings:
