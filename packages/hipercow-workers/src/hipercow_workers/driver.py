@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
@@ -81,8 +82,6 @@ class WorkersOptions(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def append_outer_log(root: Root, task_id: str, line: str) -> None:
-    from datetime import datetime
-
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
     with task_file(root, task_id, OUTER_LOG).open("a", encoding="utf-8") as f:
         f.write(f"{stamp} {line}\n")
@@ -94,7 +93,7 @@ class WorkersDriver(Driver[WorkersOptions]):
     name: ClassVar[str] = "workers"
     options_type: ClassVar[type[msgspec.Struct]] = WorkersOptions
     dependencies: ClassVar[DependencyStyle] = "files"
-    max_poll_interval: ClassVar[float] = 0.5
+    max_poll_interval: ClassVar[float] = 0.25
 
     def __init__(self, root: Root, options: WorkersOptions) -> None:
         self.root = root
@@ -190,8 +189,21 @@ class WorkersDriver(Driver[WorkersOptions]):
         return CancelReport(stopped=set(ids))
 
     def outer_log(self, task_id: str, job_id: str | None) -> str | None:
+        """What the pool did with the task: held, taken by which worker (its claim), cancelled.
+
+        The worker that takes a task writes only its claim file (one small
+        write per task), so its line is made from that file's name and time.
+        """
+        lines = []
         raw = read_bytes(task_file(self.root, task_id, OUTER_LOG))
-        return raw.decode(errors="replace") if raw is not None else None
+        if raw is not None:
+            lines.append(raw.decode(errors="replace"))
+        claim = task_file(self.root, task_id, CLAIM_FILE)
+        worker = read_bytes(claim)
+        if worker is not None:
+            stamp = datetime.fromtimestamp(claim.stat().st_mtime).astimezone()
+            lines.append(f"{stamp:%Y-%m-%d %H:%M:%S} started by worker {worker.decode()}\n")
+        return "".join(lines) or None
 
     def cluster_info(self) -> ClusterInfo:
         """The pool as one node: a worker runs one task at a time on its cores."""

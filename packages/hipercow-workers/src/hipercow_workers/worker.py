@@ -47,7 +47,7 @@ from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import file_status, log_path, mark_running, read_task_data
 from hipercow_workers import executor
 from hipercow_workers.connection import connect
-from hipercow_workers.driver import CLAIM_FILE, append_outer_log
+from hipercow_workers.driver import CLAIM_FILE
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
 
 log = get_logger(__name__)
@@ -340,7 +340,6 @@ class Worker:
                 return "requeued"
         if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
             return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
-        append_outer_log(self.root, task_id, f"started by worker {self.id} on {self.record.host}")
         ended = self.run(data)
         if ended is not None:
             settle(self.root, task_id, *ended)
