@@ -275,3 +275,16 @@ def test_a_runner_killed_from_outside_is_lost_and_the_note_names_it(
     assert str(runner) in lost["note"] and worker in lost["note"]
     after = call(pool, "jobs:ident", "2")  # the worker goes on
     reaches(pool, after, "success")
+
+
+@pytest.mark.slow
+def test_the_worker_stops_a_task_at_its_max_runtime_and_goes_on(pool: Cli, module: Path) -> None:
+    start(pool, 1)
+    task_id = pool("task", "call", "--max-runtime", "1", "jobs:sleep", "600").stdout.strip()
+    reaches(pool, task_id, "running")
+    began = time.monotonic()
+    reaches(pool, task_id, "failure", timeout=120)
+    assert 55 < time.monotonic() - began < 90
+    assert info(pool, task_id)["reason"] == "timed out"
+    after = call(pool, "jobs:ident", "3")
+    reaches(pool, after, "success")
