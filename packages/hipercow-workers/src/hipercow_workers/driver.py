@@ -161,13 +161,13 @@ class WorkersDriver(Driver[WorkersOptions]):
         ids = list(jobs)
         url = self.options.redis_url
 
-        def remove() -> list[int]:
+        def remove() -> None:
             pipe = self.redis.pipeline(transaction=False)
             for task_id in ids:
                 pipe.lrem(self.keys.queue, 0, task_id)
             pipe.zrem(self.keys.held, *ids)
             pipe.hmget(self.keys.claims, ids)
-            *removed, _, claims = pipe.execute()
+            *_, claims = pipe.execute()
             running = {
                 task_id: worker.decode()
                 for task_id, worker in zip(ids, claims, strict=True)
@@ -178,7 +178,6 @@ class WorkersDriver(Driver[WorkersOptions]):
                 for task_id, worker in running.items():
                     pipe.rpush(self.keys.control(worker), f"{CANCEL} {task_id}")
                 pipe.execute()
-            return [int(n) for n in removed]
 
         guarded(url, remove)
         # Whether queued, running or between the two, the task stops: a worker

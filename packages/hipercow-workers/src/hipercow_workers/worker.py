@@ -2,12 +2,14 @@
 
 Started as an ordinary hipercow task (`hipercow worker start`), so its output
 is that task's log. It registers in Redis, renews a heartbeat key from a
-thread, and loops: one blocking pop over [its control list, the queue], so
-control messages come before tasks. A task it pops is claimed atomically
-(HSETNX), run only if the task files still say `submitted` (so a task queued
-twice never runs twice), and its outcome written to the task files like any
-runner's. Python expressions and calls in the worker's own environment run
-in a long-lived executor process (`executor.py`), shell tasks and the rest
+thread, and loops on one script call per task (`NEXT_SCRIPT`): release the
+last task, then take a control message if there is one (control comes before
+tasks), else pop and claim the queue's head; when both are empty it blocks
+until the queue has something. A task runs only if its files still say it
+is due and the worker can create its claim file, so a task queued twice
+never runs twice; its outcome goes to the task files like any runner's.
+Python expressions and calls in the worker's own environment run in a
+long-lived executor process (`executor.py`), shell tasks and the rest
 through the ordinary runner in a child process. Portable: child processes
 through `subprocess`, no fork, no signals.
 """
@@ -104,9 +106,8 @@ class Settings:
 
 @dataclass
 class Control:
-    """What control messages asked of the worker while it was busy."""
+    """The cancels that control messages asked for while the worker was busy."""
 
-    stop: bool = False
     cancel: set[str] = field(default_factory=set)
 
 
