@@ -39,7 +39,7 @@ def test_workers_as_slurm_jobs_run_calls_and_shell_tasks(slurm: User, redis_url:
     cli("bulk", "create", "--data", "i=1..40", "--name", "shells", "--", "sh", "-c", "echo on @i")
     assert cli("bundle", "wait", "calls", "--timeout", "300", timeout=400).code == 0
     assert cli("bundle", "wait", "shells", "--timeout", "300", timeout=400).code == 0
-    values = [r["value"] for r in json.loads(cli("bundle", "result", "calls").stdout)]
+    values = [r["value"] for r in json.loads(cli("bundle", "result", "calls", "--json").stdout)]
     assert values == [3 * x for x in range(1, 201)]
     shells = json.loads(cli("bundle", "status", "shells", "--json").stdout)
     assert {row["status"] for row in shells} == {"success"}

@@ -167,7 +167,7 @@ def run_ours(redis: RedisServer, round_: int, peak: Peak) -> float:
         peak.stop.set()
         sampler.join()
         peak.stop.clear()
-    values = [r["value"] for r in json.loads(hipercow(project, "bundle", "result", "b"))]
+    values = [r["value"] for r in json.loads(hipercow(project, "bundle", "result", "b", "--json"))]
     assert values == list(range(1, CALLS + 1)), "ours lost results"
     return CALLS / elapsed
 
