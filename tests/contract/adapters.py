@@ -11,7 +11,9 @@ through the `hipercow` command (`User`).
   session and shared with tests/slurm through `slurm.cluster`'s access lock;
 - `windows-hpc` runs against the stand-in portal (tools/hpc-portal), whose
   Linux nodes really run the job scripts on this machine, set up by the
-  fixtures tests/windows_hpc uses (`windows_hpc.fixtures`).
+  fixtures tests/windows_hpc uses (`windows_hpc.fixtures`);
+- `workers` runs on two pool workers (tasks of the `local` driver) fed by a
+  redis-server started for the test.
 
 Importable as `contract.adapters` (tests/ is on the path).
 """
@@ -28,6 +30,7 @@ from typing import Any
 import msgspec
 import psutil
 import pytest
+from redis_testing import RedisServer
 from slurm import cluster
 from slurm.helpers import cancel_jobs_of
 
@@ -54,6 +57,14 @@ class DriverAdapter(ABC):
     @abstractmethod
     def scheduler_words(self, task_id: str, job_id: str) -> str:
         """Text the scheduler's part of a started task's outer log always holds."""
+
+    def own_tasks(self, cli: Cli) -> set[str]:
+        """Tasks the driver itself keeps in the project (the pool's workers), not the test's."""
+        return set()
+
+    def own_bundles(self, cli: Cli) -> set[str]:
+        """Bundles of those tasks."""
+        return set()
 
 
 class LocalAdapter(DriverAdapter):
@@ -102,11 +113,41 @@ class WindowsHpcAdapter(DriverAdapter):
         return f"hipercow: task {task_id} on"
 
 
+class WorkersAdapter(DriverAdapter):
+    """The worker pool: a redis-server for the test, two workers started through `local`."""
+
+    name = "workers"
+
+    @contextlib.contextmanager
+    def use(self, request: pytest.FixtureRequest, root: Root) -> Iterator[Cli]:
+        server = RedisServer(root.project.parent / "redis")
+        cli = Cli(root.project)
+        try:
+            cli("driver", "configure", "workers", f"redis_url={server.url}", "heartbeat=0.5")
+            started = cli("worker", "start", "2", "--idle-timeout", "5m", "--json", timeout=120)
+            assert len(json.loads(started.stdout)["registered"]) == 2, started.output
+            yield cli
+            cli("worker", "stop", check=False)
+        finally:
+            server.stop()  # the project fixture kills the workers' processes
+
+    def scheduler_words(self, task_id: str, job_id: str) -> str:
+        return "started by worker"
+
+    def own_tasks(self, cli: Cli) -> set[str]:
+        return {w["id"] for w in json.loads(cli("worker", "status", "--json").stdout)}
+
+    def own_bundles(self, cli: Cli) -> set[str]:
+        infos = [json.loads(cli("task", "info", t, "--json").stdout) for t in self.own_tasks(cli)]
+        return {info["data"]["bundle"] for info in infos}
+
+
 #: Every driver, one parameter each.
 DRIVERS = [
     pytest.param(LocalAdapter(), id="local"),
     pytest.param(SlurmAdapter(), id="slurm", marks=pytest.mark.slurm),
     pytest.param(WindowsHpcAdapter(), id="windows-hpc", marks=pytest.mark.portal),
+    pytest.param(WorkersAdapter(), id="workers"),
 ]
 
 

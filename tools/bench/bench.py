@@ -1,5 +1,9 @@
 """Entry point: `uv run python tools/bench/bench.py [--quick] [--case NAME] [--repeat N]`.
 
+`--case workers` runs the worker pool's case (`tools/bench/workers.py`) and
+`--case slurm-bundle` the Slurm case against submitit (`tools/bench/slurm_bundle.py`),
+each on its own.
+
 Run as a script, Python puts `tools/bench` (not the repository) on sys.path.
 The repository root is added so that the harness modules import as
 `tools.bench.*`, the names mypy gives them, keeping one spelling for both.
@@ -7,6 +11,7 @@ The repository root is added so that the harness modules import as
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -17,8 +22,14 @@ from tools.bench.cases import CASES
 from tools.bench.harness import main
 
 if __name__ == "__main__":
+    args = sys.argv[1:]
     # The Slurm case has its own baseline (submitit) and metrics, so it has its
     # own runner; it runs only when asked for by name.
-    if "slurm-bundle" in sys.argv[1:]:
-        sys.exit(slurm_bundle.main(sys.argv[1:]))
+    if "slurm-bundle" in args:
+        sys.exit(slurm_bundle.main(args))
+    if any(a == "workers" and b == "--case" for b, a in itertools.pairwise(args)):
+        # The pool's case compares three sides (ours, rq, local) on a real Redis.
+        from tools.bench.workers import main as workers_main
+
+        sys.exit(workers_main(args))
     sys.exit(main(CASES))

@@ -51,6 +51,7 @@ def test_help_lists_every_command_in_a_fixed_order_plugins_included() -> None:
         "secret",
         "purge",
         "windows-hpc",
+        "worker",
     ]
 
 
@@ -212,7 +213,7 @@ def test_another_package_adds_a_command_listed_after_ours(
 ) -> None:
     shown = hipercow(installed_plugins, tmp_path, "--help")
     assert shown.returncode == 0
-    assert commands_listed(shown.stdout)[-3:] == ["purge", "extra", "windows-hpc"]
+    assert commands_listed(shown.stdout)[-4:] == ["purge", "extra", "windows-hpc", "worker"]
     done = hipercow(installed_plugins, tmp_path, "extra", "hello")
     assert (done.returncode, done.stdout, done.stderr) == (0, "✔ hello from a plugin\n", "")
     assert json.loads(hipercow(installed_plugins, tmp_path, "extra", "hello", "--json").stdout) == {

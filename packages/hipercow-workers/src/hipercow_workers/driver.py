@@ -1,0 +1,224 @@
+"""The `workers` driver: tasks go to a pool of long-lived workers through a Redis list.
+
+Submitting pushes task ids onto the pool's queue (first in, first out); idle
+workers pop them (`hipercow_workers.worker`). A task's job id is its task id.
+Workers record outcomes in the task files like any runner, so this driver's
+status check only has to find tasks whose worker died: one Lua script call
+looks up, for every active task, the worker that took it and whether that
+worker's heartbeat key still exists.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+import msgspec
+
+from hipercow_core import outcomes
+from hipercow_core.drivers.protocol import (
+    CancelReport,
+    DependencyStyle,
+    Driver,
+    DriverFactory,
+    JobRequest,
+    JobState,
+    SubmitReport,
+    task_file,
+)
+from hipercow_core.errors import HipercowWarning
+from hipercow_core.fsutil import read_bytes
+from hipercow_core.root import Root
+from hipercow_core.schema import ClusterInfo, NodeInfo
+from hipercow_workers.connection import connect, guarded
+from hipercow_workers.keys import CANCEL, Keys, namespace
+
+OUTER_LOG = "workers.log"
+#: Written once (exclusive create) by the worker that runs the task: the claim that
+#: survives Redis, so a task queued twice, or requeued after Redis lost its data,
+#: never runs twice.
+CLAIM_FILE = "workers-claim"
+
+#: For each task id in ARGV[2..]: "" if no worker took it, else "+id" (alive) or "-id" (gone);
+#: then the number of workers whose heartbeat is alive. KEYS: claims, workers; ARGV[1]:
+#: the heartbeat key prefix.
+_STATUS_SCRIPT = """
+local out = {}
+for i = 2, #ARGV do
+  local worker = redis.call('HGET', KEYS[1], ARGV[i])
+  if not worker then
+    out[#out + 1] = ''
+  elseif redis.call('EXISTS', ARGV[1] .. worker) == 1 then
+    out[#out + 1] = '+' .. worker
+  else
+    out[#out + 1] = '-' .. worker
+  end
+end
+local alive = 0
+for _, worker in ipairs(redis.call('HKEYS', KEYS[2])) do
+  alive = alive + redis.call('EXISTS', ARGV[1] .. worker)
+end
+out[#out + 1] = tostring(alive)
+return out
+"""
+
+
+class NoWorkersWarning(HipercowWarning):
+    """Tasks are queued for the pool but no worker is alive to run them."""
+
+
+class WorkersOptions(msgspec.Struct, forbid_unknown_fields=True):
+    """`redis_url`: the pool's Redis; `heartbeat`: seconds between a worker's heartbeats.
+
+    A worker whose heartbeat has not been renewed for three periods is gone,
+    and so is the task it was running.
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379"
+    heartbeat: float = 5.0
+
+
+def append_outer_log(root: Root, task_id: str, line: str) -> None:
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    with task_file(root, task_id, OUTER_LOG).open("a", encoding="utf-8") as f:
+        f.write(f"{stamp} {line}\n")
+
+
+class WorkersDriver(Driver[WorkersOptions]):
+    """Hands tasks to the pool's workers through Redis; core keeps the files."""
+
+    name: ClassVar[str] = "workers"
+    options_type: ClassVar[type[msgspec.Struct]] = WorkersOptions
+    dependencies: ClassVar[DependencyStyle] = "files"
+    max_poll_interval: ClassVar[float] = 0.25
+
+    def __init__(self, root: Root, options: WorkersOptions) -> None:
+        self.root = root
+        self.options = options
+        self.keys = Keys(namespace(root))
+        self.redis = connect(options.redis_url)
+        self._status_script = self.redis.register_script(_STATUS_SCRIPT)
+
+    def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
+        """Push the tasks onto the queue in order, in one call; held ones wait in a sorted set.
+
+        Workers move a held task to the queue once its time has come.
+        """
+        ready = [r.task_id for r in requests if r.not_before is None]
+        held = {r.task_id: r.not_before.timestamp() for r in requests if r.not_before is not None}
+
+        def push() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            if ready:
+                pipe.rpush(self.keys.queue, *ready)
+            if held:
+                pipe.zadd(self.keys.held, held)
+            pipe.execute()
+
+        guarded(self.options.redis_url, push)
+        for request in requests:
+            if request.not_before is not None:
+                when = request.not_before.astimezone().strftime("%Y-%m-%d %H:%M")
+                append_outer_log(self.root, request.task_id, f"held for the pool until {when}")
+        return SubmitReport(accepted={r.task_id: r.task_id for r in requests})
+
+    def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
+        """Tasks whose worker stopped heartbeating are lost; the rest are still active."""
+        ids = list(jobs)
+        prefix = self.keys.heartbeat("")
+        answer = guarded(
+            self.options.redis_url,
+            lambda: self._status_script(
+                keys=[self.keys.claims, self.keys.workers], args=[prefix, *ids]
+            ),
+        )
+        *claims, alive = (a.decode() if isinstance(a, bytes) else str(a) for a in answer)
+        result: dict[str, JobState] = {}
+        unclaimed = 0
+        for task_id, claim in zip(ids, claims, strict=True):
+            if claim.startswith("-"):
+                note = f"lost: worker {claim[1:]} stopped heartbeating while running it"
+                result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
+            else:
+                unclaimed += claim == ""
+                result[task_id] = JobState.active()
+        if unclaimed and int(alive) == 0:
+            tasks = "1 task is" if unclaimed == 1 else f"{unclaimed} tasks are"
+            warnings.warn(
+                NoWorkersWarning(
+                    f"{tasks} queued for the worker pool but no worker is alive; "
+                    "start some with 'hipercow worker start N'"
+                ),
+                stacklevel=2,
+            )
+        return result
+
+    def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
+        """Take queued tasks off the queue; tell the worker running one to stop it."""
+        ids = list(jobs)
+        url = self.options.redis_url
+
+        def remove() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            for task_id in ids:
+                pipe.lrem(self.keys.queue, 0, task_id)
+            pipe.zrem(self.keys.held, *ids)
+            pipe.hmget(self.keys.claims, ids)
+            *_, claims = pipe.execute()
+            running = {
+                task_id: worker.decode()
+                for task_id, worker in zip(ids, claims, strict=True)
+                if worker is not None
+            }
+            if running:
+                pipe = self.redis.pipeline(transaction=False)
+                for task_id, worker in running.items():
+                    pipe.rpush(self.keys.control(worker), f"{CANCEL} {task_id}")
+                pipe.execute()
+
+        guarded(url, remove)
+        # Whether queued, running or between the two, the task stops: a worker
+        # runs only tasks whose files still say `submitted`, and stops a
+        # running one when its control message arrives.
+        for task_id in ids:
+            append_outer_log(self.root, task_id, "cancelled")
+        return CancelReport(stopped=set(ids))
+
+    def outer_log(self, task_id: str, job_id: str | None) -> str | None:
+        """What the pool did with the task: held, taken by which worker (its claim), cancelled.
+
+        The worker that takes a task writes only its claim file (one small
+        write per task), so its line is made from that file's name and time.
+        """
+        lines = []
+        raw = read_bytes(task_file(self.root, task_id, OUTER_LOG))
+        if raw is not None:
+            lines.append(raw.decode(errors="replace"))
+        claim = task_file(self.root, task_id, CLAIM_FILE)
+        worker = read_bytes(claim)
+        if worker is not None:
+            stamp = datetime.fromtimestamp(claim.stat().st_mtime).astimezone()
+            lines.append(f"{stamp:%Y-%m-%d %H:%M:%S} started by worker {worker.decode()}\n")
+        return "".join(lines) or None
+
+    def cluster_info(self) -> ClusterInfo:
+        """The pool as one node: a worker runs one task at a time on its cores."""
+        import psutil
+
+        cores = os.cpu_count() or 1
+        memory = psutil.virtual_memory().total // 1_000_000
+        return ClusterInfo(
+            name="workers",
+            driver=self.name,
+            max_cores=cores,
+            max_memory=memory,
+            nodes=(NodeInfo(name="workers", cores=cores, memory=memory),),
+            extra={"redis_url": self.options.redis_url},
+        )
+
+
+if TYPE_CHECKING:
+    _checked: DriverFactory[WorkersOptions] = WorkersDriver

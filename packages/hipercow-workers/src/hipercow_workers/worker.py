@@ -1,0 +1,500 @@
+"""A pool worker: `python -m hipercow_workers.worker --redis URL [--idle-timeout S] ...`.
+
+Started as an ordinary hipercow task (`hipercow worker start`), so its output
+is that task's log. It registers in Redis, renews a heartbeat key from a
+thread, and loops on one script call per task (`NEXT_SCRIPT`): release the
+last task, then take a control message if there is one (control comes before
+tasks), else pop and claim the queue's head; when both are empty it blocks
+until the queue has something. A task runs only if its files still say it
+is due and the worker can create its claim file, so a task queued twice
+never runs twice; its outcome goes to the task files like any runner's.
+Python expressions and calls in the worker's own environment run in a
+long-lived executor process (`executor.py`), shell tasks and the rest
+through the ordinary runner in a child process. Portable: child processes
+through `subprocess`, no fork, no signals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import redis
+
+from hipercow_core import outcomes, pyexec
+from hipercow_core.dependencies import Readiness, readiness
+from hipercow_core.drivers.protocol import task_file
+from hipercow_core.errors import HipercowError
+from hipercow_core.fsutil import write_once
+from hipercow_core.interpreters import task_python
+from hipercow_core.jobs import settle
+from hipercow_core.log import get_logger
+from hipercow_core.outcomes import Outcome
+from hipercow_core.processes import kill_tree
+from hipercow_core.root import Root, hostname
+from hipercow_core.run import node_name, task_environment
+from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
+from hipercow_core.store import file_status, log_path, mark_running, read_task_data
+from hipercow_workers import executor
+from hipercow_workers.connection import connect
+from hipercow_workers.driver import CLAIM_FILE
+from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
+
+log = get_logger(__name__)
+
+#: How often a busy worker looks for a cancel message: a cancel takes effect within this.
+CONTROL_POLL = 0.2
+#: The longest single blocking pop, so an idle worker notices its idle timeout.
+MAX_BLOCK = 1.0
+#: A pause after putting back a task whose dependencies are still running.
+REQUEUE_PAUSE = 0.05
+IN_PROCESS_KINDS = frozenset({"python", "call"})
+#: Seconds between attempts while Redis cannot be reached.
+REDIS_RETRY = 1.0
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
+
+
+#: Release the finished task (ARGV[2]) and publish the worker's record (ARGV[3]), then take a
+#: control message, else the head of the queue, claiming it for worker ARGV[1].
+#: Held tasks whose time has come (by Redis's clock) join the queue's tail first.
+#: KEYS: control list, queue, claims hash, workers hash, held set.
+NEXT_SCRIPT = """
+local now = redis.call('TIME')
+local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now[1] + now[2] / 1e6)
+for _, task in ipairs(due) do
+  redis.call('RPUSH', KEYS[2], task)
+  redis.call('ZREM', KEYS[5], task)
+end
+if ARGV[2] ~= '' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
+local message = redis.call('LPOP', KEYS[1])
+if message then return {'control', message} end
+local task = redis.call('LPOP', KEYS[2])
+if not task then return false end
+if redis.call('HSETNX', KEYS[3], task, ARGV[1]) == 1 then return {'task', task} end
+return {'taken', task}
+"""
+
+
+#: What the worker records for a task it saw end: the outcome, and a note in words.
+Ended = tuple[Outcome, str | None]
+
+
+@dataclass
+class Settings:
+    root: Root
+    redis_url: str
+    namespace: str
+    heartbeat: float
+    idle_timeout: float
+    worker_id: str
+    environment: str | None
+
+
+@dataclass
+class Control:
+    """The cancels that control messages asked for while the worker was busy."""
+
+    cancel: set[str] = field(default_factory=set)
+
+
+def same_environment(a: str | None, b: str | None) -> bool:
+    return (a or "empty") == (b or "empty")
+
+
+class Executor:
+    """The long-lived Python process that runs in-process tasks (see `executor.py`)."""
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self.process: subprocess.Popen[str] | None = None
+        self.answers: queue.Queue[str | None] = queue.Queue()
+
+    def ensure(self) -> subprocess.Popen[str]:
+        if self.process is None or self.process.poll() is not None:
+            self.answers = queue.Queue()
+            self.process = subprocess.Popen(
+                [self.python, executor.__file__, pyexec.__file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+            threading.Thread(
+                target=self._read, args=(self.process, self.answers), daemon=True
+            ).start()
+        return self.process
+
+    @staticmethod
+    def _read(process: subprocess.Popen[str], answers: queue.Queue[str | None]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            answers.put(line)
+        answers.put(None)  # the process is gone
+
+    def send(self, request: dict[str, object]) -> None:
+        process = self.ensure()
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            kill_tree(self.process.pid, grace=0.5)
+            self.process.wait()
+            self.process = None
+
+    def close(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Worker:
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.root = settings.root
+        self.keys = Keys(settings.namespace)
+        self.redis = connect(settings.redis_url)
+        self.id = settings.worker_id
+        self.record = WorkerRecord(self.id, node_name(), os.getpid(), datetime.now(UTC))
+        self.executor = Executor(task_python(settings.environment, self.root))
+        self.stopping = threading.Event()
+        self.idle_timeout = settings.idle_timeout
+        self.stop_after_task = False
+        self._next = self.redis.register_script(NEXT_SCRIPT)
+
+    # -- registration and heartbeat ------------------------------------------
+
+    def publish(self, pipe: redis.client.Pipeline | None = None) -> None:
+        self.record.last_beat = datetime.now(UTC)
+        target = pipe if pipe is not None else self.redis
+        target.hset(self.keys.workers, self.id, msgspec.json.encode(self.record))
+
+    def beat(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        ttl = max(1, round(self.s.heartbeat * 3 * 1000))
+        pipe.set(self.keys.heartbeat(self.id), "1", px=ttl)
+        self.publish(pipe)
+        pipe.execute()
+
+    def heartbeat_loop(self) -> None:
+        while not self.stopping.wait(self.s.heartbeat):
+            try:
+                self.beat()
+            except redis.RedisError as e:
+                log.warning("heartbeat failed", worker=self.id, error=str(e))
+
+    # -- the main loop --------------------------------------------------------
+
+    def serve(self) -> int:
+        self.beat()
+        print(f"worker {self.id} started on {self.record.host} (pid {os.getpid()})", flush=True)
+        threading.Thread(target=self.heartbeat_loop, daemon=True).start()
+        idle_since = time.monotonic()
+        released: str | None = None
+        try:
+            while not self.stop_after_task:
+                try:
+                    kind, value = self.next_item(released)
+                except REDIS_DOWN as e:
+                    # Redis restarted or cannot be reached: the task files keep
+                    # everything, so wait for it and go on (idle time counts on).
+                    self.redis_down(e)
+                    kind, value = "down", ""
+                else:
+                    released = None
+                if kind == "control":
+                    self.on_control(value, None)
+                elif kind == "task":
+                    done = self.run_if_due(value)
+                    released = None if done == "requeued" else value
+                    if done == "ran":
+                        idle_since = time.monotonic()
+                elif kind in ("empty", "down"):
+                    if time.monotonic() - idle_since >= self.idle_timeout:
+                        print(
+                            f"worker {self.id}: idle for {self.idle_timeout:g}s, exiting",
+                            flush=True,
+                        )
+                        break
+                    if kind == "empty":
+                        remaining = self.idle_timeout - (time.monotonic() - idle_since)
+                        self.wait_for_queue(min(remaining, MAX_BLOCK))
+        finally:
+            self.exit(released)
+        return 0
+
+    def redis_down(self, error: Exception) -> None:
+        print(f"worker {self.id}: Redis cannot be reached ({error}); retrying", flush=True)
+        time.sleep(REDIS_RETRY)
+
+    def next_item(self, released: str | None) -> tuple[str, str]:
+        """Release the last task and take the next control message or task, in one call.
+
+        Returns ("control", message), ("task", id) for a task now claimed by
+        this worker, ("taken", id) for one another worker holds (queued
+        twice), or ("empty", "").
+        """
+        record = msgspec.json.encode(self.record) if released is not None else b""
+        answer = self._next(
+            keys=[
+                self.keys.control(self.id),
+                self.keys.queue,
+                self.keys.claims,
+                self.keys.workers,
+                self.keys.held,
+            ],
+            args=[self.id, released or "", record],
+        )
+        if not answer:
+            return "empty", ""
+        return _text(answer[0]), _text(answer[1])
+
+    def wait_for_queue(self, timeout: float) -> None:
+        """Block until the queue has something (or `timeout`), leaving it in place.
+
+        Moving the head of the queue back onto its own head is atomic, so a
+        worker never holds a task it has not claimed; the claim is made by
+        `next_item`, which also reads control messages first.
+        """
+        queue = self.keys.queue
+        wait = max(0.01, timeout)  # BLMOVE takes fractions of a second; the stub says int
+        try:
+            self.redis.execute_command("BLMOVE", queue, queue, "LEFT", "LEFT", wait)  # type: ignore[no-untyped-call]
+        except REDIS_DOWN as e:
+            self.redis_down(e)
+
+    def exit(self, released: str | None) -> None:
+        self.stopping.set()
+        self.executor.close()
+        self.record.state = "exited"
+        pipe = self.redis.pipeline(transaction=False)
+        if released is not None:
+            pipe.hdel(self.keys.claims, released)
+        self.publish(pipe)
+        pipe.delete(self.keys.heartbeat(self.id))
+        try:
+            pipe.execute()
+        except REDIS_DOWN as e:  # its heartbeat expires by itself
+            print(f"worker {self.id}: could not record that it exited ({e})", flush=True)
+        print(f"worker {self.id} exited after {self.record.done} tasks", flush=True)
+
+    def on_control(self, message: str, control: Control | None) -> None:
+        verb, _, argument = message.partition(" ")
+        if verb == STOP:
+            self.stop_after_task = True
+        elif verb == STOP_WHEN_IDLE:
+            self.idle_timeout = 0.0
+        elif verb == CANCEL and control is not None:
+            control.cancel.add(argument)
+
+    def run_if_due(self, task_id: str) -> Literal["ran", "skipped", "requeued"]:
+        """Run a claimed task unless it is done, cancelled, or waiting on dependencies.
+
+        A task whose dependencies are still running goes back to the end of
+        the queue, its claim dropped in the same call.
+        """
+        try:
+            # `created`: core writes the `submitted` marker just after the push.
+            if file_status(self.root, task_id) not in DUE:
+                return "skipped"  # cancelled, already run, or queued twice
+            data = read_task_data(self.root, task_id)
+        except HipercowError as e:
+            print(f"worker {self.id}: skipping task {task_id}: {e.message}", flush=True)
+            return "skipped"
+        if data.depends_on:
+            state = readiness(self.root, data.depends_on)
+            if state == Readiness.FAILED:
+                settle(
+                    self.root,
+                    task_id,
+                    outcomes.failure(outcomes.DEPENDENCY_FAILED),
+                    "not started: a dependency failed",
+                )
+                return "skipped"
+            if state == Readiness.WAITING:
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.hdel(self.keys.claims, task_id)
+                pipe.rpush(self.keys.queue, task_id)
+                try:
+                    pipe.execute()
+                except REDIS_DOWN as e:  # 'hipercow worker requeue' puts it back
+                    self.redis_down(e)
+                time.sleep(REQUEUE_PAUSE)
+                return "requeued"
+        if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
+            return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
+        ended = self.run(data)
+        if ended is not None:
+            settle(self.root, task_id, *ended)
+        self.record.done += 1
+        return "ran"
+
+    # -- running one task -----------------------------------------------------
+
+    def run(self, data: TaskData) -> Ended | None:
+        """Run a task; the outcome (and note) to record, or None if the runner recorded it."""
+        if data.kind in IN_PROCESS_KINDS and same_environment(data.environment, self.s.environment):
+            return self.run_in_process(data)
+        return self.run_child(data)
+
+    def deadline(self, data: TaskData) -> float | None:
+        minutes = data.resources.max_runtime
+        return None if minutes is None else time.monotonic() + minutes * 60
+
+    def poll_control(self, task_id: str) -> str | None:
+        """Read waiting control messages; "cancel" if this task is to stop."""
+        control = Control()
+        pending: object
+        try:
+            while (pending := self.redis.lpop(self.keys.control(self.id))) is not None:
+                if isinstance(pending, bytes | str):
+                    self.on_control(_text(pending), control)
+        except REDIS_DOWN as e:  # the task goes on; control messages wait for Redis
+            log.warning("cannot read control messages", worker=self.id, error=str(e))
+        return "cancel" if task_id in control.cancel else None
+
+    def run_in_process(self, data: TaskData) -> Ended | None:
+        task_id = data.id
+        try:
+            env = task_environment(self.root, data)
+        except HipercowError as e:
+            self._log(task_id, f"hipercow: {e.message}\n")
+            return outcomes.failure(outcomes.ENVIRONMENT, 1), e.message
+        process = self.executor.ensure()
+        mark_running(self.root, task_id, RunningMarker(_now(), self.record.host, process.pid))
+        self.executor.send(
+            {
+                "root": str(self.root.project),
+                "task_id": task_id,
+                "cwd": str(self.root.project / data.path),
+                "env": env,
+                "log": str(log_path(self.root, task_id)),
+            }
+        )
+        deadline = self.deadline(data)
+        while True:
+            try:
+                answer = self.executor.answers.get(timeout=CONTROL_POLL)
+            except queue.Empty:
+                stop = self.poll_control(task_id) or _timed_out(deadline)
+                if stop is not None:
+                    self.executor.kill()
+                    return _stopped(stop, f"worker {self.id} stopped its Python process")
+                continue
+            if answer is None:
+                code = process.wait()
+                self.executor.process = None
+                self._log(task_id, f"hipercow: the task's Python process exited ({code})\n")
+                reason = outcomes.signal_reason(-code) if code < 0 else None
+                note = f"its Python process {process.pid} on worker {self.id} exited with {code}"
+                return Outcome(TaskStatus.FAILURE, reason, code), note
+            code = int(json.loads(answer)["code"])
+            status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
+            return Outcome(status, None, code), None
+
+    def run_child(self, data: TaskData) -> Ended | None:
+        """Shell tasks and the rest: the ordinary runner in a child process."""
+        task_id = data.id
+        command = [sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)]
+        with log_path(self.root, task_id).open("ab") as task_log:
+            process = subprocess.Popen(
+                [*command, task_id],
+                cwd=self.root.project,
+                stdin=subprocess.DEVNULL,
+                stdout=task_log,
+                stderr=task_log,
+            )
+        deadline = self.deadline(data)
+        while True:
+            try:
+                code = process.wait(timeout=CONTROL_POLL)
+                break
+            except subprocess.TimeoutExpired:
+                stop = self.poll_control(task_id) or _timed_out(deadline)
+                if stop is not None:
+                    kill_tree(process.pid, grace=0.5)
+                    process.wait()
+                    return _stopped(stop, f"worker {self.id} stopped runner {process.pid}")
+        if file_status(self.root, task_id).is_terminal:
+            return None
+        how = outcomes.signal_reason(-code) if code < 0 else f"exited with code {code}"
+        note = f"lost: runner process {process.pid} on worker {self.id} {how} without an outcome"
+        return outcomes.failure(outcomes.LOST, code), note
+
+    def _log(self, task_id: str, text: str) -> None:
+        with log_path(self.root, task_id).open("ab") as f:
+            f.write(text.encode())
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timed_out(deadline: float | None) -> str | None:
+    return "timeout" if deadline is not None and time.monotonic() > deadline else None
+
+
+def _stopped(why: str, how: str) -> Ended | None:
+    """What to record for a task the worker stopped: nothing for a cancel (core records it)."""
+    if why == "cancel":
+        return None
+    return outcomes.failure(outcomes.TIMED_OUT), f"timed out (--max-runtime): {how}"
+
+
+def parse(argv: list[str]) -> Settings:
+    parser = argparse.ArgumentParser(prog="python -m hipercow_workers.worker")
+    parser.add_argument("--redis", required=True, help="the pool's Redis URL")
+    parser.add_argument("--namespace", help="the root's key prefix (default: from the root)")
+    parser.add_argument("--heartbeat", type=float, default=5.0)
+    parser.add_argument("--idle-timeout", type=float, default=600.0)
+    parser.add_argument("--id", help="this worker's id (default: its hipercow task id)")
+    parser.add_argument("--environment", help="the environment it runs Python tasks in")
+    parser.add_argument("--root", type=Path, help="the project (default: $HIPERCOW_ROOT)")
+    args = parser.parse_args(argv)
+    from hipercow_workers.keys import namespace
+
+    root = Root.find(args.root) if args.root else Root.find()
+    task_id = os.environ.get("HIPERCOW_TASK_ID")
+    environment = args.environment
+    if environment is None and task_id:
+        environment = read_task_data(root, task_id).environment
+    return Settings(
+        root=root,
+        redis_url=args.redis,
+        namespace=args.namespace or namespace(root),
+        heartbeat=args.heartbeat,
+        idle_timeout=args.idle_timeout,
+        worker_id=args.id or task_id or f"{hostname()}-{secrets.token_hex(4)}",
+        environment=environment,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse(sys.argv[1:] if argv is None else argv)
+    return Worker(settings).serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
