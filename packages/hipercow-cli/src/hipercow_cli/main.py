@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.errors import report, want_traceback
+from hipercow_cli.errors import check_arguments, report, want_traceback
 from hipercow_core import __version__
+from hipercow_core.errors import HipercowError
 
 app = typer.Typer(
     name="hipercow",
@@ -132,6 +133,10 @@ def _show_warnings() -> None:
 def main() -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     _show_warnings()
+    try:
+        check_arguments(sys.argv[1:])
+    except HipercowError as e:
+        sys.exit(report(e))
     _add_subcommands(sys.argv[1:])
     _add_plugins(sys.argv[1:])
     try:

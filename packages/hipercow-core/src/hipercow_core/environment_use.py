@@ -19,6 +19,7 @@ from hipercow_core.environments import (
     read_running,
 )
 from hipercow_core.errors import InvalidInputError
+from hipercow_core.fsutil import no_links, writing
 from hipercow_core.root import Root
 from hipercow_core.schema import ProvisionRunning, TaskStatus
 from hipercow_core.tasks import list_tasks, task_status
@@ -71,6 +72,8 @@ def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
                 "Wait for them or cancel them, or delete anyway with --force.",
             )
     directory = environment_dir(root, name)
+    no_links(root.path, directory)  # never delete through a link planted in the root
     # Remove the record first: a half-deleted environment then reads as absent.
-    (directory / RECORD).unlink()
+    with writing(directory):
+        (directory / RECORD).unlink()
     shutil.rmtree(directory, ignore_errors=True)

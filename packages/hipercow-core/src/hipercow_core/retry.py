@@ -14,14 +14,16 @@ from typing import Any
 import msgspec
 
 from hipercow_core.drivers.registry import get_driver
-from hipercow_core.errors import TaskStateError
+from hipercow_core.errors import CorruptFileError, TaskStateError
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData
 from hipercow_core.store import (
+    MAX_CHAIN,
     file_status,
     file_statuses,
     mark_retried,
     read_task_data,
+    record_last,
     remove_task,
     retried_by,
 )
@@ -31,24 +33,69 @@ from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
 _INPUT_FILES = ("args.json", "args.pkl")
 
 
-def follow(root: Root, task_ids: Iterable[str], *, enabled: bool = True) -> list[str]:
-    """Each id replaced by the latest retry in its chain (unchanged when disabled)."""
+class RetryResult(msgspec.Struct, frozen=True):
+    """What a retry did: {task: its new retry}, and {task: the retry someone else made first}."""
+
+    retried: dict[str, str]
+    already: dict[str, str]
+
+
+def follow(
+    root: Root, task_ids: Iterable[str], *, enabled: bool = True, strict: bool = True
+) -> list[str]:
+    """Each id replaced by the latest retry in its chain (unchanged when disabled).
+
+    With `strict`, a chain that cannot be followed (a corrupt link, a cycle)
+    raises an error naming the file; otherwise that task stays itself.
+    """
     ids = list(task_ids)
     if not enabled:
         return ids
-    found = file_statuses(root, ids, follow=True)
+    found = file_statuses(root, ids, follow=True, strict=strict)
     return [found[t][0] for t in ids]
 
 
-def retry_chain(root: Root, task_id: str) -> list[str]:
-    """The whole chain a task belongs to, from the original task to the latest retry."""
+def retry_chain(root: Root, task_id: str, *, tolerant: bool = False) -> list[str]:
+    """The whole chain a task belongs to, from the original task to the latest retry.
+
+    Links are followed at most `MAX_CHAIN` steps and never twice through one
+    task: a cycle (only possible by editing files) is reported, or with
+    `tolerant` the chain is cut where it repeats, so purging it cannot hang.
+    A task whose data is unreadable is, tolerantly, a chain of its own.
+    """
+    seen = {task_id}
     first = task_id
-    while (earlier := read_task_data(root, first).retry_of) is not None:
-        first = earlier
-    chain = [first]
-    while (later := retried_by(root, chain[-1])) is not None:
-        chain.append(later)
+    try:
+        while (earlier := read_task_data(root, first).retry_of) is not None:
+            if earlier in seen or len(seen) >= MAX_CHAIN:
+                if tolerant:
+                    break
+                raise _cycle(root, task_id)
+            seen.add(earlier)
+            first = earlier
+        chain = [first]
+        members = {first}
+        while (later := retried_by(root, chain[-1])) is not None:
+            if later in members or len(members) >= MAX_CHAIN:
+                if tolerant:
+                    break
+                raise _cycle(root, task_id)
+            members.add(later)
+            chain.append(later)
+    except CorruptFileError:
+        if tolerant:
+            return [task_id]
+        raise
     return chain
+
+
+def _cycle(root: Root, task_id: str) -> CorruptFileError:
+    path = root.task_dir(task_id) / "retried_by"
+    return CorruptFileError(
+        str(path),
+        f"the retries of task {task_id} form a cycle (through '{path}' or its neighbours)",
+        "Remove the 'retried_by' file that points back, or purge the tasks with 'hipercow purge'.",
+    )
 
 
 def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskSpec:
@@ -68,6 +115,7 @@ def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskS
         payload=data.payload,
         files=files,
         path=data.path,
+        max_log_size=data.max_log_size,
     )
 
 
@@ -78,11 +126,14 @@ def retry_tasks(
     resource_changes: Mapping[str, Any] | None = None,
     driver: str | None = None,
     submit: bool = True,
-) -> dict[str, str]:
-    """Retry finished tasks (each followed to its latest retry); returns {retried: new id}.
+) -> RetryResult:
+    """Retry finished tasks (each followed to its latest retry).
 
     Each retry keeps the original task's resources, with only the fields in
-    `resource_changes` (e.g. {"max_runtime": 120}) replaced.
+    `resource_changes` (e.g. {"max_runtime": 120}) replaced. Someone retrying
+    the same task at the same moment wins or loses the write-once link; a
+    loser's new task is removed again and the winner's retry is reported in
+    `already`, and `last` names a task that exists.
     """
     latest = list(dict.fromkeys(follow(root, task_ids)))
     for task_id in latest:
@@ -93,18 +144,22 @@ def retry_tasks(
                 f"Wait for it ('hipercow task wait {task_id}') or cancel it first.",
             )
     if not latest:
-        return {}
+        return RetryResult({}, {})
     originals = [read_task_data(root, t) for t in latest]
     specs = [_retry_spec(root, data, resource_changes or {}) for data in originals]
     new_ids = create_tasks(
         root, specs, cwd=root.project, driver=driver or originals[0].driver, submit=False
     )
     linked: dict[str, str] = {}
+    already: dict[str, str] = {}
     for old, new in zip(latest, new_ids, strict=True):
         if mark_retried(root, old, new):
             linked[old] = new
         else:
             remove_task(root, new)
+            already[old] = retried_by(root, old) or "?"
+    if already:
+        record_last(root, list(linked.values())[-1] if linked else list(already.values())[-1])
     if submit and linked:
         submit_with(root, get_driver(root, driver or originals[0].driver), list(linked.values()))
-    return linked
+    return RetryResult(linked, already)

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,7 +24,8 @@ from pathlib import Path
 from types import FrameType
 
 from hipercow_core import outcomes
-from hipercow_core.errors import HipercowError
+from hipercow_core.errors import HipercowError, UnsafePathError
+from hipercow_core.fsutil import no_links
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import (
@@ -36,6 +38,19 @@ from hipercow_core.store import (
 
 USAGE = "usage: hipercow-task-run [--root PATH] TASK_ID"
 DEPENDENCY_POLL_SECONDS = 2.0
+# Output kept per task unless the task says otherwise; the rest is dropped
+# after a marker line, so `yes` cannot fill the share.
+DEFAULT_MAX_LOG_SIZE = 1_000_000_000
+LOG_TRUNCATED = "log.truncated"  # the same name tasks.task_info looks for
+NO_RESULT = outcomes.NO_RESULT
+# How long a finished runner keeps trying to record the outcome on a full or
+# read-only disk, and the exit code that says it never could.
+OUTCOME_RETRY_ENV = "HIPERCOW_OUTCOME_RETRY_SECONDS"
+OUTCOME_RETRY_SECONDS = 120.0
+EXIT_UNRECORDED = 75
+_RESULT_FILES = ("result.json", "result.pkl")
+_CHUNK = 1 << 16
+_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
 
 
 class _Stopped:
@@ -71,9 +86,32 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class OutcomeNotRecordedError(Exception):
+    """The outcome could not be written within the retry time (full or read-only disk)."""
+
+
 def _finish(root: Root, task_id: str, code: int, reason: str | None = None) -> None:
-    status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
-    mark_finished(root, task_id, FinishedMarker(status, _now(), exit_code=code, reason=reason))
+    status = TaskStatus.SUCCESS if code == 0 and reason is None else TaskStatus.FAILURE
+    _record(root, task_id, FinishedMarker(status, _now(), exit_code=code, reason=reason))
+
+
+def _record(root: Root, task_id: str, marker: FinishedMarker) -> None:
+    """Write the outcome, retrying while the disk refuses: the work is done and must not be lost.
+
+    A full disk is often freed within minutes; if it is not, the runner
+    exits with `EXIT_UNRECORDED`, which the driver reports as the reason.
+    """
+    deadline = time.monotonic() + float(os.environ.get(OUTCOME_RETRY_ENV, OUTCOME_RETRY_SECONDS))
+    pause = 0.2
+    while True:
+        try:
+            mark_finished(root, task_id, marker)
+            return
+        except (HipercowError, OSError) as e:
+            if time.monotonic() >= deadline:
+                raise OutcomeNotRecordedError(str(e)) from e
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 def task_command(root: Root, data: TaskData) -> list[str]:
@@ -85,17 +123,85 @@ def task_command(root: Root, data: TaskData) -> list[str]:
     return pyexec_command(root, data.id, data.environment)
 
 
-def _start(
-    root: Root, data: TaskData, cwd: Path, env: dict[str, str], log: int
-) -> subprocess.Popen[bytes]:
+def _start(root: Root, data: TaskData, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         task_command(root, data),
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=log,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+class LogPump:
+    """Copies the task's output into its log as it comes, up to a size limit.
+
+    Past the limit, one marker line is written and the rest is read and
+    dropped (the task keeps running; it is not stopped for talking).
+    """
+
+    def __init__(self, source: int, log: int, limit: int, truncated_path: Path) -> None:
+        self.source = source
+        self.log = log
+        self.limit = limit
+        self.truncated_path = truncated_path
+        self.written = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        while chunk := os.read(self.source, _CHUNK):
+            room = self.limit - self.written
+            if room > 0:
+                kept = chunk[:room]
+                _write_all(self.log, kept)
+                self.written += len(kept)
+                chunk = chunk[room:]
+                if chunk:
+                    self._mark()
+            self.dropped += len(chunk)
+
+    def _mark(self) -> None:
+        note = f"\nhipercow: output truncated at {self.limit} bytes (max_log_size)\n"
+        _write_all(self.log, note.encode())
+        self.truncated_path.write_text(f"{self.limit}\n")
+
+    def finish(self, timeout: float = 2.0) -> None:
+        """Wait for the output to drain; processes the task left behind may hold the pipe."""
+        self.thread.join(timeout)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except OSError:
+            return  # a full disk drops output; the outcome matters more
+
+
+def _open_log(root: Root, task_id: str) -> int:
+    """The task log, opened for appending without following a link planted in its place."""
+    path = log_path(root, task_id)
+    no_links(root.path, path.parent)
+    try:
+        return os.open(path, _OPEN_LOG, 0o666)
+    except OSError as e:
+        if os.path.islink(path):
+            raise UnsafePathError(
+                f"'{path}' is a symbolic link, which hipercow does not write through",
+                "Remove the link, then run the task again.",
+            ) from e
+        raise
+
+
+def _has_result(root: Root, task_id: str) -> bool:
+    task_dir = root.task_dir(task_id)
+    return any((task_dir / name).exists() for name in _RESULT_FILES)
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
@@ -137,33 +243,54 @@ def _run(root: Root, task_id: str) -> int:
     if file_status(root, task_id).is_terminal:
         return 0
     if data.depends_on and not _dependencies_ok(root, data):
-        mark_finished(
+        _record(
             root,
             task_id,
             FinishedMarker(TaskStatus.FAILURE, _now(), reason=outcomes.DEPENDENCY_FAILED),
         )
         return 1
+    try:
+        log = _open_log(root, task_id)
+    except UnsafePathError as e:
+        _finish(root, task_id, 1, "the task log is a symbolic link, which hipercow does not follow")
+        raise e
     mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid()))
     cwd = root.project / data.path
-    with open(log_path(root, task_id), "ab", buffering=0) as log:
-        try:
-            process = _start(root, data, cwd, task_environment(root, data), log.fileno())
-        except HipercowError as e:  # the task's environment cannot be entered here
-            hint = f"hipercow: {e.hint}\n" if e.hint else ""
-            log.write(f"hipercow: {e.message}\n{hint}".encode())
-            _finish(root, task_id, 1, outcomes.ENVIRONMENT)
-            return 1
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
-            code, reason = _cannot_start(data, cwd, e)
-            log.write(f"hipercow: {reason}: {e}\n".encode())
-            _finish(root, task_id, code, reason)
-            return code
-        _forward_signals(process)
-        code = process.wait()
+    try:
+        return _run_logged(root, data, cwd, log)
+    finally:
+        os.close(log)
+
+
+def _run_logged(root: Root, data: TaskData, cwd: Path, log: int) -> int:
+    task_id = data.id
+    try:
+        process = _start(root, data, cwd, task_environment(root, data))
+    except HipercowError as e:  # the task's environment cannot be entered here
+        hint = f"hipercow: {e.hint}\n" if e.hint else ""
+        _write_all(log, f"hipercow: {e.message}\n{hint}".encode())
+        _finish(root, task_id, 1, outcomes.ENVIRONMENT)
+        return 1
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+        code, reason = _cannot_start(data, cwd, e)
+        _write_all(log, f"hipercow: {reason}: {e}\n".encode())
+        _finish(root, task_id, code, reason)
+        return code
+    assert process.stdout is not None
+    limit = data.max_log_size or DEFAULT_MAX_LOG_SIZE
+    pump = LogPump(process.stdout.fileno(), log, limit, root.task_dir(task_id) / LOG_TRUNCATED)
+    pump.start()
+    _forward_signals(process)
+    code = process.wait()
+    pump.finish()
     if _Stopped.signal is not None and code < 0:
         return 128 + _Stopped.signal
-    _finish(root, task_id, code, f"killed by signal {-code}" if code < 0 else None)
-    return code
+    outcome = f"killed by signal {-code}" if code < 0 else None
+    if code == 0 and data.kind != "shell" and not _has_result(root, task_id):
+        _write_all(log, f"hipercow: the Python task {NO_RESULT}\n".encode())
+        outcome = NO_RESULT
+    _finish(root, task_id, code, outcome)
+    return code if outcome is None else (code or 1)
 
 
 def _cannot_start(data: TaskData, cwd: Path, error: OSError) -> tuple[int, str]:
@@ -185,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = Root.find(Path(root_path)) if root_path else Root.find()
         return run_task(root, args[0])
+    except OutcomeNotRecordedError as e:
+        print(f"hipercow-task-run: could not record the outcome: {e}", file=sys.stderr)
+        return EXIT_UNRECORDED
     except HipercowError as e:
         print(f"hipercow-task-run: {e.message}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ class TaskStatus(enum.StrEnum):
     FAILURE = "failure"
     CANCELLED = "cancelled"
     MISSING = "missing"
+    UNREADABLE = "unreadable"  # a file of the task is corrupt; the error names it
 
     @property
     def is_terminal(self) -> bool:
@@ -93,6 +94,7 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     retry_of: str | None = None
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
+    max_log_size: int | None = None  # bytes of output kept; None: the runner's default
 
 
 class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -150,6 +152,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     reason: str | None = None
     host: str | None = None
     note: str | None = None
+    log_truncated: bool = False
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -9,7 +9,7 @@ import typer
 
 from hipercow_cli import output
 from hipercow_cli.commands.task import NoFollow, parse_statuses
-from hipercow_cli.options import Driver, Json
+from hipercow_cli.options import Driver, Json, Timeout
 from hipercow_core import bundles
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
@@ -40,7 +40,8 @@ def list_(as_json: Json = False) -> None:
 
     root = Root.find()
     rows = []
-    for b in bundles.list_bundles(root):
+    readable, broken = bundles.scan_bundles(root)
+    for b in readable:
         found = file_statuses(root, b.task_ids, follow=True)
         counts = bundles.counts(status for _, status in found.values())
         rows.append((b, counts))
@@ -55,12 +56,15 @@ def list_(as_json: Json = False) -> None:
                 }
                 for b, c in rows
             ]
+            + [{"name": n, "status": "unreadable", "problem": p} for n, p in broken.items()]
         )
         return
     for b, counts in rows:
         output.out(
             f"{b.name:<24} {output.show_time(b.created)}  {len(b.task_ids):>6} tasks  {show_counts(counts)}"
         )
+    for bundle_name, problem in sorted(broken.items()):
+        output.out(f"{bundle_name:<24} {output.status_text('unreadable')}  {problem}")
 
 
 @app.command("status")
@@ -105,7 +109,7 @@ def status(
 @app.command("wait")
 def wait(
     name: BundleName,
-    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
+    timeout: Timeout = None,
     fail_early: Annotated[
         bool, typer.Option("--fail-early", help="Stop at the first task that does not succeed.")
     ] = False,
@@ -160,7 +164,7 @@ def retry(
     _, latest = bundle_tasks(root, name, no_follow=False)
     found = tasks_status(root, latest)
     selected = [t for t in latest if found[t] in chosen]
-    done = retry_tasks(root, selected, driver=driver) if selected else {}
+    done = retry_tasks(root, selected, driver=driver).retried if selected else {}
     if as_json:
         output.emit_json(done)
     else:

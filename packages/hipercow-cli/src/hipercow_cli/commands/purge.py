@@ -34,14 +34,19 @@ def purge(
     plan = plan_purge(
         root,
         statuses=parse_statuses(status_filter),
-        older_than=parse_since(older_than) if older_than else None,
+        older_than=parse_since(older_than, "--older-than") if older_than is not None else None,
         bundle=bundle,
     )
     if not dry_run:
         carry_out(root, plan)
     if as_json:
         output.emit_json(
-            {"dry_run": dry_run, "tasks": plan.task_ids, "bundles": plan.bundles_emptied}
+            {
+                "dry_run": dry_run,
+                "tasks": plan.task_ids,
+                "bundles": plan.bundles_emptied,
+                "unreadable": plan.unreadable,
+            }
         )
         return
     verb = "Would remove" if dry_run else "Removed"
@@ -49,3 +54,8 @@ def purge(
         f" and {len(plan.bundles_emptied)} empty bundle(s)" if plan.bundles_emptied else ""
     )
     output.out(f"{verb} {len(plan.task_ids)} task(s){bundles_note}")
+    if plan.unreadable:
+        output.warn(
+            f"{plan.unreadable} unreadable task(s) left alone; "
+            "'hipercow purge --status unreadable' removes them"
+        )
