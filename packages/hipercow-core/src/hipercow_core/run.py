@@ -11,6 +11,7 @@ knows the reason better and records it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -29,11 +30,15 @@ from hipercow_core.fsutil import no_links
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import (
+    RUNNING,
     file_status,
     log_path,
     mark_finished,
     mark_running,
+    mark_submitted,
+    read_submitted,
     read_task_data,
+    task_exists,
 )
 
 USAGE = "usage: hipercow-task-run [--root PATH] TASK_ID"
@@ -49,6 +54,7 @@ OUTCOME_RETRY_ENV = "HIPERCOW_OUTCOME_RETRY_SECONDS"
 OUTCOME_RETRY_SECONDS = 120.0
 EXIT_UNRECORDED = 75
 _RESULT_FILES = ("result.json", "result.pkl")
+MARKER_CHECK_SECONDS = 2.0
 _CHUNK = 1 << 16
 _OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
 
@@ -199,6 +205,28 @@ def _open_log(root: Root, task_id: str) -> int:
         raise
 
 
+def _wait(
+    root: Root, task_id: str, process: subprocess.Popen[bytes], running: RunningMarker
+) -> int:
+    """Wait for the command, putting back the task's markers if its directory vanishes.
+
+    A task whose directory was deleted under it would otherwise read as
+    `created` (its data is still there) and could be submitted, and run,
+    a second time while it still runs.
+    """
+    submitted = read_submitted(root, task_id)
+    while True:
+        try:
+            return process.wait(timeout=MARKER_CHECK_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        if not os.path.exists(root.task_dir(task_id) / RUNNING) and task_exists(root, task_id):
+            with contextlib.suppress(HipercowError, OSError):
+                if submitted is not None:
+                    mark_submitted(root, task_id, submitted)
+                mark_running(root, task_id, running)
+
+
 def _has_result(root: Root, task_id: str) -> bool:
     task_dir = root.task_dir(task_id)
     return any((task_dir / name).exists() for name in _RESULT_FILES)
@@ -254,15 +282,16 @@ def _run(root: Root, task_id: str) -> int:
     except UnsafePathError as e:
         _finish(root, task_id, 1, "the task log is a symbolic link, which hipercow does not follow")
         raise e
-    mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid()))
+    running = RunningMarker(_now(), node_name(), os.getpid())
+    mark_running(root, task_id, running)
     cwd = root.project / data.path
     try:
-        return _run_logged(root, data, cwd, log)
+        return _run_logged(root, data, cwd, log, running)
     finally:
         os.close(log)
 
 
-def _run_logged(root: Root, data: TaskData, cwd: Path, log: int) -> int:
+def _run_logged(root: Root, data: TaskData, cwd: Path, log: int, running: RunningMarker) -> int:
     task_id = data.id
     try:
         process = _start(root, data, cwd, task_environment(root, data))
@@ -281,7 +310,7 @@ def _run_logged(root: Root, data: TaskData, cwd: Path, log: int) -> int:
     pump = LogPump(process.stdout.fileno(), log, limit, root.task_dir(task_id) / LOG_TRUNCATED)
     pump.start()
     _forward_signals(process)
-    code = process.wait()
+    code = _wait(root, data.id, process, running)
     pump.finish()
     if _Stopped.signal is not None and code < 0:
         return 128 + _Stopped.signal

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -43,12 +43,25 @@ LAUNCH_FILE = "local.json"
 OUTER_LOG = "local.log"
 CANCEL_FILE = "local-cancel"
 _QUEUED = "queued"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+# Tasks may share cores (waiting on disks or networks), but not without bound.
+OVERSUBSCRIBE = 4
 
 
 class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
     """`max_cores`: how many cores running tasks may use at once (default: all)."""
 
     max_cores: int | None = None
+
+    def __post_init__(self) -> None:
+        cores = os.cpu_count() or 1
+        if self.max_cores is not None and not 1 <= self.max_cores <= OVERSUBSCRIBE * cores:
+            raise ValueError(
+                f"max_cores must be from 1 to {OVERSUBSCRIBE * cores} "
+                f"(this machine has {cores} cores), not {self.max_cores}"
+            )
 
 
 class QueueEntry(msgspec.Struct, frozen=True):
@@ -90,9 +103,24 @@ def read_launch(root: Root, task_id: str) -> Launch | None:
 
 
 def append_outer_log(root: Root, task_id: str, line: str) -> None:
+    """One line of the driver's own log of a task; nothing when the task's directory is gone.
+
+    The line is a courtesy: a task purged or deleted under the driver, or a
+    full disk, must not stop the driver from looking after the other tasks.
+    """
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    with task_file(root, task_id, OUTER_LOG).open("a", encoding="utf-8") as f:
-        f.write(f"{stamp} {line}\n")
+    path = task_file(root, task_id, OUTER_LOG)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o666)
+    except OSError as e:
+        log.info("outer log not written", task=task_id, reason=str(e))
+        return
+    try:
+        os.write(fd, f"{stamp} {line}\n".encode())
+    except OSError as e:
+        log.info("outer log not written", task=task_id, reason=str(e))
+    finally:
+        os.close(fd)
 
 
 def lost_state(detail: str) -> JobState:
@@ -163,7 +191,12 @@ class LocalDriver(Driver[LocalOptions]):
         return SubmitReport(accepted=accepted)
 
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
-        """Find runners that died without an outcome; restart a dead daemon for queued tasks."""
+        """Find runners that died without an outcome; restart a dead daemon for queued tasks.
+
+        A task accepted but missing from the queue (its submitter was killed
+        half-way, or the entry was lost) never ran: it is queued again rather
+        than called lost.
+        """
         result = {task_id: self._state(task_id) for task_id in jobs}
         if any(state.note == _QUEUED for state in result.values()):
             ensure_daemon(self.root)
@@ -172,15 +205,26 @@ class LocalDriver(Driver[LocalOptions]):
     def _state(self, task_id: str) -> JobState:
         launch = read_launch(self.root, task_id)
         if launch is None:
-            if (queue_dir(self.root) / task_id).exists():
-                return JobState.active(_QUEUED)
-            return lost_state("the task left the local queue without being started")
+            entry = queue_dir(self.root) / task_id
+            if not entry.exists():
+                self._requeue(task_id, entry)
+                append_outer_log(self.root, task_id, "queued again: it was not in the local queue")
+            return JobState.active(_QUEUED)
         if launch.host != hostname() or process_alive(launch.pid, launch.create_time):
             return JobState.active()
         kill_tree(launch.pid, grace=0.5, create_time=launch.create_time)  # its orphans
         if cancel_requested(self.root, task_id):
             return JobState.ended(outcomes.cancelled(), "cancelled")
         return lost_state(f"runner process {launch.pid} is gone")
+
+    def _requeue(self, task_id: str, entry: Path) -> None:
+        from hipercow_core.resources import resolve_hold_until
+        from hipercow_core.store import read_task_data
+
+        hold = read_task_data(self.root, task_id).resources.hold_until
+        not_before = resolve_hold_until(hold, datetime.now(UTC)) if hold is not None else None
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(entry, msgspec.json.encode(QueueEntry(time.time_ns(), not_before)))
 
     def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
         """Take queued tasks off the queue and kill running ones' whole process trees."""
