@@ -36,6 +36,7 @@ from hipercow_core.errors import (
     DriverError,
     SchedulerUnavailableError,
     SchedulerUnavailableWarning,
+    StorageError,
 )
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
@@ -312,7 +313,10 @@ def _reconcile_group(
     result: dict[str, TaskStatus] = {}
     for task_id, state in answers.items():
         if task_id in jobs and state.kind != "active":
-            _settle_job(root, task_id, jobs[task_id], state, backend.name)
+            try:
+                _settle_job(root, task_id, jobs[task_id], state, backend.name)
+            except StorageError as e:  # reading must work on a full or read-only disk
+                log.info("outcome not recorded", task=task_id, reason=e.message)
             result[task_id] = file_status(root, task_id)
     waiting_on = {
         task_id: marker.depends_on

@@ -352,8 +352,14 @@ def append_note(root: Root, task_id: str, line: str) -> None:
     task, never by its node, so the file keeps one writer at a time.
     """
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-    with _in_task_dir(root, task_id, NOTES).open("a", encoding="utf-8") as f:
-        f.write(f"hipercow: {line} ({stamp})\n")
+    path = _in_task_dir(root, task_id, NOTES)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    with writing(path):
+        fd = os.open(path, flags, 0o666)
+        try:
+            os.write(fd, f"hipercow: {line} ({stamp})\n".encode())
+        finally:
+            os.close(fd)
 
 
 def read_notes(root: Root, task_id: str) -> str | None:

@@ -127,6 +127,29 @@ def lost_state(detail: str) -> JobState:
     return JobState.ended(outcomes.failure(outcomes.LOST), f"lost: {detail}")
 
 
+def runner_pid(root: Root, task_id: str) -> int | None:
+    """The pid in the task's running marker, when a runner on this machine wrote one."""
+    import socket
+
+    from hipercow_core.store import read_markers
+
+    running = read_markers(root, task_id).running
+    if running is None or running.host != socket.gethostname():
+        return None
+    return running.pid
+
+
+def started_runner_alive(pid: int, task_id: str) -> bool:
+    """Whether `pid` is still a runner of this task (pids get reused)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and task_id in process.cmdline()
+    except psutil.Error:
+        return False
+
+
 def cancel_requested(root: Root, task_id: str) -> bool:
     """Whether a cancel stopped this task's runner (so its death is not a loss)."""
     return task_file(root, task_id, CANCEL_FILE).exists()
@@ -205,6 +228,11 @@ class LocalDriver(Driver[LocalOptions]):
     def _state(self, task_id: str) -> JobState:
         launch = read_launch(self.root, task_id)
         if launch is None:
+            started = runner_pid(self.root, task_id)
+            if started is not None:  # its directory was rebuilt by its runner
+                if started_runner_alive(started, task_id):
+                    return JobState.active()
+                return lost_state(f"runner process {started} is gone")
             entry = queue_dir(self.root) / task_id
             if not entry.exists():
                 self._requeue(task_id, entry)

@@ -40,10 +40,12 @@ from hipercow_core.drivers.local import (
     max_cores,
     queue_dir,
     read_launch,
+    runner_pid,
+    started_runner_alive,
 )
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import configured_entry, parse_options
-from hipercow_core.errors import HipercowError
+from hipercow_core.errors import HipercowError, StorageError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.jobs import settle
 from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
@@ -69,6 +71,9 @@ class Daemon:
         self.running: dict[str, Running] = {}
         self.entries: dict[str, QueueEntry] = {}
         self.data: dict[str, TaskData] = {}
+        # Runners that exited whose outcome could not be written yet (a full disk).
+        self.unsettled: dict[str, tuple[Running, int]] = {}
+        self.reported: set[str] = set()
 
     def limit(self) -> int:
         """The configured core limit; all cores when the configuration cannot be read."""
@@ -169,12 +174,12 @@ class Daemon:
         return True
 
     def runner_alive(self, task_id: str) -> bool:
+        """Whether a runner of this task is alive: by its launch record, else its marker."""
         launch = read_launch(self.root, task_id)
-        return (
-            launch is not None
-            and launch.host == hostname()
-            and process_alive(launch.pid, launch.create_time)
-        )
+        if launch is not None:
+            return launch.host == hostname() and process_alive(launch.pid, launch.create_time)
+        pid = runner_pid(self.root, task_id)
+        return pid is not None and started_runner_alive(pid, task_id)
 
     def launch(self, task_id: str, cores: int) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
@@ -211,10 +216,19 @@ class Daemon:
             if code is None:
                 continue
             del self.running[task_id]
+            self.unsettled[task_id] = (running, code)
+        for task_id, (running, code) in list(self.unsettled.items()):
             try:
                 self.settle_exited(task_id, running, code)
-            except Exception as e:  # e.g. the task was purged, or the disk is full
+            except StorageError as e:  # a full disk: try again next round
+                if task_id not in self.reported:
+                    self.report(task_id, e)
+                    self.reported.add(task_id)
+                continue
+            except Exception as e:  # e.g. the task was purged under us
                 self.report(task_id, e)
+            del self.unsettled[task_id]
+            self.reported.discard(task_id)
 
     def settle_exited(self, task_id: str, running: Running, code: int) -> None:
         """Record a runner that exited without writing the task's outcome."""
@@ -239,7 +253,7 @@ class Daemon:
         try:
             self.reap()
             self.start_queued()
-            return bool(self.running or self.queued())
+            return bool(self.running or self.unsettled or self.queued())
         except Exception as e:
             self.report(None, e)
             return bool(
