@@ -90,7 +90,8 @@ def _with(base: list[str], option: str, values: list[str]) -> Iterator[list[str]
             yield [*base[:cut], option, value, *base[cut:]]
 
 
-def _cases() -> Iterator[list[str]]:
+def _creating_cases() -> Iterator[list[str]]:
+    """Commands that create tasks, with every resource and task option."""
     creating = {
         "task create": ["task", "create", "--", "true"],
         "task call": ["task", "call", "os:getcwd"],
@@ -117,7 +118,10 @@ def _cases() -> Iterator[list[str]]:
     yield ["task", "create", "--", BAD_UTF8]
     yield ["task", "create", "--", "echo", BAD_UTF8]
     yield ["task", "create", "--python", f"'{BAD_UTF8}'"]
-    # calls
+
+
+def _call_cases() -> Iterator[list[str]]:
+    """Calls."""
     for target in ["", "os", ":f", "os:", "nosuchmodule:f", "os:nosuchfunction", "os:sep", "a b:c"]:
         yield ["task", "call", target]
         yield ["bulk", "call", target, "--data", "x=1,2"]
@@ -132,7 +136,10 @@ def _cases() -> Iterator[list[str]]:
     yield ["task", "call", "os:getenv", "--kwarg", "key=A", "--args-json", '{"key": "B"}']
     yield from _with(["task", "call", "os:getenv", "A"], "--max-args-size", [*SIZES, "1"])
     yield from _with(["task", "call", "os:getenv"], "--timeout", TIMEOUTS)
-    # one task
+
+
+def _one_task_cases() -> Iterator[list[str]]:
+    """One task."""
     for command in ["status", "info", "log", "result", "wait", "cancel", "retry", "submit"]:
         for bad in IDS:
             yield ["task", command, bad]
@@ -146,14 +153,20 @@ def _cases() -> Iterator[list[str]]:
     yield from _with(["task", "submit"], "--driver", DRIVERS)
     yield ["task", "status"]
     yield ["task", "frobnicate"]
-    # listing
+
+
+def _listing_cases() -> Iterator[list[str]]:
+    """Listing."""
     yield from _with(["task", "list"], "--status", STATUSES)
     yield from _with(["task", "list"], "--since", SINCE)
     yield from _with(["purge"], "--status", [*STATUSES, "running", "created", "submitted"])
     yield from _with(["purge"], "--older-than", SINCE)
     yield from _with(["purge"], "--bundle", [*NAMES, "nosuchbundle"])
     yield from _with(["purge", "--dry-run"], "--bundle", ["", "nosuchbundle"])
-    # bulk
+
+
+def _bulk_cases() -> Iterator[list[str]]:
+    """Bulk."""
     for base in (["bulk", "create", "--", "echo", "@x"], ["bulk", "call", "os:getenv"]):
         yield from _with(base, "--data", DATA)
         yield base
@@ -167,7 +180,10 @@ def _cases() -> Iterator[list[str]]:
     yield ["bulk", "create", "--data", "x=1,2", "--data", "y=1,2", "--", "echo", "@x"]
     yield ["bulk", "create", "--data", "x=1..2000", "--data", "y=1..2000", "--", "e", "@x", "@y"]
     yield ["bulk", "create", "--max-tasks", "1", "--data", "x=1,2", "--", "echo", "@x"]
-    # bundles
+
+
+def _bundle_cases() -> Iterator[list[str]]:
+    """Bundles."""
     for command in ["status", "wait", "retry", "cancel", "log", "result", "delete"]:
         for bad in [*NAMES, "nosuchbundle"]:
             yield ["bundle", command, bad]
@@ -175,7 +191,10 @@ def _cases() -> Iterator[list[str]]:
     yield from _with(["bundle", "wait", "b1"], "--timeout", TIMEOUTS)
     yield from _with(["bundle", "retry", "b1"], "--status", [*STATUSES, "running", "created"])
     yield from _with(["bundle", "retry", "b1"], "--driver", DRIVERS)
-    # drivers and the cluster
+
+
+def _driver_cases() -> Iterator[list[str]]:
+    """Drivers and the cluster."""
     for bad in DRIVERS:
         yield ["driver", "configure", bad]
         yield ["driver", "show", bad]
@@ -194,7 +213,10 @@ def _cases() -> Iterator[list[str]]:
     ]:
         yield ["driver", "configure", "local", option]
     yield ["driver", "configure", "local", "max_cores=1", "max_cores=2"]
-    # environments
+
+
+def _environment_cases() -> Iterator[list[str]]:
+    """Environments."""
     for command in ["new", "show", "delete", "provision", "history", "check", "log"]:
         for bad in NAMES if command == "new" else [*NAMES, "nosuchenv"]:
             yield ["environment", command, bad]
@@ -206,13 +228,30 @@ def _cases() -> Iterator[list[str]]:
     yield from _with(
         ["environment", "provision", "env1", "--detach"], "--requirements", ["", "nosuch.txt", "."]
     )
-    # init
+
+
+def _init_cases() -> Iterator[list[str]]:
+    """Init."""
     yield ["init", "afile"]
     yield ["init", "afile/below"]
     yield ["init", "/proc/hipercow-cannot-be-here"]
 
 
-CASES = list(_cases())
+CASES = [
+    case
+    for cases in (
+        _creating_cases,
+        _call_cases,
+        _one_task_cases,
+        _listing_cases,
+        _bulk_cases,
+        _bundle_cases,
+        _driver_cases,
+        _environment_cases,
+        _init_cases,
+    )
+    for case in cases()
+]
 
 
 @pytest.fixture(scope="module")
