@@ -105,6 +105,7 @@ def _creating_cases() -> Iterator[list[str]]:
         yield from _with(base, "--environment", [*NAMES, "nosuchenv"])
         yield from _with(base, "--depends-on", [*IDS, GOOD_ID])
         yield from _with(base, "--driver", DRIVERS)
+        yield from _with(base, "--max-log-size", [*SIZES, "10", "0"])
     retry = ["task", "retry", "@success"]
     for option, values in RESOURCE_OPTIONS.items():
         yield from _with(retry, option, values)

@@ -117,6 +117,14 @@ def summarise_value(value: Any, stored_bytes: int) -> str:
     )
 
 
+def summarise_head(kind: str, stored_bytes: int, head: str) -> str:
+    """A large JSON result by its first characters, without reading the rest."""
+    return (
+        f"{kind} ({stored_bytes / 1e6:.1f} MB stored as JSON), starting: {head}...\n"
+        "Write it whole with --output FILE."
+    )
+
+
 def write_value(value: Any, path: str, as_json: bool) -> None:
     """A result written whole to a file: text as it is, else JSON (or its repr, without one)."""
     import json

@@ -285,6 +285,35 @@ def result_size(root: Root, task_id: str) -> int | None:
     return None
 
 
+class ResultHead(msgspec.Struct, frozen=True):
+    """The start of a large JSON result, read without decoding it all: its kind, size and text."""
+
+    kind: str
+    size: int
+    head: str
+
+
+_JSON_KINDS = {"[": "list", "{": "dict", '"': "str", "t": "bool", "f": "bool", "n": "None"}
+
+
+def result_head(root: Root, task_id: str, length: int = 200) -> ResultHead | None:
+    """The first `length` characters of a JSON result (None for a pickled or absent one).
+
+    Reading a 200 MB value to show a line of it costs seconds and gigabytes;
+    this reads a few hundred bytes.
+    """
+    path = root.task_dir(task_id) / pyexec.RESULT_JSON
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            start = f.read(length + 64).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    text = start.removeprefix('{"value": ').removeprefix('{"value":').lstrip()
+    kind = _JSON_KINDS.get(text[:1], "number")
+    return ResultHead(kind, size, text[:length])
+
+
 def _unpickle(path: Path, raw: bytes, where: Path) -> Any:
     """A pickled result; a class this process cannot import is named, with what to do."""
     import pickle

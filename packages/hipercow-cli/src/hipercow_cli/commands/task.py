@@ -460,10 +460,16 @@ def result(
 
     Large values are summarised on the terminal; --output FILE writes them whole.
     """
-    from hipercow_core.pytasks import TaskFailedError, result_size, task_result
+    from hipercow_core.pytasks import TaskFailedError, result_head, result_size, task_result
 
     root = Root.find()
     task_id = followed(root, [task_id], no_follow)[0]
+    size = result_size(root, task_id) or 0
+    if output_file is None and not as_json and size > output.LARGE_RESULT_BYTES:
+        head = result_head(root, task_id)
+        if head is not None:
+            output.out(output.summarise_head(head.kind, head.size, head.head))
+            return
     try:
         value = task_result(root, task_id)
     except TaskFailedError as e:
@@ -482,7 +488,6 @@ def result(
             sys.stderr.write(e.traceback)
             output.err(f"Error: task {task_id} raised {e.error_type}: {e.error_message}")
         raise typer.Exit(1) from None
-    size = result_size(root, task_id) or 0
     if output_file is not None:
         output.write_value(value, str(output_file), as_json)
     elif as_json:
