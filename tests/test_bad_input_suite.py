@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from hipercow_cli import main as cli_main
-from hipercow_cli.errors import check_arguments, report
+from hipercow_cli_testing import in_process
 from hipercow_core.bundles import save_bundle
 from hipercow_core.environments import create_environment
 from hipercow_core.root import Root
@@ -278,8 +275,6 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     mark_finished(root, python, FinishedMarker(TaskStatus.SUCCESS, now, exit_code=0))
     save_bundle(root, [success, failure], "b1")
     create_environment(root, "env1", engine="empty")
-    cli_main._add_subcommands([])
-    cli_main._add_plugins(["environment"])
     yield {"success": success, "failure": failure, "created": created, "shell": success}
     os.chdir(previous)
     for key, value in saved.items():
@@ -297,23 +292,13 @@ def listing(directory: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+_run = in_process(terminal=False)
+
+
 def run_in_process(args: list[str]) -> tuple[int, str, str]:
-    """`hipercow ARGS` as `main` runs it, in this process."""
-    runner = CliRunner()
-    with runner.isolation() as streams:
-        try:
-            check_arguments(args)
-            cli_main.app(args, prog_name="hipercow")
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except Exception as e:
-            code = report(e)
-        else:
-            code = 0
-        sys.stdout.flush()
-        sys.stderr.flush()
-    out, err = streams[0], streams[1]
-    return code, out.getvalue().decode(errors="replace"), err.getvalue().decode(errors="replace")
+    """`hipercow ARGS` through its own entry point (`main`), in this process."""
+    result = _run(*args)
+    return result.code, result.stdout, result.stderr
 
 
 def assert_brief_error(code: int, stdout: str, stderr: str) -> None:

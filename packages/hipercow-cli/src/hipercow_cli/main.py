@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+import typer.core
 
 from hipercow_cli import output
 from hipercow_cli.errors import check_arguments, report, want_traceback
 from hipercow_core import __version__
 from hipercow_core.errors import HipercowError
 
-app = typer.Typer(
-    name="hipercow",
-    help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# The order `hipercow --help` lists commands in: ours, with the places of the
+# plugins hipercow's own packages add (`environment` from hipercow-provision);
+# any other plugin follows, by name.
+HELP_ORDER = ("init", "driver", "cluster", "task", "environment", "bulk", "bundle", "purge")
+
+
+class _OrderedGroup(typer.core.TyperGroup):
+    """Lists commands in `HELP_ORDER` (typer keeps the order they were added in)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        known = {name: i for i, name in enumerate(HELP_ORDER)}
+        return sorted(self.commands, key=lambda n: (known.get(n, len(known)), n))
 
 
 def _version(value: bool) -> None:
@@ -29,7 +36,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root_options(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show debug logging on stderr.")
@@ -45,7 +51,6 @@ def root_options(
         enable_logging("debug")
 
 
-@app.command("init")
 def init(
     path: Annotated[Path, typer.Argument(help="Project directory.")] = Path(),
 ) -> None:
@@ -59,14 +64,13 @@ def init(
         output.out(f"hipercow is already initialised at '{root.project}'")
 
 
-# Our sub-commands in the order `hipercow --help` lists them: (module, attribute,
-# whether it is a group of commands). Only the one being run is imported,
-# which keeps quick commands such as `hipercow task status` quick.
+# Our sub-commands: (module, attribute, whether it is a group of commands).
+# Only the one being run is imported, which keeps quick commands such as
+# `hipercow task status` quick.
 SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "driver": ("hipercow_cli.commands.driver", "app", True),
     "cluster": ("hipercow_cli.commands.driver", "cluster_app", True),
     "task": ("hipercow_cli.commands.task", "app", True),
-    "environment": ("hipercow_cli.commands.environment", "app", True),
     "bulk": ("hipercow_cli.commands.bulk", "app", True),
     "bundle": ("hipercow_cli.commands.bundle", "app", True),
     "purge": ("hipercow_cli.commands.purge", "purge", False),
@@ -78,14 +82,51 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _add_subcommands(argv: list[str]) -> None:
-    """Attach the sub-command being run, or all of them when showing help."""
+def _root_app() -> typer.Typer:
+    app = typer.Typer(
+        cls=_OrderedGroup,
+        name="hipercow",
+        help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root_options)
+    app.command("init")(init)
+    return app
+
+
+def command_for(argv: list[str]) -> typer.Typer:
+    """The `hipercow` command with what `argv` runs attached.
+
+    Only the one sub-command being run is imported: one of ours, or else a
+    plugin's (found without a full entry-point scan when one of hipercow's
+    packages provides it). Everything is attached for `--help`, no command,
+    or a name nobody provides, so typer can list them all.
+    """
+    from hipercow_core import plugins
+
+    app = _root_app()
+    wanted = _command_in(argv)
+    if wanted in BUILTIN_COMMANDS:
+        _add_subcommands(app, [wanted] if wanted != "init" else [])
+        return app
+    one = plugins.target(plugins.COMMANDS, wanted) if wanted else None
+    if wanted is not None and one is not None:
+        _add_plugins(app, {wanted: one})
+        return app
+    _add_subcommands(app, list(SUBCOMMANDS))
+    _add_plugins(app, plugins.targets(plugins.COMMANDS))
+    return app
+
+
+def _add_subcommands(app: typer.Typer, names: list[str]) -> None:
+    """Attach these built-in sub-commands, importing their modules."""
     from importlib import import_module
 
-    wanted = _command_in(argv)
-    for name, (module, attribute, group) in SUBCOMMANDS.items():
-        if wanted in SUBCOMMANDS and name != wanted:
-            continue
+    for name in names:
+        module, attribute, group = SUBCOMMANDS[name]
         target = getattr(import_module(module), attribute)
         if group:
             app.add_typer(target, name=name)
@@ -93,17 +134,15 @@ def _add_subcommands(argv: list[str]) -> None:
             app.command(name)(target)
 
 
-def _add_plugins(argv: list[str]) -> None:
-    """Sub-apps that other packages register under the `hipercow.cli` entry point group.
+def _add_plugins(app: typer.Typer, found: dict[str, str]) -> None:
+    """Attach sub-apps other packages register under `hipercow.cli` (name -> "module:attr").
 
-    Scanning installed packages for entry points is the slowest part of
-    start-up, so it is skipped when the command is one of our own.
+    A plugin that fails to load is reported in one line and left out, so one
+    broken package cannot take the whole command down.
     """
-    if _command_in(argv) in BUILTIN_COMMANDS:
-        return
     from hipercow_core import plugins
 
-    for name, value in sorted(plugins.targets(plugins.COMMANDS).items()):
+    for name, value in found.items():
         try:
             sub = plugins.load_target(value)
         except Exception as e:
@@ -111,36 +150,36 @@ def _add_plugins(argv: list[str]) -> None:
             continue
         if isinstance(sub, typer.Typer):
             app.add_typer(sub, name=name)
+        else:
+            output.warn(f"ignoring the '{name}' commands: {value} is not a typer.Typer")
 
 
-def _show_warnings() -> None:
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
     """Show hipercow's warnings (e.g. a scheduler that cannot be reached) as one line each."""
-    import warnings
-
     from hipercow_core.errors import HipercowWarning
 
-    shown = warnings.showwarning
-
-    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, HipercowWarning):
-            output.warn(str(message))
-        else:
-            shown(message, category, *args, **kwargs)
-
-    warnings.showwarning = show
+    if issubclass(category, HipercowWarning):
+        output.warn(str(message))
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
 
 
-def main() -> None:
+_python_show_warning = warnings.showwarning
+
+
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
-    _show_warnings()
+    warnings.showwarning = _show_warning
+    args = sys.argv[1:] if argv is None else argv
     try:
-        check_arguments(sys.argv[1:])
+        check_arguments(args)
     except HipercowError as e:
         sys.exit(report(e))
-    _add_subcommands(sys.argv[1:])
-    _add_plugins(sys.argv[1:])
+    app = command_for(args)
     try:
-        app()
+        app(args, prog_name="hipercow")
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:

@@ -45,14 +45,15 @@ def err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-@functools.cache
-def _stdout_coloured() -> bool:
-    return colour_enabled()
+@functools.lru_cache(maxsize=4)
+def _coloured(stream: Any) -> bool:
+    """`colour_enabled` once per stream, since a listing colours thousands of statuses."""
+    return colour_enabled(stream)
 
 
 def status_text(status: str) -> str:
     code = _STATUS_COLOURS.get(status)
-    if code and _stdout_coloured():
+    if code and _coloured(sys.stdout):
         return f"\x1b[{code}m{status}\x1b[0m"
     return status
 
@@ -152,6 +153,12 @@ def warn(text: str) -> None:
     err(f"{mark} {text}")
 
 
+def failed(text: str) -> None:
+    """A check that did not pass, on stdout beside the ones that did (`success`)."""
+    mark = "\x1b[31m✖\x1b[0m" if colour_enabled() else "✖"
+    out(f"{mark} {text}")
+
+
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -165,6 +172,21 @@ def table(*columns: str) -> Table:
     for column in columns:
         result.add_column(column, overflow="fold")
     return result
+
+
+def print_table(value: Table) -> None:
+    """A table on stdout; piped, it keeps whole lines rather than folding to 80 columns."""
+    if sys.stdout.isatty():
+        console().print(value)
+        return
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=False, width=400, no_color=True).print(value)
+
+
+def styled(text: str, style: str | None) -> str:
+    """Text in a rich style (e.g. "green") inside a table cell; unstyled when `style` is None."""
+    return f"[{style}]{text}[/{style}]" if style else text
 
 
 @contextmanager
@@ -214,6 +236,10 @@ def show_duration(value: timedelta | None) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def show_seconds(value: float | None) -> str:
+    return show_duration(None if value is None else timedelta(seconds=value))
 
 
 def show_command(command: Sequence[str]) -> str:

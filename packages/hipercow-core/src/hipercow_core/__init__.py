@@ -40,11 +40,46 @@ _EXPORTS = {
     "task_result": "hipercow_core.pytasks",
     "TaskFailedError": "hipercow_core.pytasks",
     "configure_driver": "hipercow_core.drivers.registry",
+    "resolve_dependencies": "hipercow_core.dependencies",
+    "Bundle": "hipercow_core.schema",
+    "load_bundle": "hipercow_core.bundles",
+    "list_bundles": "hipercow_core.bundles",
+    "delete_bundle": "hipercow_core.bundles",
+    "create_bundle": "hipercow_core.bundle_tasks",
+    "bundle_task_ids": "hipercow_core.bundle_tasks",
+    "bundle_statuses": "hipercow_core.bundle_tasks",
+    "bundle_summaries": "hipercow_core.bundle_tasks",
+    "wait_bundle": "hipercow_core.bundle_tasks",
+    "retry_bundle": "hipercow_core.bundle_tasks",
+    "cancel_bundle": "hipercow_core.bundle_tasks",
+    "parse_data": "hipercow_core.bulk",
+    "read_data": "hipercow_core.bulk",
+    "bulk_commands": "hipercow_core.bulk",
+    "retry_tasks": "hipercow_core.retry",
+    "retry_chain": "hipercow_core.retry",
+    "follow": "hipercow_core.retry",
+    "followed_statuses": "hipercow_core.tasks",
+    "wait_tasks": "hipercow_core.tasks",
+    "plan_purge": "hipercow_core.purge",
+    "purge_tasks": "hipercow_core.purge",
 }
 
 if TYPE_CHECKING:
+    from hipercow_core.bulk import bulk_commands, parse_data, read_data
+    from hipercow_core.bundle_tasks import (
+        bundle_statuses,
+        bundle_summaries,
+        bundle_task_ids,
+        cancel_bundle,
+        create_bundle,
+        retry_bundle,
+        wait_bundle,
+    )
+    from hipercow_core.bundles import delete_bundle, list_bundles, load_bundle
+    from hipercow_core.dependencies import resolve_dependencies
     from hipercow_core.drivers.registry import configure_driver, get_driver
     from hipercow_core.errors import HipercowError
+    from hipercow_core.purge import plan_purge, purge_tasks
     from hipercow_core.pytasks import (
         TaskFailedError,
         create_call_task,
@@ -52,14 +87,23 @@ if TYPE_CHECKING:
         task_result,
     )
     from hipercow_core.resources import parse_resources
+    from hipercow_core.retry import follow, retry_chain, retry_tasks
     from hipercow_core.root import Root
-    from hipercow_core.schema import ClusterInfo, Resources, TaskData, TaskInfo, TaskStatus
+    from hipercow_core.schema import (
+        Bundle,
+        ClusterInfo,
+        Resources,
+        TaskData,
+        TaskInfo,
+        TaskStatus,
+    )
     from hipercow_core.tasks import (
         TaskSpec,
         cancel_tasks,
         create_task,
         create_tasks,
         follow_log,
+        followed_statuses,
         list_tasks,
         submit_tasks,
         task_info,
@@ -68,6 +112,7 @@ if TYPE_CHECKING:
         task_status,
         tasks_status,
         wait_task,
+        wait_tasks,
     )
 
 
@@ -79,6 +124,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Bundle",
     "ClusterInfo",
     "HipercowError",
     "Resources",
@@ -88,16 +134,35 @@ __all__ = [
     "TaskInfo",
     "TaskSpec",
     "TaskStatus",
+    "bulk_commands",
+    "bundle_statuses",
+    "bundle_summaries",
+    "bundle_task_ids",
+    "cancel_bundle",
     "cancel_tasks",
     "configure_driver",
+    "create_bundle",
     "create_call_task",
     "create_expression_task",
     "create_task",
     "create_tasks",
+    "delete_bundle",
+    "follow",
     "follow_log",
+    "followed_statuses",
     "get_driver",
+    "list_bundles",
     "list_tasks",
+    "load_bundle",
+    "parse_data",
     "parse_resources",
+    "plan_purge",
+    "purge_tasks",
+    "read_data",
+    "resolve_dependencies",
+    "retry_bundle",
+    "retry_chain",
+    "retry_tasks",
     "submit_tasks",
     "task_info",
     "task_log",
@@ -105,5 +170,7 @@ __all__ = [
     "task_result",
     "task_status",
     "tasks_status",
+    "wait_bundle",
     "wait_task",
+    "wait_tasks",
 ]

@@ -257,3 +257,27 @@ def preview_rows(data: Table, edge: int) -> tuple[list[Row], list[Row]]:
 def expand(template: Sequence[str], row: Row) -> tuple[str, ...]:
     """The template's arguments with each `@name` replaced by its value in the row."""
     return tuple(_PLACEHOLDER.sub(lambda m: row[m[1]], arg) for arg in template)
+
+
+def bulk_commands(template: Sequence[str], data: Table) -> list[tuple[str, ...]]:
+    """One command per row of data, after checking the template and the data agree on names."""
+    check_names(template_names(template), data)
+    return [expand(template, row) for row in rows(data)]
+
+
+def read_data(
+    specs: Sequence[str],
+    cwd: Path | None = None,
+    *,
+    zip_rows: bool = False,
+    max_tasks: int | None = DEFAULT_MAX_TASKS,
+) -> Table:
+    """The data of a bulk command: each `--data` parsed, then combined (or zipped) into rows.
+
+    The rows are counted before any is made: more than `max_tasks` is refused.
+    """
+    if not specs:
+        raise InvalidInputError(
+            "no --data given", "Give data such as --data x=1..10 or --data file.csv."
+        )
+    return combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows, max_tasks=max_tasks)

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,9 +22,6 @@ from hipercow_core.errors import CorruptFileError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, decode, no_links, read_bytes, write_once, writing
 from hipercow_core.root import Root
 from hipercow_core.schema import Bundle, TaskStatus
-
-if TYPE_CHECKING:
-    from hipercow_core.tasks import TaskSpec
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -193,45 +189,6 @@ def choose_name(root: Root, name: str | None = None) -> str:
         if not bundle_path(root, chosen).exists():
             return chosen
     raise InvalidInputError("could not find a free bundle name", "Give one with --name.")
-
-
-def create_bundle(
-    root: Root,
-    specs: Sequence[TaskSpec],
-    name: str | None = None,
-    command: Sequence[str] = (),
-    driver: str | None = None,
-) -> Bundle:
-    """Make the tasks (not submitted) and record them as one bundle; all or nothing.
-
-    The name is chosen first so the tasks can carry it; the tasks are then
-    validated and written, and the bundle file last. If that fails (the name
-    was taken meanwhile, the disk filled), the tasks are removed again and
-    `last` is put back, so a failed creation leaves nothing behind.
-    """
-    import msgspec.structs
-
-    from hipercow_core.store import last_path, remove_task
-    from hipercow_core.tasks import create_tasks
-
-    chosen = choose_name(root, name)
-    earlier_last = read_bytes(last_path(root))
-    ids = create_tasks(
-        root,
-        [msgspec.structs.replace(s, bundle=chosen) for s in specs],
-        driver=driver,
-        submit=False,
-    )
-    try:
-        return save_bundle(root, ids, chosen, command)
-    except BaseException:
-        for task_id in ids:
-            remove_task(root, task_id)
-        if earlier_last is None:
-            last_path(root).unlink(missing_ok=True)
-        else:
-            atomic_write(last_path(root), earlier_last)
-        raise
 
 
 def replace_bundle(root: Root, bundle: Bundle) -> None:

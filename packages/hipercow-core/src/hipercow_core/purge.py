@@ -110,7 +110,7 @@ def plan_purge(
     return PurgePlan(tuple(chosen), emptied, skipped)
 
 
-def purge(root: Root, plan: PurgePlan) -> None:
+def purge_tasks(root: Root, plan: PurgePlan) -> None:
     """Carry out a plan: bundles first, so no bundle ever names a missing task for long."""
     gone = set(plan.task_ids)
     for b in list_bundles(root):

@@ -140,7 +140,11 @@ class TaskTimes(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A task's data and everything the files say about how it went."""
+    """A task's data and everything the files say about how it went.
+
+    `waited_seconds` is from submission to start; `ran_seconds` from start
+    to finish, or to the moment of asking while it runs (None when unknown).
+    """
 
     id: str
     status: TaskStatus
@@ -152,6 +156,8 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     reason: str | None = None
     host: str | None = None
     note: str | None = None
+    waited_seconds: float | None = None
+    ran_seconds: float | None = None
     log_truncated: bool = False
 
 

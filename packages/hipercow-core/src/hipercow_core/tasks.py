@@ -236,10 +236,14 @@ def tasks_status(
 
 
 def followed_statuses(
-    root: Root, ids: Sequence[str], *, follow: bool = True
+    root: Root, ids: Sequence[str], *, follow: bool = True, strict: bool = False
 ) -> dict[str, tuple[str, TaskStatus]]:
-    """For each task, its latest retry (unless `follow=False`) and that retry's status."""
-    found = file_statuses(root, ids, follow=follow)
+    """For each task, its latest retry (unless `follow=False`) and that retry's status.
+
+    A task with a corrupt file (or a cycle of retries) is `unreadable`; with
+    `strict` the error naming the file is raised instead.
+    """
+    found = file_statuses(root, ids, follow=follow, strict=strict)
     latest = jobs.reconcile(root, dict(found.values()))
     return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
 
@@ -255,24 +259,38 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
     status = task_status(root, task_id)
     markers = read_markers(root, task_id)
     submitted, running, finished = markers
+    times = TaskTimes(
+        created=data.created,
+        submitted=submitted.time if submitted else None,
+        started=running.time if running else None,
+        finished=finished.time if finished else None,
+    )
+    waited, ran = _durations(times, status)
     return TaskInfo(
         id=task_id,
         status=status,
         data=data,
-        times=TaskTimes(
-            created=data.created,
-            submitted=submitted.time if submitted else None,
-            started=running.time if running else None,
-            finished=finished.time if finished else None,
-        ),
+        times=times,
         driver=submitted.driver if submitted else data.driver,
         job_id=submitted.job_id if submitted else None,
         exit_code=finished.exit_code if finished else None,
         reason=finished.reason if finished else None,
         host=running.host if running else None,
         note=finished.note if finished else None,
+        waited_seconds=waited,
+        ran_seconds=ran,
         log_truncated=(root.task_dir(task_id) / LOG_TRUNCATED).exists(),
     )
+
+
+def _durations(times: TaskTimes, status: TaskStatus) -> tuple[float | None, float | None]:
+    """Seconds waited (submitted to started) and run (started to finished, or to now)."""
+    waited = None
+    if times.started and times.submitted:
+        waited = (times.started - times.submitted).total_seconds()
+    end = times.finished or (None if status.is_terminal else datetime.now(UTC))
+    ran = (end - times.started).total_seconds() if times.started and end else None
+    return waited, ran
 
 
 def task_log(root: Root, task_id: str) -> str | None:

@@ -168,6 +168,36 @@ def attempt_outcome(root: Root, name: str, attempt_id: str) -> HistoryEntry:
     return hist.entry(store, attempt, number, task_reconciler(root, store))
 
 
+class ProvisionFailedError(HipercowError):
+    """An attempt ended without success (failed, cancelled, or its job lost)."""
+
+
+def attempt_verdict(
+    root: Root, started: ProvisionStarted
+) -> tuple[HistoryEntry, ProvisionFailedError | None]:
+    """How a submitted attempt ended: its history entry, and the error to raise unless it worked.
+
+    It worked only if the build recorded success *and* its task ended in
+    success: a build whose job was then killed or lost did not finish its
+    work, so the attempt is reported as failed (or cancelled) with the
+    build's own error when it left one, else how its job ended.
+    """
+    from hipercow_core.tasks import task_status
+
+    entry = attempt_outcome(root, started.environment, started.attempt)
+    job = task_status(root, started.task_id)
+    if entry.status == "success" and job == TaskStatus.SUCCESS:
+        return entry, None
+    result = entry.result
+    why = result.error if result and result.error else f"its job ended {job}"
+    cancelled = entry.status == "cancelled" or job == TaskStatus.CANCELLED
+    ended = "was cancelled" if cancelled else "failed"
+    return entry, ProvisionFailedError(
+        f"provisioning '{started.environment}' {ended} (attempt {entry.number}, {entry.id}): {why}",
+        f"Read its log with 'hipercow environment log {started.environment} {entry.number}'.",
+    )
+
+
 def provision_inputs(
     root: Root,
     name: str,

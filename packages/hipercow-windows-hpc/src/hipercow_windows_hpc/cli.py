@@ -1,9 +1,9 @@
 """`hipercow windows-hpc ...`: credentials, a readiness check, and the shares jobs will use.
 
 Added to the `hipercow` command through the `hipercow.cli` entry point. This
-module is imported by every `hipercow` invocation, so it imports only typer
-and the CLI's helpers at the top; the driver's modules load when a command
-runs. Commands render; the decisions live in `credentials`, `check` and
+module is imported when its commands run and by `hipercow --help`, so it
+imports only typer and the CLI's plugin helpers (`hipercow_cli.plugin`) at
+the top; the driver's modules load when a command runs. Commands render; the decisions live in `credentials`, `check` and
 `shares`.
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hipercow_cli import output
-from hipercow_cli.options import Json
+from hipercow_cli import plugin as cli
+from hipercow_cli.plugin import Json
 
 if TYPE_CHECKING:
     from hipercow_core.root import Root
@@ -52,11 +52,6 @@ def _context(*, need_root: bool = False) -> tuple[Root | None, WindowsHpcOptions
     options = parse_options(load_driver_class(DRIVER_NAME), entry.options)
     assert isinstance(options, WindowsHpcOptions)
     return root, options
-
-
-def _failed(text: str) -> None:
-    mark = "\x1b[31m✖\x1b[0m" if output.colour_enabled() else "✖"
-    output.out(f"{mark} {text}")
 
 
 def _read_password() -> str:
@@ -112,11 +107,11 @@ def authenticate_set(
     name = clean_username(_read_username(username))
     credentials = Credentials(name, _read_password())
     client = make_client(options, lambda: credentials, share_session=False)
-    with output.spinner(f"Checking the password for '{name}' with the portal"):
+    with cli.spinner(f"Checking the password for '{name}' with the portal"):
         client.login()
     client.logout()
     store_credentials(credentials)
-    output.success(f"Stored the credentials for '{name}' in the system keyring")
+    cli.success(f"Stored the credentials for '{name}' in the system keyring")
 
 
 @authenticate_app.command("check")
@@ -128,10 +123,10 @@ def authenticate_check() -> None:
     _, options = _context()
     credentials = load_credentials()
     client = make_client(options, load_credentials, share_session=False)
-    with output.spinner(f"Logging in to {options.portal_url}"):
+    with cli.spinner(f"Logging in to {options.portal_url}"):
         client.login()
     client.logout()
-    output.success(f"Logged in to {options.portal_url} as '{credentials.username}'")
+    cli.success(f"Logged in to {options.portal_url} as '{credentials.username}'")
 
 
 @authenticate_app.command("clear")
@@ -140,9 +135,9 @@ def authenticate_clear() -> None:
     from hipercow_windows_hpc.credentials import clear_credentials
 
     if clear_credentials():
-        output.success("Removed the portal credentials from the system keyring")
+        cli.success("Removed the portal credentials from the system keyring")
     else:
-        output.out("No portal credentials were stored")
+        cli.out("No portal credentials were stored")
 
 
 @app.command("check")
@@ -151,19 +146,19 @@ def check(as_json: Json = False) -> None:
     from hipercow_windows_hpc.check import run_checks
 
     root, options = _context()
-    with output.spinner("Checking"):
+    with cli.spinner("Checking"):
         results = run_checks(root, options)
     if as_json:
-        output.emit_json([r._asdict() for r in results])
+        cli.emit_json([r._asdict() for r in results])
     else:
         for result in results:
             line = f"{result.what}: {result.detail}"
             if result.ok:
-                output.success(line)
+                cli.success(line)
             else:
-                _failed(line)
+                cli.failed(line)
                 if result.hint:
-                    output.out(f"  {result.hint}")
+                    cli.out(f"  {result.hint}")
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -200,22 +195,20 @@ def shares(as_json: Json = False) -> None:
     except DriverError as e:
         project, problem = {}, e
     if as_json:
-        output.emit_json({"shares": rows, "project": project or None})
+        cli.emit_json({"shares": rows, "project": project or None})
         return
     if rows:
-        table = output.table("drive", "share", "local", "linux nodes", "source")
+        table = cli.table("drive", "share", "local", "linux nodes", "source")
         for row in rows:
             table.add_row(
                 *(str(row[k] or "-") for k in ("drive", "remote", "local", "linux", "source"))
             )
-        output.console().print(table)
+        cli.print_table(table)
     else:
-        output.out("No shares configured or mounted")
+        cli.out("No shares configured or mounted")
     if problem is not None:
-        _failed(problem.message)
+        cli.failed(problem.message)
         if problem.hint:
-            output.out(f"  {problem.hint}")
+            cli.out(f"  {problem.hint}")
         raise typer.Exit(1)
-    output.out(
-        f"project: {project['unc']} = {project['windows']}; linux: {project['linux'] or '-'}"
-    )
+    cli.out(f"project: {project['unc']} = {project['windows']}; linux: {project['linux'] or '-'}")

@@ -51,14 +51,7 @@ PREVIEW_EDGE = 3
 def load_data(
     specs: list[str] | None, zip_rows: bool, max_tasks: int | None = bulk.DEFAULT_MAX_TASKS
 ) -> bulk.Table:
-    from hipercow_core.errors import InvalidInputError
-
-    if not specs:
-        raise InvalidInputError(
-            "no --data given", "Give data such as --data x=1..10 or --data file.csv."
-        )
-    tables = [bulk.parse_data(s, Path.cwd()) for s in specs]
-    return bulk.combine(tables, zip_rows=zip_rows, max_tasks=max_tasks)
+    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows, max_tasks=max_tasks)
 
 
 def show_preview(first: list[str], last: list[str], count: int, max_tasks: int) -> None:
@@ -88,19 +81,14 @@ def make_bundle(
     as_json: bool,
     submit: bool = True,
 ) -> None:
-    """Create the tasks, record them as a bundle, then submit them in one batch."""
-    from hipercow_core.bundles import create_bundle
-    from hipercow_core.drivers.registry import get_driver
-    from hipercow_core.tasks import submit_with
+    """Create the tasks as one bundle (see `bundle_tasks.create_bundle`) and say so."""
+    from hipercow_core.bundle_tasks import create_bundle
 
-    bundle = create_bundle(root, specs, name, command, driver)
-    ids = list(bundle.task_ids)
-    if submit:
-        submit_with(root, get_driver(root, driver), ids)
+    bundle = create_bundle(root, specs, name=name, command=command, driver=driver, submit=submit)
     if as_json:
-        output.emit_json({"bundle": bundle.name, "task_ids": ids})
+        output.emit_json({"bundle": bundle.name, "task_ids": bundle.task_ids})
     else:
-        output.success(f"Created bundle '{bundle.name}' with {len(ids)} tasks")
+        output.success(f"Created bundle '{bundle.name}' with {len(bundle.task_ids)} tasks")
 
 
 @app.command("create", context_settings={"allow_interspersed_args": False})
@@ -138,7 +126,7 @@ def create(
         ]
         show_preview(lines[0], lines[1], len(table), max_tasks)
         return
-    commands = [bulk.expand(template, row) for row in bulk.rows(table)]
+    commands = bulk.bulk_commands(template, table)
     root = Root.find()
     shared = task_options(root, resources, env, environment, depends_on, max_log_size)
     specs = [TaskSpec(command=c, **shared) for c in commands]

@@ -10,7 +10,7 @@ import typer
 from hipercow_cli import output
 from hipercow_cli.commands.task import NoFollow, parse_statuses
 from hipercow_cli.options import Driver, Json, Timeout
-from hipercow_core import bundles
+from hipercow_core import bundle_tasks, bundles
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
 
@@ -21,14 +21,6 @@ app = typer.Typer(
 BundleName = Annotated[str, typer.Argument(help="Bundle name.", show_default=False)]
 
 
-def bundle_tasks(root: Root, name: str, no_follow: bool) -> tuple[list[str], list[str]]:
-    """The bundle's task ids, and each followed to its latest retry (unless --no-follow)."""
-    from hipercow_core.retry import follow
-
-    ids = list(bundles.load_bundle(root, name).task_ids)
-    return ids, follow(root, ids, enabled=not no_follow)
-
-
 def show_counts(counts: dict[TaskStatus, int]) -> str:
     return ", ".join(f"{n} {output.status_text(s)}" for s, n in counts.items()) or "no tasks"
 
@@ -36,15 +28,9 @@ def show_counts(counts: dict[TaskStatus, int]) -> str:
 @app.command("list")
 def list_(as_json: Json = False) -> None:
     """Bundles of this root, newest first, with their tasks' statuses."""
-    from hipercow_core.store import file_statuses
-
     root = Root.find()
-    rows = []
-    readable, broken = bundles.scan_bundles(root)
-    for b in readable:
-        found = file_statuses(root, b.task_ids, follow=True)
-        counts = bundles.counts(status for _, status in found.values())
-        rows.append((b, counts))
+    rows = [(s.bundle, s.counts) for s in bundle_tasks.bundle_summaries(root)]
+    broken = bundles.scan_bundles(root)[1]
     if as_json:
         output.emit_json(
             [
@@ -78,12 +64,10 @@ def status(
 ) -> None:
     """Status of each task of a bundle, or a summary."""
     from hipercow_core.errors import InvalidInputError
-    from hipercow_core.tasks import followed_statuses
 
-    root = Root.find()
-    ids = list(bundles.load_bundle(root, name).task_ids)
-    found = followed_statuses(root, ids, follow=not no_follow)
-    statuses = [found[t][1] for t in ids]
+    found = bundle_tasks.bundle_statuses(Root.find(), name, follow=not no_follow)
+    ids = list(found)
+    statuses = [status for _, status in found.values()]
     if summary == "counts":
         counts = bundles.counts(statuses)
         if as_json:
@@ -117,18 +101,18 @@ def wait(
     as_json: Json = False,
 ) -> None:
     """Wait for every task of a bundle; exits 0 only if every task succeeded."""
-    from hipercow_core.tasks import wait_tasks
-
     root = Root.find()
-    _, latest = bundle_tasks(root, name, no_follow)
-    with output.progress(f"Bundle {name}", total=len(latest)) as update:
+    total = len(bundles.load_bundle(root, name).task_ids)
+    with output.progress(f"Bundle {name}", total=total) as update:
 
         def show(statuses: dict[str, TaskStatus]) -> None:
             counts = bundles.counts(statuses.values())
             done = sum(n for s, n in counts.items() if s.is_terminal)
             update(done, show_counts(counts))
 
-        final = wait_tasks(root, latest, timeout=timeout, fail_early=fail_early, on_poll=show)
+        final = bundle_tasks.wait_bundle(
+            root, name, timeout=timeout, fail_early=fail_early, follow=not no_follow, on_poll=show
+        )
     counts = bundles.counts(final.values())
     if as_json:
         output.emit_json({"bundle": name, "counts": {str(s): n for s, n in counts.items()}})
@@ -151,39 +135,25 @@ def retry(
     as_json: Json = False,
 ) -> None:
     """Retry the bundle's finished tasks whose status is chosen; each keeps its resources."""
-    from hipercow_core.errors import InvalidInputError
-    from hipercow_core.retry import retry_tasks
-    from hipercow_core.tasks import tasks_status
-
     root = Root.find()
-    chosen = set(parse_statuses(status_filter) or [TaskStatus.FAILURE, TaskStatus.CANCELLED])
-    if not all(s.is_terminal for s in chosen):
-        raise InvalidInputError(
-            "only finished tasks can be retried", "Use --status with success, failure or cancelled."
-        )
-    _, latest = bundle_tasks(root, name, no_follow=False)
-    found = tasks_status(root, latest)
-    selected = [t for t in latest if found[t] in chosen]
-    done = retry_tasks(root, selected, driver=driver).retried if selected else {}
+    chosen = parse_statuses(status_filter)
+    done = bundle_tasks.retry_bundle(root, name, statuses=chosen, driver=driver)
     if as_json:
         output.emit_json(done)
     else:
-        output.success(f"Retried {len(done)} of {len(latest)} tasks in bundle '{name}'")
+        total = len(bundles.load_bundle(root, name).task_ids)
+        output.success(f"Retried {len(done)} of {total} tasks in bundle '{name}'")
 
 
 @app.command("cancel")
 def cancel(name: BundleName, as_json: Json = False) -> None:
     """Cancel every unfinished task of a bundle."""
-    from hipercow_core.tasks import cancel_tasks
-
-    root = Root.find()
-    _, latest = bundle_tasks(root, name, no_follow=False)
-    result = cancel_tasks(root, latest)
+    result = bundle_tasks.cancel_bundle(Root.find(), name)
     cancelled = sum(result.values())
     if as_json:
         output.emit_json(result)
     else:
-        output.out(f"Cancelled {cancelled} of {len(latest)} tasks in bundle '{name}'")
+        output.out(f"Cancelled {cancelled} of {len(result)} tasks in bundle '{name}'")
 
 
 @app.command("log")
@@ -195,20 +165,14 @@ def log(
     no_follow: NoFollow = False,
 ) -> None:
     """The logs of a bundle's tasks, one after the other with a header each."""
-    from hipercow_core.tasks import task_log, tasks_status
+    from hipercow_core.tasks import task_log
 
     root = Root.find()
-    _, latest = bundle_tasks(root, name, no_follow)
-    found = tasks_status(root, latest)
-    for task_id in latest:
-        if failed and found[task_id] in (
-            TaskStatus.SUCCESS,
-            TaskStatus.CREATED,
-            TaskStatus.SUBMITTED,
-            TaskStatus.RUNNING,
-        ):
+    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
+    for task_id, status in found.values():
+        if failed and not bundle_tasks.did_not_succeed(status):
             continue
-        output.out(f"==> {task_id} ({found[task_id]}) <==")
+        output.out(f"==> {task_id} ({status}) <==")
         sys.stdout.write(task_log(root, task_id) or "")
 
 
@@ -219,7 +183,7 @@ def result(name: BundleName, no_follow: NoFollow = False) -> None:
     from hipercow_core.pytasks import TaskFailedError, task_result
 
     root = Root.find()
-    _, latest = bundle_tasks(root, name, no_follow)
+    latest = bundle_tasks.bundle_task_ids(root, name, follow=not no_follow)
     values: list[object] = []
     for task_id in latest:
         try:

@@ -27,8 +27,7 @@ def purge(
     as_json: Json = False,
 ) -> None:
     """Remove finished tasks, their retry chains and bundles left empty; never running tasks."""
-    from hipercow_core.purge import plan_purge
-    from hipercow_core.purge import purge as carry_out
+    from hipercow_core.purge import plan_purge, purge_tasks
 
     root = Root.find()
     plan = plan_purge(
@@ -38,7 +37,7 @@ def purge(
         bundle=bundle,
     )
     if not dry_run:
-        carry_out(root, plan)
+        purge_tasks(root, plan)
     if as_json:
         output.emit_json(
             {

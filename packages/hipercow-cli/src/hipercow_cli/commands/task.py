@@ -21,7 +21,7 @@ from hipercow_cli.options import (
 )
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
-from hipercow_core.schema import Resources, TaskInfo, TaskStatus
+from hipercow_core.schema import Resources, TaskStatus
 from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
@@ -82,20 +82,6 @@ Environment = Annotated[str | None, typer.Option(help="Environment the task runs
 Wait = Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")]
 
 
-def resolve_dependencies(root: Root, references: list[str]) -> tuple[str, ...]:
-    """Task ids, or bundle names standing for all their tasks."""
-    from hipercow_core.bundles import bundle_exists, load_bundle
-    from hipercow_core.ids import validate_task_id
-
-    ids: list[str] = []
-    for reference in references:
-        if bundle_exists(root, reference):
-            ids.extend(load_bundle(root, reference).task_ids)
-        else:
-            ids.append(validate_task_id(reference))
-    return tuple(dict.fromkeys(ids))
-
-
 MaxLogSize = Annotated[
     str | None,
     typer.Option(help="Keep at most this much output per task, e.g. 100M (default 1G)."),
@@ -115,6 +101,8 @@ def task_options(
         from hipercow_core.environments import validate_name
 
         validate_name(environment)
+    from hipercow_core.dependencies import resolve_dependencies
+
     return {
         "resources": resources,
         "envvars": parse_pairs(env, "--env"),
@@ -310,12 +298,12 @@ def submit(
 @app.command("status")
 def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False) -> None:
     """Show the status of tasks (created, submitted, running, success, failure, cancelled)."""
-    from hipercow_core.tasks import tasks_status
+    from hipercow_core.tasks import followed_statuses
 
-    root = Root.find()
-    latest = dict(zip(task_ids, followed(root, task_ids, no_follow), strict=True))
-    by_latest = tasks_status(root, latest.values(), strict=len(task_ids) == 1)
-    found = {task_id: by_latest[latest[task_id]] for task_id in task_ids}
+    by_id = followed_statuses(
+        Root.find(), task_ids, follow=not no_follow, strict=len(task_ids) == 1
+    )
+    found = {task_id: by_id[task_id][1] for task_id in task_ids}
     if as_json:
         output.emit_json(
             found if len(task_ids) > 1 else {"id": task_ids[0], "status": found[task_ids[0]]}
@@ -329,16 +317,6 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
-def _durations(info: TaskInfo) -> tuple[timedelta | None, timedelta | None]:
-    times = info.times
-    waited = times.started - times.submitted if times.started and times.submitted else None
-    ran = None
-    if times.started:
-        end = times.finished or (None if info.status.is_terminal else datetime.now(UTC))
-        ran = end - times.started if end else None
-    return waited, ran
-
-
 @app.command("info")
 def info(task_id: TaskId, as_json: Json = False) -> None:
     """Everything about a task: command, resources, times, exit code and reason."""
@@ -347,15 +325,9 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
 
     root = Root.find()
     details = task_info(root, task_id)
-    waited, ran = _durations(details)
     if as_json:
         output.emit_json(
-            {
-                **msgspec.to_builtins(details),
-                "waited_seconds": waited.total_seconds() if waited else None,
-                "ran_seconds": ran.total_seconds() if ran else None,
-                "retry_chain": retry_chain(root, task_id),
-            }
+            {**msgspec.to_builtins(details), "retry_chain": retry_chain(root, task_id)}
         )
         return
     data = details.data
@@ -371,8 +343,8 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("submitted", output.show_time(details.times.submitted)),
         ("started", output.show_time(details.times.started)),
         ("finished", output.show_time(details.times.finished)),
-        ("waited", output.show_duration(waited)),
-        ("ran", output.show_duration(ran)),
+        ("waited", output.show_seconds(details.waited_seconds)),
+        ("ran", output.show_seconds(details.ran_seconds)),
         ("exit code", "-" if details.exit_code is None else str(details.exit_code)),
         ("reason", details.reason or "-"),
         ("host", details.host or "-"),

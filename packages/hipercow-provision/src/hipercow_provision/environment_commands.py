@@ -1,8 +1,12 @@
 """`hipercow environment ...`: environments, provisioning them on the cluster, and their history.
 
-Records and builds come from `hipercow_core.environments`; provisioning,
-history, compare and check from the hipercow-provision package, imported
-only by the commands that need it.
+Added to the `hipercow` command through the `hipercow.cli` entry point, so
+it needs hipercow-cli (`pip install hipercow-provision[cli]`); the
+standalone `hipercow-provision` command (`cli`) does not. It uses only what
+`hipercow_cli.plugin` offers of the CLI. Records and builds come from
+`hipercow_core.environments`, provisioning, history, compare, check and the
+verdict on an attempt from this package's `provision`; each is imported by
+the command that needs it, since `hipercow --help` imports this module.
 """
 
 from __future__ import annotations
@@ -14,14 +18,11 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import msgspec
 import typer
 
-from hipercow_cli import output
-from hipercow_cli.options import Driver, Json
-from hipercow_core.errors import HipercowError
+from hipercow_cli import plugin as cli
+from hipercow_cli.plugin import Driver, Json
 from hipercow_core.root import Root
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from hipercow_core.schema import ProvisionInputs
     from hipercow_provision.history import HistoryEntry
 
@@ -53,21 +54,6 @@ _STATUS_STYLE = {
 _CHANGE_STYLE = {"added": "green", "removed": "red", "updated": "yellow", "unchanged": "dim"}
 
 
-class ProvisionFailedError(HipercowError):
-    """An attempt ended without success (failed, cancelled, or its job lost)."""
-
-
-def _provision_package() -> None:
-    """Fail clearly when the package that builds environments is not installed."""
-    try:
-        import hipercow_provision  # noqa: F401
-    except ImportError:
-        raise HipercowError(
-            "provisioning needs the hipercow-provision package, which is not installed",
-            "Install it: pip install hipercow-provision (or uv add hipercow-provision).",
-        ) from None
-
-
 def _inputs(
     root: Root, name: str, packages: list[str] | None, requirements: Path | None, pyproject: bool
 ) -> ProvisionInputs:
@@ -80,20 +66,6 @@ def _inputs(
         pyproject=pyproject,
         packages=packages or (),
     )
-
-
-def _print_table(table: Table) -> None:
-    """A table on stdout; piped, it keeps whole lines rather than folding to 80 columns."""
-    console = output.console()
-    if not sys.stdout.isatty():
-        from rich.console import Console
-
-        console = Console(highlight=False, soft_wrap=False, width=400, no_color=True)
-    console.print(table)
-
-
-def _styled(text: str, style: str | None) -> str:
-    return f"[{style}]{text}[/{style}]" if style else text
 
 
 @app.command("new")
@@ -113,11 +85,11 @@ def new(
 
     record = create_environment(Root.find(), name, engine, python)
     if as_json:
-        output.emit_json(record)
+        cli.emit_json(record)
         return
-    output.success(f"Created environment '{name}' (engine {engine})")
+    cli.success(f"Created environment '{name}' (engine {engine})")
     if engine != "empty":
-        output.out(f"Install packages with: hipercow environment provision {name} PKG ...")
+        cli.out(f"Install packages with: hipercow environment provision {name} PKG ...")
 
 
 @app.command("list")
@@ -128,15 +100,15 @@ def list_(as_json: Json = False) -> None:
     root = Root.find()
     found = [(record, read_builds(root, record.name)) for record in list_environments(root)]
     if as_json:
-        output.emit_json(
+        cli.emit_json(
             [{**msgspec.to_builtins(r), "builds": [b.key for b in builds]} for r, builds in found]
         )
         return
-    table = output.table("name", "engine", "python", "builds")
+    table = cli.table("name", "engine", "python", "builds")
     for record, builds in found:
         shown = ", ".join(b.key for b in builds) or ("-" if record.engine == "empty" else "none")
         table.add_row(record.name, record.engine, record.python or "-", shown)
-    _print_table(table)
+    cli.print_table(table)
 
 
 @app.command("show")
@@ -150,12 +122,11 @@ def show(name: Name, as_json: Json = False) -> None:
     running = envs.read_running(root, name) if name != envs.EMPTY else None
     entries: list[HistoryEntry] = []
     if record.engine != envs.EMPTY:
-        _provision_package()
         from hipercow_provision.provision import environment_history
 
         entries = environment_history(root, name)
     if as_json:
-        output.emit_json(
+        cli.emit_json(
             {
                 "environment": record,
                 "builds": builds,
@@ -169,7 +140,7 @@ def show(name: Name, as_json: Json = False) -> None:
         ("name", record.name),
         ("engine", record.engine),
         ("python", record.python or "hipercow's own"),
-        ("created", output.show_time(record.created)),
+        ("created", cli.show_time(record.created)),
         ("directory", str(envs.environment_dir(root, name)) if name != envs.EMPTY else "-"),
         ("attempts", str(len(entries))),
     ]
@@ -180,19 +151,19 @@ def show(name: Name, as_json: Json = False) -> None:
         rows.append(("provisioning", f"attempt {running.attempt}, task {running.task_id or '-'}"))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        output.out(f"{key:>{width}}  {value}")
+        cli.out(f"{key:>{width}}  {value}")
     if builds:
-        table = output.table("build", "python", "attempt", "updated", "interpreter")
+        table = cli.table("build", "python", "attempt", "updated", "interpreter")
         for build in builds:
             table.add_row(
                 build.key,
                 build.python_version,
                 build.attempt,
-                output.show_time(build.updated),
+                cli.show_time(build.updated),
                 str(envs.build_interpreter(root, name, build)),
             )
-        output.out()
-        _print_table(table)
+        cli.out()
+        cli.print_table(table)
 
 
 @app.command("delete")
@@ -209,15 +180,15 @@ def delete(
 
     delete_environment(Root.find(), name, force=force)
     if as_json:
-        output.emit_json({"deleted": name})
+        cli.emit_json({"deleted": name})
     else:
-        output.success(f"Deleted environment '{name}'")
+        cli.success(f"Deleted environment '{name}'")
 
 
 def _wait_for_tasks(root: Root, name: str) -> None:
     from hipercow_provision.provision import wait_for_tasks
 
-    with output.spinner(f"Waiting for tasks using '{name}'") as spin:
+    with cli.spinner(f"Waiting for tasks using '{name}'") as spin:
 
         def show(busy: list[str]) -> None:
             if spin is not None:
@@ -235,7 +206,7 @@ def _follow(root: Root, task_id: str, stream: BinaryIO | None = None) -> None:
             target.write(chunk)
             target.flush()
     except KeyboardInterrupt:
-        output.err(
+        cli.err(
             f"Stopped watching; the provisioning goes on as task {task_id} "
             f"('hipercow task log --follow {task_id}' to watch it again)."
         )
@@ -272,10 +243,7 @@ def provision(
     pyproject.toml is read afresh), else the project's pyproject.toml or
     requirements.txt. Exits non-zero unless the attempt succeeded.
     """
-    _provision_package()
-    from hipercow_core.schema import TaskStatus
-    from hipercow_core.tasks import task_status
-    from hipercow_provision.provision import attempt_outcome, start_provision
+    from hipercow_provision.provision import attempt_verdict, start_provision
 
     root = Root.find()
     inputs = _inputs(root, name, packages, requirements, pyproject)
@@ -284,62 +252,52 @@ def provision(
     started = start_provision(root, name, inputs, fresh=fresh, python=python, driver=driver)
     if started.busy_tasks:
         busy = started.busy_tasks
-        output.warn(
+        cli.warn(
             f"{len(busy)} task(s) using '{name}' are queued or running (e.g. {busy[0]}); "
             "installing now may disturb them (use --wait-for-tasks to wait for them first)"
         )
     if detach:
         if as_json:
-            output.emit_json(started)
+            cli.emit_json(started)
         else:
-            output.out(f"Provisioning '{name}': attempt {started.attempt}, task {started.task_id}")
+            cli.out(f"Provisioning '{name}': attempt {started.attempt}, task {started.task_id}")
         return
-    output.err(
+    cli.err(
         f"Provisioning '{name}' as task {started.task_id} (attempt {started.attempt}); its log:"
     )
     _follow(root, started.task_id, sys.stderr.buffer if as_json else None)
-    entry = attempt_outcome(root, name, started.attempt)
-    job = task_status(root, started.task_id)
+    entry, error = attempt_verdict(root, started)
     if as_json:
-        output.emit_json(entry)
-    if entry.status == "success" and job == TaskStatus.SUCCESS:
-        result = entry.result
-        count = len(result.packages) if result else 0
-        if not as_json:
-            output.success(
-                f"Provisioned '{name}' ({result.build if result else '-'}): "
-                f"{count} package{'' if count == 1 else 's'}, "
-                f"attempt {entry.number}"
-            )
-        return
-    why = entry.result.error if entry.result and entry.result.error else f"its job ended {job}"
-    cancelled = entry.status == "cancelled" or job == TaskStatus.CANCELLED
-    status = "was cancelled" if cancelled else "failed"
-    raise ProvisionFailedError(
-        f"provisioning '{name}' {status} (attempt {entry.number}, {entry.id}): {why}",
-        f"The log is above, and in 'hipercow environment log {name} {entry.number}'.",
-    )
+        cli.emit_json(entry)
+    if error is not None:
+        raise error
+    if not as_json:
+        count = len(entry.result.packages) if entry.result else 0
+        build = entry.result.build if entry.result else "-"
+        cli.success(
+            f"Provisioned '{name}' ({build}): "
+            f"{count} package{'' if count == 1 else 's'}, attempt {entry.number}"
+        )
 
 
 @app.command("history")
 def history(name: Name, as_json: Json = False) -> None:
     """Every provisioning attempt: status, when, build, package count, inputs."""
-    _provision_package()
     from hipercow_provision.provision import environment_history
     from hipercow_provision.render import history_rows
 
     entries = environment_history(Root.find(), name)
     if as_json:
-        output.emit_json(entries)
+        cli.emit_json(entries)
         return
     if not entries:
-        output.out(f"No attempts yet: provision it with 'hipercow environment provision {name}'")
+        cli.out(f"No attempts yet: provision it with 'hipercow environment provision {name}'")
         return
     header, *rows = history_rows(entries)
-    table = output.table(*header)
+    table = cli.table(*header)
     for row in rows:
-        table.add_row(*row[:2], _styled(row[2], _STATUS_STYLE.get(row[2])), *row[3:])
-    _print_table(table)
+        table.add_row(*row[:2], cli.styled(row[2], _STATUS_STYLE.get(row[2])), *row[3:])
+    cli.print_table(table)
 
 
 @app.command("compare")
@@ -354,7 +312,6 @@ def compare(
     as_json: Json = False,
 ) -> None:
     """Packages added, removed and updated between two attempts (default: the last two)."""
-    _provision_package()
     from hipercow_provision.history import compare_selected
     from hipercow_provision.provision import environment_history
     from hipercow_provision.render import COMPARE_ORDER, version_text
@@ -362,23 +319,23 @@ def compare(
     entries = environment_history(Root.find(), name)
     comparison = compare_selected(entries, a, b)
     if as_json:
-        output.emit_json(comparison)
+        cli.emit_json(comparison)
         return
     number = {e.id: e.number for e in entries}
-    output.out(
+    cli.out(
         f"Attempt {number[comparison.a]} ({comparison.a}) -> "
         f"{number[comparison.b]} ({comparison.b})"
     )
     shown = [c for c in comparison.changes if show_all or c.change != "unchanged"]
     if shown:
-        table = output.table("package", "change", "old", "new")
+        table = cli.table("package", "change", "old", "new")
         for kind in COMPARE_ORDER:
             for change in (c for c in shown if c.change == kind):
                 old, new = version_text(change)
-                table.add_row(change.name, _styled(kind, _CHANGE_STYLE[kind]), old, new)
-        _print_table(table)
+                table.add_row(change.name, cli.styled(kind, _CHANGE_STYLE[kind]), old, new)
+        cli.print_table(table)
     counts = ", ".join(f"{len(comparison.of_kind(k))} {k}" for k in COMPARE_ORDER)
-    output.out(counts if shown else f"No changes ({counts})")
+    cli.out(counts if shown else f"No changes ({counts})")
 
 
 @app.command("check")
@@ -393,22 +350,21 @@ def check(
 
     With no packages, checks the last attempt's source (its file read afresh).
     """
-    _provision_package()
     from hipercow_provision.inputs import describe
     from hipercow_provision.provision import check_environment
 
     root = Root.find()
     outcome = check_environment(root, name, _inputs(root, name, packages, requirements, pyproject))
     if as_json:
-        output.emit_json(outcome)
+        cli.emit_json(outcome)
     elif outcome.last is None:
-        output.out(f"Changed: '{name}' has no successful attempt yet")
+        cli.out(f"Changed: '{name}' has no successful attempt yet")
     elif outcome.changed:
-        output.out(
+        cli.out(
             f"Changed: {describe(outcome.inputs)} differs from the inputs of attempt {outcome.last}"
         )
     else:
-        output.out(f"Unchanged: same inputs as attempt {outcome.last}")
+        cli.out(f"Unchanged: same inputs as attempt {outcome.last}")
     if outcome.changed:
         raise typer.Exit(1)
 
@@ -421,7 +377,6 @@ def log(
     ] = "latest",
 ) -> None:
     """Show the log of a provisioning attempt."""
-    _provision_package()
     from hipercow_provision.history import select
     from hipercow_provision.provision import environment_history, store_for
 
@@ -429,6 +384,6 @@ def log(
     chosen = select(environment_history(root, name), attempt)
     text = store_for(root, name).read_log(chosen.id)
     if text is None:
-        output.err(f"No log for attempt {chosen.number} ({chosen.id})")
+        cli.err(f"No log for attempt {chosen.number} ({chosen.id})")
         raise typer.Exit(1)
     sys.stdout.write(text)
