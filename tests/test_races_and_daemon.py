@@ -101,7 +101,9 @@ def test_a_dead_daemon_is_restarted_by_the_next_command_that_needs_it(
 
 
 def test_concurrent_retries_make_one_retry_and_tell_the_others(cli: Cli, project: Root) -> None:
-    original = cli("task", "create", "--wait", "--", "false", check=False).stdout.strip()
+    # The retries fail slowly, so a racer that comes late finds the winner's retry unfinished.
+    slow = ["sh", "-c", "sleep 3; false"]
+    original = cli("task", "create", "--wait", "--", *slow, check=False).stdout.strip()
     racers = [
         subprocess.Popen(
             [str(BIN / "hipercow"), "task", "retry", original],

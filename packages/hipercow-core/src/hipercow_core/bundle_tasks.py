@@ -151,7 +151,7 @@ def retry_bundle(
     latest = bundle_task_ids(root, name)
     found = tasks_status(root, latest)
     selected = [t for t in latest if found[t] in chosen]
-    return retry_tasks(root, selected, driver=driver).retried if selected else {}
+    return retry_tasks(root, selected, driver=driver) if selected else {}
 
 
 def cancel_bundle(root: Root, name: str) -> dict[str, bool]:

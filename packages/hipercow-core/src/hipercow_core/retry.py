@@ -33,13 +33,6 @@ from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
 _INPUT_FILES = ("args.json", "args.pkl")
 
 
-class RetryResult(msgspec.Struct, frozen=True):
-    """What a retry did: {task: its new retry}, and {task: the retry someone else made first}."""
-
-    retried: dict[str, str]
-    already: dict[str, str]
-
-
 def follow(
     root: Root, task_ids: Iterable[str], *, enabled: bool = True, strict: bool = True
 ) -> list[str]:
@@ -126,14 +119,15 @@ def retry_tasks(
     resource_changes: Mapping[str, Any] | None = None,
     driver: str | None = None,
     submit: bool = True,
-) -> RetryResult:
-    """Retry finished tasks (each followed to its latest retry).
+) -> dict[str, str]:
+    """Retry finished tasks (each followed to its latest retry); returns {retried: new id}.
 
     Each retry keeps the original task's resources, with only the fields in
     `resource_changes` (e.g. {"max_runtime": 120}) replaced. Someone retrying
     the same task at the same moment wins or loses the write-once link; a
-    loser's new task is removed again and the winner's retry is reported in
-    `already`, and `last` names a task that exists.
+    loser's new task is removed again, `last` is left naming a task that
+    exists, and the winner's retry is named: as a TaskStateError when no task
+    of this call was retried, else as a warning for each task lost.
     """
     latest = list(dict.fromkeys(follow(root, task_ids)))
     for task_id in latest:
@@ -144,7 +138,7 @@ def retry_tasks(
                 f"Wait for it ('hipercow task wait {task_id}') or cancel it first.",
             )
     if not latest:
-        return RetryResult({}, {})
+        return {}
     originals = [read_task_data(root, t) for t in latest]
     specs = [_retry_spec(root, data, resource_changes or {}) for data in originals]
     new_ids = create_tasks(
@@ -162,4 +156,23 @@ def retry_tasks(
         record_last(root, list(linked.values())[-1] if linked else list(already.values())[-1])
     if submit and linked:
         submit_with(root, get_driver(root, driver or originals[0].driver), list(linked.values()))
-    return RetryResult(linked, already)
+    _report_already(already, bool(linked))
+    return linked
+
+
+def _report_already(already: Mapping[str, str], any_linked: bool) -> None:
+    """Name the retries someone else made first: an error if this call made none."""
+    if not already:
+        return
+    if not any_linked:
+        old, new = next(iter(already.items()))
+        raise TaskStateError(
+            f"task {old} was already retried as {new}",
+            f"Follow that retry: 'hipercow task status {old}' shows it.",
+        )
+    import warnings
+
+    from hipercow_core.errors import HipercowWarning
+
+    for old, new in already.items():
+        warnings.warn(HipercowWarning(f"task {old} was already retried as {new}"), stacklevel=3)

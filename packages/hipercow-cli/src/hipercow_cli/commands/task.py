@@ -509,24 +509,15 @@ def retry(
 
     Status, log, result, wait and cancel then follow a task to its latest retry.
     """
-    from hipercow_core.errors import TaskStateError
     from hipercow_core.retry import retry_tasks
 
     changes = given_resource_fields(resources)
     done = retry_tasks(Root.find(), task_ids, resource_changes=changes, driver=driver)
-    if done.already and not done.retried:
-        old, new = next(iter(done.already.items()))
-        raise TaskStateError(
-            f"task {old} was already retried as {new}",
-            f"Follow that retry: 'hipercow task status {old}' (or {new}).",
-        )
     if as_json:
-        output.emit_json(done.retried)
-    else:
-        for old, new in done.retried.items():
-            output.out(f"{old} -> {new}")
-    for old, new in done.already.items():
-        output.warn(f"task {old} was already retried as {new}")
+        output.emit_json(done)
+        return
+    for old, new in done.items():
+        output.out(f"{old} -> {new}")
 
 
 def parse_since(text: str, option: str = "--since") -> datetime:
