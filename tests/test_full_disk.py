@@ -172,6 +172,28 @@ def test_a_runner_that_finishes_on_a_full_disk_records_its_outcome_once_there_is
     assert details["exit_code"] == 0
 
 
+def test_an_outcome_that_cannot_be_written_is_recorded_as_such_once_there_is_room(
+    disk: SmallDisk, small: tuple[Root, Cli]
+) -> None:
+    root, cli = small
+    cli.env["HIPERCOW_OUTCOME_RETRY_SECONDS"] = "1"
+    gate = disk.mount / "gate"
+    task_id = cli(
+        "task", "create", "--", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"
+    ).stdout.strip()
+    wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "running")
+    gate.touch()
+    disk.fill()
+    wait_until(lambda: not _runner_alive(root, task_id), timeout=30)  # it gave up: exit 75
+    assert not (root.task_dir(task_id) / "finished.json").exists()
+    disk.free()
+    marker = root.task_dir(task_id) / "finished.json"
+    wait_until(marker.exists, timeout=30)  # the daemon, not a command, records it
+    assert json.loads(marker.read_text())["reason"] == "outcome not recorded"
+    details = json.loads(cli("task", "info", task_id, "--json").stdout)
+    assert details["status"] == "failure"
+
+
 def _runner_alive(root: Root, task_id: str) -> bool:
     import psutil
 

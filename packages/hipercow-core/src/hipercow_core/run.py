@@ -342,7 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = Root.find(Path(root_path)) if root_path else Root.find()
         return run_task(root, args[0])
     except OutcomeNotRecordedError as e:
-        print(f"hipercow-task-run: could not record the outcome: {e}", file=sys.stderr)
+        # Unbuffered and best effort: this stderr is the task log, on the disk that is full.
+        with contextlib.suppress(OSError):
+            os.write(2, f"hipercow-task-run: could not record the outcome: {e}\n".encode())
         return EXIT_UNRECORDED
     except HipercowError as e:
         print(f"hipercow-task-run: {e.message}", file=sys.stderr)

@@ -15,6 +15,7 @@ for a status check to settle, and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -89,8 +90,9 @@ class Daemon:
         """One line in the daemon's log: what went wrong, and with which task."""
         stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
         which = f"task {task_id}: " if task_id else ""
-        sys.stderr.write(f"{stamp} {which}{type(error).__name__}: {error}\n")
-        sys.stderr.flush()
+        with contextlib.suppress(OSError, ValueError):  # the log's disk may be full too
+            sys.stderr.write(f"{stamp} {which}{type(error).__name__}: {error}\n")
+            sys.stderr.flush()
 
     def queued(self) -> list[str]:
         """Queued task ids, oldest first."""
