@@ -202,3 +202,17 @@ def test_a_symlinked_bundles_directory_is_not_written_through(
     assert "symbolic link" in lines[0]
     assert list(outside.iterdir()) == []
     assert cli("task", "list").stdout == ""
+
+
+def test_a_corrupt_environment_record_is_named(cli: Cli, project: Root) -> None:
+    cli("environment", "new", "good", "--engine", "empty")
+    cli("environment", "new", "broken", "--engine", "empty")
+    record = project.path / "environments" / "broken" / "environment.json"
+    record.write_text('{"name": ')
+    result = cli("environment", "show", "broken", check=False)
+    lines = assert_brief(result.output, result.code)
+    assert str(record) in lines[0] and "environment delete broken" in lines[1]
+    listed = cli("environment", "list")
+    assert "good" in listed.stdout and str(record) in listed.stderr
+    cli("environment", "delete", "broken")
+    assert not record.parent.exists()

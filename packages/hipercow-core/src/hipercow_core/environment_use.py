@@ -7,6 +7,7 @@ so it sits above `tasks`, never below it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from hipercow_core.environments import (
     read_environment,
     read_running,
 )
-from hipercow_core.errors import InvalidInputError
+from hipercow_core.errors import CorruptFileError, InvalidInputError
 from hipercow_core.fsutil import no_links, writing
 from hipercow_core.root import Root
 from hipercow_core.schema import ProvisionRunning, TaskStatus
@@ -55,7 +56,9 @@ def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
     """
     if name == EMPTY:
         raise InvalidInputError("'empty' is built in and cannot be deleted")
-    read_environment(root, name)
+    with contextlib.suppress(CorruptFileError):  # deleting is how a broken one is removed
+        read_environment(root, name)
+
     running = read_running(root, name)
     if running is not None and provisioning_active(root, running):
         raise EnvironmentBusyError(

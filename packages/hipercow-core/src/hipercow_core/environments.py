@@ -33,7 +33,7 @@ from typing import ClassVar, NamedTuple, Protocol, cast
 import msgspec
 
 from hipercow_core import plugins
-from hipercow_core.errors import HipercowError, InvalidInputError
+from hipercow_core.errors import CorruptFileError, HipercowError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, decode, read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import (
@@ -166,7 +166,14 @@ def list_environments(root: Root) -> list[EnvironmentRecord]:
         entries = []
     for entry in entries:
         if entry != EMPTY and environment_exists(root, entry):
-            found.append(read_environment(root, entry))
+            try:
+                found.append(read_environment(root, entry))
+            except CorruptFileError as e:  # show the others; name the broken one
+                import warnings
+
+                from hipercow_core.errors import HipercowWarning
+
+                warnings.warn(HipercowWarning(f"{e.message}; {e.hint}"), stacklevel=2)
     return found
 
 
