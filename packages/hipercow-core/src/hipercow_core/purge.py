@@ -12,11 +12,13 @@ failed" once it is missing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
+<<<<<<< HEAD
 from hipercow_core.bundles import (
     bundle_path,
     list_bundles,
@@ -30,11 +32,41 @@ from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData, TaskStatus
 from hipercow_core.store import file_status, iter_task_ids, read_task_data, remove_task
+=======
+from hipercow_core.bundles import bundle_path, list_bundles, load_bundle, replace_bundle
+from hipercow_core.errors import CorruptFileError, InvalidInputError
+from hipercow_core.fsutil import no_links, writing
+from hipercow_core.retry import retry_chain
+from hipercow_core.root import Root
+from hipercow_core.schema import TaskStatus
+from hipercow_core.store import (
+    data_path,
+    data_readable,
+    iter_task_ids,
+    read_task_data,
+    remove_task,
+)
+>>>>>>> issue11
 from hipercow_core.tasks import tasks_status
 
+# What can be purged: finished tasks, and tasks whose files are unreadable
+# (only when asked for by name: `--status unreadable`).
+PURGEABLE = frozenset(
+    {TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.CANCELLED, TaskStatus.UNREADABLE}
+)
 
+
+<<<<<<< HEAD
 class PurgedTask(msgspec.Struct, frozen=True):
     """One task a purge removes: enough for a person to check the list before saying yes."""
+=======
+class PurgePlan(msgspec.Struct, frozen=True):
+    """What a purge removes (or, with a dry run, would remove).
+
+    `unreadable` counts tasks passed over because a file of theirs is
+    corrupt; `--status unreadable` removes them.
+    """
+>>>>>>> issue11
 
     id: str
     status: TaskStatus
@@ -52,6 +84,7 @@ class PurgePlan(msgspec.Struct, frozen=True):
 
     tasks: tuple[PurgedTask, ...]
     bundles_emptied: tuple[str, ...]
+<<<<<<< HEAD
     kept: dict[str, tuple[str, ...]] = {}
 
     @property
@@ -88,18 +121,29 @@ def _keep_needed(
     """The chains without those holding a needed task, and what was kept for whom."""
     kept = {t: needed[t] for chain in chains for t in chain if t in needed}
     return [chain for chain in chains if not any(t in needed for t in chain)], kept
+=======
+    unreadable: int = 0
+>>>>>>> issue11
 
 
 def _chains(root: Root, candidates: Iterable[str]) -> list[list[str]]:
-    """Whole retry chains containing the candidates, each listed once."""
+    """Whole retry chains containing the candidates, each listed once; cycles are cut."""
     seen: set[str] = set()
     chains = []
     for task_id in candidates:
         if task_id not in seen:
-            chain = retry_chain(root, task_id)
+            chain = retry_chain(root, task_id, tolerant=True)
             seen.update(chain)
             chains.append(chain)
     return chains
+
+
+def _created(root: Root, task_id: str) -> datetime:
+    """When a task was made: from its data, or for unreadable data, the data file's time."""
+    try:
+        return read_task_data(root, task_id).created
+    except CorruptFileError:
+        return datetime.fromtimestamp(os.stat(data_path(root, task_id)).st_mtime, UTC)
 
 
 def plan_purge(
@@ -109,6 +153,7 @@ def plan_purge(
     older_than: datetime | None = None,
     bundle: str | None = None,
 ) -> PurgePlan:
+<<<<<<< HEAD
     """Select finished chains by their latest attempt's status and age, and by bundle."""
     wanted = (
         set(statuses)
@@ -122,11 +167,30 @@ def plan_purge(
     chains = _chains(root, pool)
     status = tasks_status(root, [t for chain in chains for t in chain])
     data: dict[str, TaskData] = {}
+=======
+    """Select finished tasks by status, age and bundle, widened to whole chains."""
+    wanted = set(statuses) if statuses else {s for s in PURGEABLE if s.is_terminal}
+    refused = sorted(s.value for s in wanted - PURGEABLE)
+    if refused:
+        raise InvalidInputError(
+            f"tasks that are {', '.join(refused)} cannot be purged",
+            "Purge finished tasks (success, failure, cancelled) or unreadable ones; "
+            "cancel a task first to purge it.",
+        )
+    pool = (
+        list(load_bundle(root, bundle).task_ids)
+        if bundle is not None
+        else list(iter_task_ids(root))
+    )
+    status = tasks_status(root, pool)
+    status.update({t: TaskStatus.UNREADABLE for t in pool if not data_readable(root, t)})
+>>>>>>> issue11
 
     def chosen(chain: list[str]) -> bool:
         latest = chain[-1]
         if status[latest] not in wanted or not all(status[t].is_terminal for t in chain):
             return False
+<<<<<<< HEAD
         data[latest] = read_task_data(root, latest)
         return older_than is None or data[latest].created < older_than
 
@@ -147,6 +211,22 @@ def plan_purge(
         b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
     )
     return PurgePlan(tuple(removed), emptied, kept)
+=======
+        return older_than is None or _created(root, task_id) < older_than
+
+    chains = _chains(root, [t for t in pool if matches(t)])
+    everything = [t for chain in chains for t in chain]
+    chain_status = tasks_status(root, everything)
+    chosen = [
+        t for chain in chains if all(chain_status[t] in PURGEABLE for t in chain) for t in chain
+    ]
+    gone = set(chosen)
+    emptied = tuple(
+        b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
+    )
+    skipped = sum(1 for t in pool if status.get(t) == TaskStatus.UNREADABLE and t not in gone)
+    return PurgePlan(tuple(chosen), emptied, skipped)
+>>>>>>> issue11
 
 
 def purge_tasks(root: Root, plan: PurgePlan) -> None:
@@ -154,7 +234,10 @@ def purge_tasks(root: Root, plan: PurgePlan) -> None:
     gone = set(plan.task_ids)
     for b in list_bundles(root):
         if b.name in plan.bundles_emptied:
-            bundle_path(root, b.name).unlink(missing_ok=True)
+            path = bundle_path(root, b.name)
+            no_links(root.path, path)
+            with writing(path):
+                path.unlink(missing_ok=True)
         elif gone.intersection(b.task_ids):
             replace_bundle(root, without(b, gone))
     for task_id in plan.task_ids:

@@ -56,6 +56,8 @@ from hipercow_core.store import (
 
 log = get_logger(__name__)
 
+LOG_TRUNCATED = "log.truncated"  # written by the runner when the output reached its cap
+
 _ENVVAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -73,7 +75,11 @@ class TaskSpec(msgspec.Struct, frozen=True):
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
     path: str | None = None
+<<<<<<< HEAD
     secrets: TaskSecrets | None = None
+=======
+    max_log_size: int | None = None
+>>>>>>> issue11
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -85,12 +91,29 @@ def _check_envvars(envvars: Mapping[str, str]) -> None:
             )
 
 
+<<<<<<< HEAD
 def _check_secret_names(spec: TaskSpec) -> None:
     both = sorted(set(spec.envvars) & set(spec.secrets.values if spec.secrets else {}))
     if both:
         raise InvalidInputError(
             f"'{both[0]}' is given both as --env and as --secret", "Give it only once."
         )
+=======
+def _check_text(spec: TaskSpec) -> None:
+    """Commands and variables are stored as UTF-8: bytes that are not (from a command line
+    in another encoding) are refused, since they could not be written or run as given."""
+    texts = [("the command", t) for t in spec.command]
+    texts += [(f"--env {name}", value) for name, value in spec.envvars.items()]
+    for what, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "backslashreplace").decode()
+            raise InvalidInputError(
+                f"{what} holds bytes that are not UTF-8: '{shown}'",
+                "Write it in UTF-8 (e.g. set LANG=C.UTF-8 and retype it).",
+            ) from None
+>>>>>>> issue11
 
 
 def create_tasks(
@@ -124,7 +147,11 @@ def create_tasks(
         if spec.kind == "shell":
             check_command(spec.command)
         _check_envvars(spec.envvars)
+<<<<<<< HEAD
         _check_secret_names(spec)
+=======
+        _check_text(spec)
+>>>>>>> issue11
         assert cluster is not None
         if spec.resources not in validated:
             try:
@@ -150,7 +177,11 @@ def create_tasks(
                 retry_of=spec.retry_of,
                 depends_on=spec.depends_on,
                 payload=dict(spec.payload),
+<<<<<<< HEAD
                 secrets=spec.secrets,
+=======
+                max_log_size=spec.max_log_size,
+>>>>>>> issue11
             )
         )
     _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
@@ -230,26 +261,34 @@ def _driver_of(root: Root, task_id: str) -> str | None:
 
 
 def tasks_status(
-    root: Root, ids: Iterable[str], *, reconcile: bool = True
+    root: Root, ids: Iterable[str], *, reconcile: bool = True, strict: bool = False
 ) -> dict[str, TaskStatus]:
-    """Statuses of many tasks; active ones are checked with their driver, batched."""
-    found = file_statuses(root, list(ids))
+    """Statuses of many tasks; active ones are checked with their driver, batched.
+
+    A task with a corrupt file is `unreadable`; with `strict` the error naming
+    the file is raised instead (for commands about that one task).
+    """
+    found = file_statuses(root, list(ids), strict=strict)
     result = {task_id: status for task_id, (_, status) in found.items()}
     return jobs.reconcile(root, result) if reconcile else result
 
 
 def followed_statuses(
-    root: Root, ids: Sequence[str], *, follow: bool = True
+    root: Root, ids: Sequence[str], *, follow: bool = True, strict: bool = False
 ) -> dict[str, tuple[str, TaskStatus]]:
-    """For each task, its latest retry (unless `follow=False`) and that retry's status."""
-    found = file_statuses(root, ids, follow=follow)
+    """For each task, its latest retry (unless `follow=False`) and that retry's status.
+
+    A task with a corrupt file (or a cycle of retries) is `unreadable`; with
+    `strict` the error naming the file is raised instead.
+    """
+    found = file_statuses(root, ids, follow=follow, strict=strict)
     latest = jobs.reconcile(root, dict(found.values()))
     return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
 
 
 def task_status(root: Root, task_id: str, *, reconcile: bool = True) -> TaskStatus:
     """One task's status; a malformed id raises, an unknown one is `missing`."""
-    return tasks_status(root, [task_id], reconcile=reconcile)[task_id]
+    return tasks_status(root, [task_id], reconcile=reconcile, strict=True)[task_id]
 
 
 def task_info(root: Root, task_id: str) -> TaskInfo:
@@ -279,7 +318,11 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         note=finished.note if finished else None,
         waited_seconds=waited,
         ran_seconds=ran,
+<<<<<<< HEAD
         held_zone=submitted.held_zone if submitted else None,
+=======
+        log_truncated=(root.task_dir(task_id) / LOG_TRUNCATED).exists(),
+>>>>>>> issue11
     )
 
 

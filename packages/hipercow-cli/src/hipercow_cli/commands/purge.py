@@ -36,7 +36,7 @@ def purge(
     plan = plan_purge(
         root,
         statuses=parse_statuses(status_filter),
-        older_than=parse_since(older_than) if older_than else None,
+        older_than=parse_since(older_than, "--older-than") if older_than is not None else None,
         bundle=bundle,
     )
     if not dry_run:
@@ -46,9 +46,14 @@ def purge(
             {
                 "dry_run": dry_run,
                 "tasks": plan.task_ids,
+<<<<<<< HEAD
                 "details": plan.tasks,
                 "bundles": plan.bundles_emptied,
                 "kept": plan.kept,
+=======
+                "bundles": plan.bundles_emptied,
+                "unreadable": plan.unreadable,
+>>>>>>> issue11
             }
         )
         return
@@ -59,6 +64,7 @@ def purge(
     if dry_run and plan.tasks:
         show_plan(plan)
     output.out(f"{verb} {len(plan.task_ids)} task(s){bundles_note}")
+<<<<<<< HEAD
     for task_id, dependents in plan.kept.items():
         shown = ", ".join(dependents[:3]) + (
             f" and {len(dependents) - 3} more" if len(dependents) > 3 else ""
@@ -77,3 +83,10 @@ def show_plan(plan: PurgePlan) -> None:
         output.out("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[3]]))
     if plan.bundles_emptied:
         output.out(f"Bundles left empty: {', '.join(plan.bundles_emptied)}")
+=======
+    if plan.unreadable:
+        output.warn(
+            f"{plan.unreadable} unreadable task(s) left alone; "
+            "'hipercow purge --status unreadable' removes them"
+        )
+>>>>>>> issue11
