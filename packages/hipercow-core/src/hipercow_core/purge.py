@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import msgspec
 
-<<<<<<< HEAD
 from hipercow_core.bundles import (
     bundle_path,
     list_bundles,
@@ -26,27 +25,20 @@ from hipercow_core.bundles import (
     replace_bundle,
     without,
 )
-from hipercow_core.errors import HipercowError
+from hipercow_core.errors import CorruptFileError, HipercowError, InvalidInputError
+from hipercow_core.fsutil import no_links, writing
 from hipercow_core.provisioning_jobs import users_tasks
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData, TaskStatus
-from hipercow_core.store import file_status, iter_task_ids, read_task_data, remove_task
-=======
-from hipercow_core.bundles import bundle_path, list_bundles, load_bundle, replace_bundle
-from hipercow_core.errors import CorruptFileError, InvalidInputError
-from hipercow_core.fsutil import no_links, writing
-from hipercow_core.retry import retry_chain
-from hipercow_core.root import Root
-from hipercow_core.schema import TaskStatus
 from hipercow_core.store import (
     data_path,
     data_readable,
+    file_status,
     iter_task_ids,
     read_task_data,
     remove_task,
 )
->>>>>>> issue11
 from hipercow_core.tasks import tasks_status
 
 # What can be purged: finished tasks, and tasks whose files are unreadable
@@ -56,17 +48,8 @@ PURGEABLE = frozenset(
 )
 
 
-<<<<<<< HEAD
 class PurgedTask(msgspec.Struct, frozen=True):
     """One task a purge removes: enough for a person to check the list before saying yes."""
-=======
-class PurgePlan(msgspec.Struct, frozen=True):
-    """What a purge removes (or, with a dry run, would remove).
-
-    `unreadable` counts tasks passed over because a file of theirs is
-    corrupt; `--status unreadable` removes them.
-    """
->>>>>>> issue11
 
     id: str
     status: TaskStatus
@@ -84,8 +67,8 @@ class PurgePlan(msgspec.Struct, frozen=True):
 
     tasks: tuple[PurgedTask, ...]
     bundles_emptied: tuple[str, ...]
-<<<<<<< HEAD
     kept: dict[str, tuple[str, ...]] = {}
+    unreadable: int = 0
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -121,9 +104,6 @@ def _keep_needed(
     """The chains without those holding a needed task, and what was kept for whom."""
     kept = {t: needed[t] for chain in chains for t in chain if t in needed}
     return [chain for chain in chains if not any(t in needed for t in chain)], kept
-=======
-    unreadable: int = 0
->>>>>>> issue11
 
 
 def _chains(root: Root, candidates: Iterable[str]) -> list[list[str]]:
@@ -153,22 +133,11 @@ def plan_purge(
     older_than: datetime | None = None,
     bundle: str | None = None,
 ) -> PurgePlan:
-<<<<<<< HEAD
-    """Select finished chains by their latest attempt's status and age, and by bundle."""
-    wanted = (
-        set(statuses)
-        if statuses
-        else {TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.CANCELLED}
-    )
-    wanted = {s for s in wanted if s.is_terminal}
-    pool = list(load_bundle(root, bundle).task_ids) if bundle else list(iter_task_ids(root))
-    # A provisioning job is its environment attempt's record: never a purge of tasks' to take.
-    pool = users_tasks(root, pool)
-    chains = _chains(root, pool)
-    status = tasks_status(root, [t for chain in chains for t in chain])
-    data: dict[str, TaskData] = {}
-=======
-    """Select finished tasks by status, age and bundle, widened to whole chains."""
+    """Select finished chains by their latest attempt's status and age, and by bundle.
+
+    Tasks whose files are unreadable are passed over (and counted) unless
+    asked for with `--status unreadable`.
+    """
     wanted = set(statuses) if statuses else {s for s in PURGEABLE if s.is_terminal}
     refused = sorted(s.value for s in wanted - PURGEABLE)
     if refused:
@@ -182,17 +151,18 @@ def plan_purge(
         if bundle is not None
         else list(iter_task_ids(root))
     )
-    status = tasks_status(root, pool)
-    status.update({t: TaskStatus.UNREADABLE for t in pool if not data_readable(root, t)})
->>>>>>> issue11
+    unreadable = {t for t in pool if not data_readable(root, t)}
+    # A provisioning job is its environment attempt's record: never a purge of tasks' to take.
+    pool = [*users_tasks(root, [t for t in pool if t not in unreadable]), *unreadable]
+    chains = _chains(root, pool)
+    status = tasks_status(root, [t for chain in chains for t in chain if t not in unreadable])
+    status.update(dict.fromkeys(unreadable, TaskStatus.UNREADABLE))
 
     def chosen(chain: list[str]) -> bool:
         latest = chain[-1]
-        if status[latest] not in wanted or not all(status[t].is_terminal for t in chain):
+        if status[latest] not in wanted or not all(status[t] in PURGEABLE for t in chain):
             return False
-<<<<<<< HEAD
-        data[latest] = read_task_data(root, latest)
-        return older_than is None or data[latest].created < older_than
+        return older_than is None or _created(root, latest) < older_than
 
     selected = [chain for chain in chains if chosen(chain)]
     selected, kept = _keep_needed(
@@ -201,32 +171,30 @@ def plan_purge(
     removed = []
     for chain in selected:
         for position, task_id in enumerate(chain):
-            record = data.get(task_id) or read_task_data(root, task_id)
+            record = _data(root, task_id)
             later = chain[position + 1] if position + 1 < len(chain) else None
             removed.append(
-                PurgedTask(task_id, status[task_id], record.bundle, record.created, later)
+                PurgedTask(
+                    task_id,
+                    status[task_id],
+                    record.bundle if record else None,
+                    record.created if record else _created(root, task_id),
+                    later,
+                )
             )
     gone = {t.id for t in removed}
     emptied = tuple(
         b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
     )
-    return PurgePlan(tuple(removed), emptied, kept)
-=======
-        return older_than is None or _created(root, task_id) < older_than
+    skipped = sum(1 for t in unreadable if t not in gone)
+    return PurgePlan(tuple(removed), emptied, kept, skipped)
 
-    chains = _chains(root, [t for t in pool if matches(t)])
-    everything = [t for chain in chains for t in chain]
-    chain_status = tasks_status(root, everything)
-    chosen = [
-        t for chain in chains if all(chain_status[t] in PURGEABLE for t in chain) for t in chain
-    ]
-    gone = set(chosen)
-    emptied = tuple(
-        b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
-    )
-    skipped = sum(1 for t in pool if status.get(t) == TaskStatus.UNREADABLE and t not in gone)
-    return PurgePlan(tuple(chosen), emptied, skipped)
->>>>>>> issue11
+
+def _data(root: Root, task_id: str) -> TaskData | None:
+    try:
+        return read_task_data(root, task_id)
+    except CorruptFileError:
+        return None
 
 
 def purge_tasks(root: Root, plan: PurgePlan) -> None:
