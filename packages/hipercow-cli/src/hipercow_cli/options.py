@@ -191,6 +191,8 @@ def with_secret_options(command: Callable[..., R]) -> Callable[..., R]:
         parameters=[*kept, _SECRET_PARAMETER]
     )
     return wrapper
+
+
 def check_timeout(value: float | None) -> float | None:
     """A `--timeout` must be a number of seconds that can pass: not negative, not nan."""
     import math

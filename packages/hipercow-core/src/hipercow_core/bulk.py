@@ -29,7 +29,6 @@ _PLACEHOLDER = re.compile(r"@@|@([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INCLUSIVE = re.compile(r"(-?\d+)\.\.(-?\d+)")
 _EXCLUSIVE = re.compile(r"(-?\d+):(-?\d+)")
-<<<<<<< HEAD
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _STEPPED = re.compile(rf"({_NUMBER})\.\.({_NUMBER}):({_NUMBER})")
 _LOG_SPACED = re.compile(rf"({_NUMBER})\.\.({_NUMBER}):log(\d+)")
@@ -39,12 +38,10 @@ _RANGE_HELP = (
     " (log-spaced); put a literal value like this in a CSV file."
 )
 MAX_RANGE = 1_000_000
-=======
 # The number of tasks one bulk creation makes unless raised: counted before
 # anything is built, so a typo such as 1..99999999999 is refused at once.
 DEFAULT_MAX_TASKS = 100_000
 _MAX_CSV_BYTES = 100_000_000
->>>>>>> issue11
 
 Row = dict[str, str]
 
@@ -141,7 +138,6 @@ def parse_data(spec: str, cwd: Path | None = None) -> Table:
     )
 
 
-<<<<<<< HEAD
 def _decimal_text(value: Decimal) -> str:
     """A decimal as people write it: 0.1, 10, 0.001 (no exponent, no trailing zeros)."""
     text = format(value.normalize(), "f")
@@ -170,14 +166,16 @@ def _log_spaced(name: str, text: str, low: float, high: float, count: int) -> li
     return [f"{low * math.exp(ratio * i):.6g}" for i in range(count)]
 
 
-def _numeric_range(name: str, text: str) -> list[str] | None:
-    """The values of a numeric range, None if the text is not one; a broken range raises."""
+def _numeric_range(name: str, text: str) -> Sequence[str] | None:
+    """The values of a numeric range, None if the text is not one; a broken range raises.
+
+    Whole-number ranges are made only when read, so a huge one is counted
+    (and refused) before any memory is spent on it.
+    """
     if match := _INCLUSIVE.fullmatch(text):
-        low, high = int(match[1]), int(match[2])
-        return [str(i) for i in range(low, high + 1)]
+        return _Span(int(match[1]), int(match[2]) + 1)
     if match := _EXCLUSIVE.fullmatch(text):
-        low, high = int(match[1]), int(match[2])
-        return [str(i) for i in range(low, high)]
+        return _Span(int(match[1]), int(match[2]))
     if match := _STEPPED.fullmatch(text):
         start, end, step = (Decimal(match[i]) for i in (1, 2, 3))
         return _stepped(name, text, start, end, step)
@@ -188,23 +186,11 @@ def _numeric_range(name: str, text: str) -> list[str] | None:
     return None
 
 
-def _values(name: str, text: str) -> list[str]:
-    values = _numeric_range(name, text)
-    if values is None:
-=======
 def _values(name: str, text: str) -> Sequence[str]:
-    values: Sequence[str]
-    if match := _INCLUSIVE.fullmatch(text):
-        values = _Span(int(match[1]), int(match[2]) + 1)
-    elif match := _EXCLUSIVE.fullmatch(text):
-        values = _Span(int(match[1]), int(match[2]))
-    elif ".." in text:
-        raise InvalidInputError(
-            f"--data {name}={text} is not a range of whole numbers",
-            "Write a range as x=1..10 (both ends whole numbers), or list values: x=a,b,c.",
-        )
-    else:
->>>>>>> issue11
+    values = _numeric_range(name, text)
+    if values is None and ".." in text:
+        raise InvalidInputError(f"--data {name}={text} is not a range hipercow knows", _RANGE_HELP)
+    if values is None:
         values = [v.strip() for v in text.split(",")] if text else []
         if any(not v for v in values):
             raise InvalidInputError(
@@ -358,28 +344,28 @@ def read_data(
     cwd: Path | None = None,
     *,
     zip_rows: bool = False,
-<<<<<<< HEAD
     times: int | None = None,
-) -> Table:
-    """The data of a bulk command: each `--data` parsed, combined (or zipped) into rows,
-    each row made `times` times (`--repeat`; without data, that many copies of one task)."""
-    if not specs and times is None:
-=======
     max_tasks: int | None = DEFAULT_MAX_TASKS,
 ) -> Table:
-    """The data of a bulk command: each `--data` parsed, then combined (or zipped) into rows.
+    """The data of a bulk command: each `--data` parsed, combined (or zipped) into rows,
+    each row made `times` times (`--repeat`; without data, that many copies of one task).
 
     The rows are counted before any is made: more than `max_tasks` is refused.
     """
-    if not specs:
->>>>>>> issue11
+    if not specs and times is None:
         raise InvalidInputError(
             "no --data given",
             "Give data such as --data x=1..10 or --data file.csv, or --repeat N for N copies.",
         )
-<<<<<<< HEAD
-    table = combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows) if specs else no_data()
-    return repeat(table, 1 if times is None else times)
+    table = (
+        combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows, max_tasks=max_tasks)
+        if specs
+        else no_data()
+    )
+    copies = 1 if times is None else times
+    if max_tasks is not None:
+        check_count(len(table) * copies, max_tasks)
+    return table if copies == 1 else repeat(table, copies)
 
 
 def shown_rows(data: Table, times: int | None = None) -> list[Row]:
@@ -388,6 +374,3 @@ def shown_rows(data: Table, times: int | None = None) -> list[Row]:
     if times is not None and times > 1:
         found = [{**row, "copy": str(i % times + 1)} for i, row in enumerate(found)]
     return found
-=======
-    return combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows, max_tasks=max_tasks)
->>>>>>> issue11

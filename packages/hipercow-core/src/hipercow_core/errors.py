@@ -73,6 +73,8 @@ class SchedulerUnavailableWarning(HipercowWarning):
 
 class EnvironmentNotBuiltWarning(HipercowWarning):
     """A task was made to run in an environment with no build where it will run."""
+
+
 class StorageError(HipercowError):
     """The disk refused a write: full, over quota, read-only, or not ours to write."""
 

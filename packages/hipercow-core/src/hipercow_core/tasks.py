@@ -75,11 +75,8 @@ class TaskSpec(msgspec.Struct, frozen=True):
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
     path: str | None = None
-<<<<<<< HEAD
     secrets: TaskSecrets | None = None
-=======
     max_log_size: int | None = None
->>>>>>> issue11
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -91,14 +88,14 @@ def _check_envvars(envvars: Mapping[str, str]) -> None:
             )
 
 
-<<<<<<< HEAD
 def _check_secret_names(spec: TaskSpec) -> None:
     both = sorted(set(spec.envvars) & set(spec.secrets.values if spec.secrets else {}))
     if both:
         raise InvalidInputError(
             f"'{both[0]}' is given both as --env and as --secret", "Give it only once."
         )
-=======
+
+
 def _check_text(spec: TaskSpec) -> None:
     """Commands and variables are stored as UTF-8: bytes that are not (from a command line
     in another encoding) are refused, since they could not be written or run as given."""
@@ -113,7 +110,6 @@ def _check_text(spec: TaskSpec) -> None:
                 f"{what} holds bytes that are not UTF-8: '{shown}'",
                 "Write it in UTF-8 (e.g. set LANG=C.UTF-8 and retype it).",
             ) from None
->>>>>>> issue11
 
 
 def create_tasks(
@@ -147,11 +143,8 @@ def create_tasks(
         if spec.kind == "shell":
             check_command(spec.command)
         _check_envvars(spec.envvars)
-<<<<<<< HEAD
         _check_secret_names(spec)
-=======
         _check_text(spec)
->>>>>>> issue11
         assert cluster is not None
         if spec.resources not in validated:
             try:
@@ -177,11 +170,8 @@ def create_tasks(
                 retry_of=spec.retry_of,
                 depends_on=spec.depends_on,
                 payload=dict(spec.payload),
-<<<<<<< HEAD
                 secrets=spec.secrets,
-=======
                 max_log_size=spec.max_log_size,
->>>>>>> issue11
             )
         )
     _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
@@ -318,11 +308,8 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         note=finished.note if finished else None,
         waited_seconds=waited,
         ran_seconds=ran,
-<<<<<<< HEAD
         held_zone=submitted.held_zone if submitted else None,
-=======
         log_truncated=(root.task_dir(task_id) / LOG_TRUNCATED).exists(),
->>>>>>> issue11
     )
 
 

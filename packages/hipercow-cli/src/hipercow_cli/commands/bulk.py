@@ -8,13 +8,8 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-<<<<<<< HEAD
-from hipercow_cli.commands.task import DependsOn, Env, Environment, task_options
-from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
-=======
 from hipercow_cli.commands.task import DependsOn, Env, Environment, MaxLogSize, task_options
-from hipercow_cli.options import Driver, Json, with_resource_options
->>>>>>> issue11
+from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources
@@ -61,15 +56,15 @@ MaxTasks = Annotated[
 PREVIEW_EDGE = 3
 
 
-<<<<<<< HEAD
-def load_data(specs: list[str] | None, zip_rows: bool, times: int | None = None) -> bulk.Table:
-    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows, times=times)
-=======
 def load_data(
-    specs: list[str] | None, zip_rows: bool, max_tasks: int | None = bulk.DEFAULT_MAX_TASKS
+    specs: list[str] | None,
+    zip_rows: bool,
+    times: int | None = None,
+    max_tasks: int | None = bulk.DEFAULT_MAX_TASKS,
 ) -> bulk.Table:
-    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows, max_tasks=max_tasks)
->>>>>>> issue11
+    return bulk.read_data(
+        specs or [], Path.cwd(), zip_rows=zip_rows, times=times, max_tasks=max_tasks
+    )
 
 
 def show_preview(first: list[str], last: list[str], count: int, max_tasks: int) -> None:
@@ -146,13 +141,8 @@ def create(
 
     Example: hipercow bulk create --data n=1..100 --data model=a,b -- python fit.py --n @n --model @model
     """
-<<<<<<< HEAD
-    table = load_data(data, zip_rows, times)
-    commands = bulk.bulk_commands(template, table)
-=======
-    table = load_data(data, zip_rows, None if preview else max_tasks)
+    table = load_data(data, zip_rows, times, None if preview else max_tasks)
     bulk.check_names(bulk.template_names(template), table)
->>>>>>> issue11
     if preview:
         first, last = bulk.preview_rows(table, PREVIEW_EDGE)
         lines = [
@@ -162,11 +152,9 @@ def create(
         return
     commands = bulk.bulk_commands(template, table)
     root = Root.find()
-<<<<<<< HEAD
-    shared = task_options(root, resources, env, environment, depends_on, secrets)
-=======
-    shared = task_options(root, resources, env, environment, depends_on, max_log_size)
->>>>>>> issue11
+    shared = task_options(
+        root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+    )
     specs = [TaskSpec(command=c, **shared) for c in commands]
     make_bundle(
         root,
@@ -207,11 +195,7 @@ def call(
     """
     from hipercow_core import pytasks
 
-<<<<<<< HEAD
-    table = load_data(data, zip_rows, times)
-    calls = [{k: pytasks.parse_cli_argument(v) for k, v in row.items()} for row in bulk.rows(table)]
-=======
-    table = load_data(data, zip_rows, None if preview else max_tasks)
+    table = load_data(data, zip_rows, times, None if preview else max_tasks)
 
     def arguments(row: dict[str, str]) -> dict[str, object]:
         return {k: pytasks.parse_cli_argument(v) for k, v in row.items()}
@@ -219,7 +203,6 @@ def call(
     def shown(row: dict[str, str]) -> str:
         return f"{target}({', '.join(f'{k}={v!r}' for k, v in arguments(row).items())})"
 
->>>>>>> issue11
     if preview:
         first, last = bulk.preview_rows(table, PREVIEW_EDGE)
         show_preview([shown(r) for r in first], [shown(r) for r in last], len(table), max_tasks)
@@ -227,11 +210,9 @@ def call(
     calls = [arguments(row) for row in bulk.rows(table)]
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
-<<<<<<< HEAD
-    shared = task_options(root, resources, env, environment, depends_on, secrets)
-=======
-    shared = task_options(root, resources, env, environment, depends_on, max_log_size)
->>>>>>> issue11
+    shared = task_options(
+        root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+    )
     specs = [
         pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, **shared)
         for kwargs in calls

@@ -46,14 +46,10 @@ def purge(
             {
                 "dry_run": dry_run,
                 "tasks": plan.task_ids,
-<<<<<<< HEAD
                 "details": plan.tasks,
                 "bundles": plan.bundles_emptied,
                 "kept": plan.kept,
-=======
-                "bundles": plan.bundles_emptied,
                 "unreadable": plan.unreadable,
->>>>>>> issue11
             }
         )
         return
@@ -64,12 +60,16 @@ def purge(
     if dry_run and plan.tasks:
         show_plan(plan)
     output.out(f"{verb} {len(plan.task_ids)} task(s){bundles_note}")
-<<<<<<< HEAD
     for task_id, dependents in plan.kept.items():
         shown = ", ".join(dependents[:3]) + (
             f" and {len(dependents) - 3} more" if len(dependents) > 3 else ""
         )
         output.out(f"Kept {task_id}: unfinished task(s) depend on it ({shown})")
+    if plan.unreadable:
+        output.warn(
+            f"{plan.unreadable} unreadable task(s) left alone; "
+            "'hipercow purge --status unreadable' removes them"
+        )
 
 
 def show_plan(plan: PurgePlan) -> None:
@@ -83,10 +83,3 @@ def show_plan(plan: PurgePlan) -> None:
         output.out("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[3]]))
     if plan.bundles_emptied:
         output.out(f"Bundles left empty: {', '.join(plan.bundles_emptied)}")
-=======
-    if plan.unreadable:
-        output.warn(
-            f"{plan.unreadable} unreadable task(s) left alone; "
-            "'hipercow purge --status unreadable' removes them"
-        )
->>>>>>> issue11

@@ -100,23 +100,18 @@ def task_options(
     env: list[str] | None,
     environment: str | None,
     depends_on: list[str] | None,
-<<<<<<< HEAD
     secrets: list[SecretRequest] | None = None,
+    max_log_size: str | None = None,
 ) -> dict[str, Any]:
     """The TaskSpec fields every creating command takes from its options.
 
     Secrets are read (keyring or environment) and sealed here, once for
     every task of the command; only their ciphertext goes further.
     """
-=======
-    max_log_size: str | None = None,
-) -> dict[str, Any]:
-    """The TaskSpec fields every creating command takes from its options."""
     if environment is not None:
         from hipercow_core.environments import validate_name
 
         validate_name(environment)
->>>>>>> issue11
     from hipercow_core.dependencies import resolve_dependencies
 
     fields: dict[str, Any] = {
@@ -207,11 +202,9 @@ def create(
     from hipercow_core import pytasks
 
     root = Root.find()
-<<<<<<< HEAD
-    options = task_options(root, resources, env, environment, depends_on, secrets)
-=======
-    options = task_options(root, resources, env, environment, depends_on, max_log_size)
->>>>>>> issue11
+    options = task_options(
+        root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+    )
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
     if python is not None:
@@ -300,11 +293,9 @@ def call(
         root=root,
         cwd=Path.cwd(),
         max_args_size=limit,
-<<<<<<< HEAD
-        **task_options(root, resources, env, environment, depends_on, secrets),
-=======
-        **task_options(root, resources, env, environment, depends_on, max_log_size),
->>>>>>> issue11
+        **task_options(
+            root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+        ),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
 
@@ -334,14 +325,8 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
     """Show the status of tasks (created, submitted, running, success, failure, cancelled)."""
     from hipercow_core.tasks import followed_statuses
 
-<<<<<<< HEAD
     root = Root.find()
-    by_id = followed_statuses(root, task_ids, follow=not no_follow)
-=======
-    by_id = followed_statuses(
-        Root.find(), task_ids, follow=not no_follow, strict=len(task_ids) == 1
-    )
->>>>>>> issue11
+    by_id = followed_statuses(root, task_ids, follow=not no_follow, strict=len(task_ids) == 1)
     found = {task_id: by_id[task_id][1] for task_id in task_ids}
     if as_json:
         output.emit_json(
@@ -446,16 +431,8 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("reason", details.reason or "-"),
         ("host", details.host or "-"),
     ]
-<<<<<<< HEAD
-=======
     if details.log_truncated:
         rows.append(("log", "truncated: the output reached max_log_size, the rest was dropped"))
-    chain = retry_chain(root, task_id)
-    if len(chain) > 1:
-        rows.append(
-            ("retries", " -> ".join(t[:8] if t != task_id else f"[{t[:8]}]" for t in chain))
-        )
->>>>>>> issue11
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.bundle:
@@ -705,7 +682,6 @@ def list_(
     if as_json:
         output.emit_json(
             [
-<<<<<<< HEAD
                 {
                     "id": s.id,
                     "status": s.status,
@@ -713,10 +689,7 @@ def list_(
                     "command": s.command,
                     "provisioning": s.id in provisioning,
                 }
-=======
-                {"id": s.id, "status": s.status, "created": s.created, "command": s.command}
                 | ({"problem": s.problem} if s.problem else {})
->>>>>>> issue11
                 for s in found
             ]
         )
@@ -724,13 +697,11 @@ def list_(
     lines = []
     for s in found:
         created = output.show_time(s.created)
-<<<<<<< HEAD
         command = (
-            "(environment provisioning)" if s.id in provisioning else output.show_command(s.command)
+            s.problem
+            or ("(environment provisioning)" if s.id in provisioning else None)
+            or output.show_command(s.command)
         )
-=======
-        command = s.problem or output.show_command(s.command)
->>>>>>> issue11
         lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {command}")
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")

@@ -66,6 +66,7 @@ class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
                 f"max_cores must be from 1 to {OVERSUBSCRIBE * cores} "
                 f"(this machine has {cores} cores), not {self.max_cores}"
             )
+
     def check_machine(self) -> None:
         """Warn (at `driver configure`) when this machine cannot give what is asked."""
         note = oversubscribed(self)
