@@ -165,22 +165,26 @@ def test_a_project_path_with_a_percent_sign_runs(percent_project: User) -> None:
 # --------------------------------------------------------------------------- modules
 
 
-def test_module_load_under_export_none_needs_a_login_shell(slurm: User) -> None:
+def test_a_failing_setup_line_is_the_reason_and_a_login_shell_can_be_asked_for(
+    slurm: User,
+) -> None:
+    # Lmod is on the nodes (the cluster tool installs it); this module does not exist.
+    slurm.cli(
+        "driver", "configure", "slurm", "sbatch_args=--export=NONE", "setup=module load nosuch"
+    )
+    first = slurm.create("--", "echo", "never")
+    assert slurm.wait(first, timeout=120) == "failure"
+    assert slurm.info(first)["reason"] == "setup failed: 'module load nosuch' exited with code 1"
+    assert "nosuch" in slurm.outer_log(first)  # Lmod's own message
+
     modules = slurm.root.project / "modulefiles"
     (modules / "greeting").mkdir(parents=True)
     (modules / "greeting" / "1.0.lua").write_text('setenv("GREETING", "hello from a module")\n')
-    setup = f"setup=module use {modules}; module load greeting"
-    slurm.cli("driver", "configure", "slurm", "sbatch_args=--export=NONE", setup)
-    first = slurm.create("--", "sh", "-c", "echo $GREETING")
-    assert slurm.wait(first, timeout=120) == "failure"
-    reason = slurm.info(first)["reason"]
-    assert reason.startswith("setup failed: 'module use")
-    assert "command not found" in reason
-    assert "login_shell=true" in slurm.outer_log(first)
-
-    slurm.cli("driver", "configure", "slurm", "login_shell=true")
+    setup = f"setup=shopt -q login_shell && echo in a login shell; module use {modules}; module load greeting"
+    slurm.cli("driver", "configure", "slurm", "login_shell=true", setup)
     second = slurm.create("--", "sh", "-c", "echo $GREETING")
     assert slurm.wait(second, timeout=120) == "success"
+    assert "in a login shell" in slurm.outer_log(second)
     assert "hello from a module" in slurm.cli("task", "log", second).stdout
 
 
@@ -199,7 +203,9 @@ def test_sbatch_args_for_another_cluster_are_refused(slurm: User) -> None:
 
 
 def test_a_shell_loop_of_status_shares_one_squeue(slurm: User, tmp_path: Path) -> None:
-    made = slurm.cli("bulk", "create", "--data", "x=1..6", "--json", "--", "sleep", "300")
+    made = slurm.cli(
+        "bulk", "create", "--data", "x=1..6", "--json", "--", "sh", "-c", "sleep 300; echo @x"
+    )
     ids = json.loads(made.stdout)["task_ids"]
     calls = counting("squeue", tmp_path / "bin")
     slurm.cli.env["PATH"] = f"{tmp_path / 'bin'}:{os.environ['PATH']}"

@@ -147,6 +147,11 @@ def forget(cache: Path | None = None) -> None:
             (cache / CACHE_FILE).unlink(missing_ok=True)
 
 
+def has_accounting() -> bool:
+    """Whether sacct answered in this process: jobs gone from squeue can still be found."""
+    return _Memory.accounting is True
+
+
 def reset() -> None:
     """Forget everything this process learnt, including whether accounting exists."""
     with _Memory.lock:

@@ -32,7 +32,7 @@ from hipercow_slurm.commands import Budget, Output, SlurmError
 from hipercow_slurm.jobfiles import SINGLE_OUTPUT, JobRecord, jobs_dir, relative, write_record
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.parsing import parse_submitted_job_id
-from hipercow_slurm.sbatch_args import array_arg, export_arg, task_args
+from hipercow_slurm.sbatch_args import array_arg, export_arg, filename_pattern, task_args
 from hipercow_slurm.script import render_script
 
 log = get_logger(__name__)
@@ -101,9 +101,9 @@ class Submission:
         args = [
             "--parsable",
             f"--job-name={name}",
-            f"--output={self._output(plan, batch, '%a')}",
+            f"--output={self._output_pattern(plan, batch)}",
             "--open-mode=append",
-            f"--chdir={self.root.project}",
+            f"--chdir={self._on_node(self.root.project)}",
             export_arg(os.environ),
         ]
         if plan.is_array:
@@ -112,11 +112,12 @@ class Submission:
         args.extend(self.options.extra_args)
         text = render_script(
             task_ids=plan.task_ids,
-            project=self.root.project,
+            project=self._on_node(self.root.project),
             runner=self.options.runner_command,
             setup=self.options.setup_lines,
             sbatch_args=args,
             written=self.now,
+            login_shell=self.options.login_shell,
         )
         atomic_write(script, text.encode())
         output = commands.run_retrying(
@@ -126,6 +127,19 @@ class Submission:
             return parse_submitted_job_id(output.stdout), batch
         except ValueError as e:
             raise SlurmError("sbatch", str(e), transient=False) from None
+
+    def _on_node(self, path: Path) -> Path:
+        """A path of the project as the nodes see it (`node_project`), else as here."""
+        if self.options.node_project is None:
+            return path
+        return Path(self.options.node_project) / path.relative_to(self.root.project)
+
+    def _output_pattern(self, plan: JobPlan, batch: Path) -> str:
+        """--output: the output file on the node, `%` in its directory kept literal."""
+        if plan.is_array:
+            return filename_pattern(str(self._on_node(batch)), "%a.out")
+        directory = self._on_node(self.root.task_dir(plan.task_ids[0]))
+        return filename_pattern(str(directory), SINGLE_OUTPUT)
 
     def _output(self, plan: JobPlan, batch: Path, index: str) -> Path:
         """Where Slurm writes a task's output: its task directory, or the array's directory."""
