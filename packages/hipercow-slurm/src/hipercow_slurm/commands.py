@@ -124,8 +124,9 @@ class Budget:
 
 def is_transient(message: str) -> bool:
     text = message.lower()
-    if is_submit_limit(message):
-        return False  # says "try again" in some versions, but only fewer jobs helps
+    if is_submit_limit(message) or is_queue_full(message):
+        # Only fewer jobs help (and sbatch already retried a full queue by itself).
+        return False
     return any(fragment in text for fragment in TRANSIENT_MESSAGES)
 
 
@@ -233,8 +234,8 @@ def run_retrying(
             if recovered is not None:
                 return recovered
         if budget.remaining() <= delay:
-            if last.queue_full:
-                raise last
+            if last.queue_full:  # sbatch waited on a full queue until its timeout
+                raise SlurmError(program, last.message, transient=False, timed_out=True)
             raise unreachable(last, attempts, budget)
         time.sleep(delay)
         delay = min(delay * 2, MAX_DELAY)

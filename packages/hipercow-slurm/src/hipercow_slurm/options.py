@@ -38,6 +38,8 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     site's profile defines `module` even when jobs start with --export=NONE.
     `node_project`: where the project is on the nodes, when they mount it at
     another path than this machine (as the portal driver maps shares).
+    `submit_timeout`: seconds one sbatch may take (a busy controller, or one
+    behind a job_submit plugin, takes seconds per job).
     """
 
     partition: str | None = None
@@ -52,6 +54,7 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     conda_executable: str | None = None
     login_shell: bool = False
     node_project: str | None = None
+    submit_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         self.partition = self.partition or None
@@ -73,6 +76,8 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
                 f"array_limit must be at least 1, not {self.array_limit} "
                 "(leave it out to run as many array tasks at once as fit)"
             )
+        if self.submit_timeout <= 0:
+            raise ValueError("submit_timeout must be a positive number of seconds")
         if self.low_priority_nice < 0:
             raise ValueError("low_priority_nice must not be negative (that raises priority)")
 
