@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import sh
 from slurm.cluster import cluster_access, configure
-from slurm.helpers import Reconfigure, User, cancel_jobs_of, wait_for
+from slurm.helpers import Reconfigure, User, cancel_jobs_of, cluster_tool, wait_for
 
 from hipercow_core.root import Root
 from hipercow_core.store import read_markers
@@ -222,3 +222,140 @@ def test_a_shell_loop_of_status_shares_one_squeue(slurm: User, tmp_path: Path) -
     assert len(made_calls) <= 1 + took / 2.0
     assert len(made_calls) < len(ids)
     assert all("--me" in call for call in made_calls)
+
+
+# --------------------------------------------------------------------------- submission
+
+
+def wrapped_sbatch(directory: Path, before: str = "", after: str = "") -> None:
+    """An `sbatch` first on PATH that runs shell around the real one (a slow controller)."""
+    real = shutil.which("sbatch")
+    assert real is not None
+    directory.mkdir(exist_ok=True)
+    wrapper = directory / "sbatch"
+    wrapper.write_text(f'#!/bin/sh\n{before}\n"{real}" "$@"\ncode=$?\n{after}\nexit $code\n')
+    wrapper.chmod(0o755)
+
+
+def test_a_slow_controller_takes_every_job_of_a_submission(slurm: User, tmp_path: Path) -> None:
+    # Twelve tasks whose time limits differ: twelve sbatch calls, 3 s each here.
+    for minutes in range(1, 13):
+        slurm.cli(
+            "bulk",
+            "create",
+            "--no-submit",
+            "--max-runtime",
+            str(minutes),
+            "--hold-until",
+            "2h",
+            "--data",
+            "x=1",
+            "--",
+            "echo",
+            "@x",
+        )
+    wrapped_sbatch(tmp_path / "bin", before="sleep 3")
+    slurm.cli.env["PATH"] = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
+    submitted = slurm.cli("task", "submit", timeout=300)
+    assert "Submitted 12 tasks" in submitted.stdout
+    listed = json.loads(slurm.cli("task", "list", "--json").stdout)
+    assert sorted({t["status"] for t in listed}) == ["submitted"]
+
+
+def test_a_submission_whose_answer_was_lost_is_found_not_sent_twice(
+    slurm: User, tmp_path: Path
+) -> None:
+    # sbatch hands the job to the controller, then hangs past the driver's timeout.
+    wrapped_sbatch(tmp_path / "bin", after="exec sleep 60")
+    slurm.cli("driver", "configure", "slurm", "submit_timeout=5")
+    slurm.cli.env["PATH"] = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
+    task_id = slurm.create("--hold-until", "2h", "--", "echo", "once")
+    assert slurm.status(task_id) == "submitted"
+    job = job_of(slurm, task_id)
+    record = read_record(slurm.root, task_id)
+    assert record is not None
+    named = str(sh.squeue("--noheader", f"--name={record.job_name}", "--format=%i"))
+    assert named.split() == [job]
+
+
+@disruptive_group
+def test_a_full_queue_says_so(reconfigure: Reconfigure, disruptive: User) -> None:
+    reconfigure("MaxJobCount=50")
+    result = disruptive.cli(
+        "bulk",
+        "create",
+        "--hold-until",
+        "2h",
+        "--data",
+        "x=1..60",
+        "--",
+        "echo",
+        "@x",
+        check=False,
+        timeout=300,
+    )
+    assert result.code != 0
+    assert "60 of 60 tasks were not submitted: the cluster's queue is full" in result.stderr
+    assert "cannot reach" not in result.stderr
+    assert "hipercow task submit" in result.stderr
+
+
+@disruptive_group
+def test_a_submit_limit_mid_bundle_sends_what_fits_and_counts_the_rest(
+    reconfigure: Reconfigure, disruptive: User
+) -> None:
+    reconfigure("MaxArraySize=11", accounting=True)  # arrays of at most 10 tasks
+    queued = len(str(sh.squeue("--noheader", "--me", "--array", "--format=%i")).split())
+    limit = queued + 15
+    sh.sacctmgr("-i", "modify", "user", "root", "set", f"MaxSubmitJobs={limit}", _timeout=60)
+    try:
+        result = disruptive.cli(
+            "bulk",
+            "create",
+            "--hold-until",
+            "2h",
+            "--data",
+            "x=1..30",
+            "--",
+            "echo",
+            "@x",
+            check=False,
+            timeout=300,
+        )
+        assert result.code != 0
+        assert "15 of 30 tasks were not submitted" in result.stderr
+        assert "limit on submitted jobs" in result.stderr
+        assert f"at most {limit} may be queued" in result.stderr
+        assert "resources" not in result.stderr
+        listed = json.loads(disruptive.cli("task", "list", "--json").stdout)
+        counts = {s: sum(t["status"] == s for t in listed) for s in ("submitted", "created")}
+        assert counts == {"submitted": 15, "created": 15}
+    finally:
+        sh.sacctmgr("-i", "modify", "user", "root", "set", "MaxSubmitJobs=-1", _timeout=60)
+
+
+# --------------------------------------------------------------------------- accounting lag
+
+
+@disruptive_group
+def test_a_job_not_yet_in_accounting_is_not_lost(
+    reconfigure: Reconfigure, disruptive: User
+) -> None:
+    reconfigure("MinJobAge=5", accounting=True)
+    task_id = disruptive.create("--", "sleep", "600")
+    disruptive.wait_running(task_id)
+    job = job_of(disruptive, task_id)
+    running = read_markers(disruptive.root, task_id).running
+    assert running is not None
+    cluster_tool("stop-dbd")
+    try:
+        os.kill(running.pid, 9)  # the job ends with no outcome recorded
+        wait_for(lambda: not squeue_knows(job), timeout=180, interval=2.0)
+    finally:
+        cluster_tool("start-dbd")
+    # slurmctld hands the job to accounting some time after slurmdbd is back.
+    assert disruptive.status(task_id) == "running"
+    assert disruptive.wait(task_id, timeout=180) == "failure"
+    # Settled from accounting's record of the job, not as a job nobody knows.
+    assert f"Slurm job {job} ended FAILED" in disruptive.outer_log(task_id)
+    assert disruptive.info(task_id).get("exit_code") == 137

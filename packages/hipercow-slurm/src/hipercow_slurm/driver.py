@@ -38,6 +38,11 @@ from hipercow_slurm.submission import DRIVER, Submission
 
 log = get_logger(__name__)
 
+#: Seconds a job may be missing from both squeue and sacct before it is unknown, at
+#: least (else the cluster's MinJobAge): slurmctld hands finished jobs to slurmdbd in
+#: the background, seconds or more later when slurmdbd was away.
+MIN_GRACE = 60
+
 
 class SlurmDriver(Driver[SlurmOptions]):
     """Runs tasks on a Slurm cluster through sbatch, squeue, scancel and sinfo."""
@@ -122,7 +127,7 @@ class SlurmDriver(Driver[SlurmOptions]):
             return JobState.unknown(gone)
         now = datetime.now(UTC)
         since = jobfiles.mark_missing(self.root, task_id, now)
-        grace = cluster_info.min_job_age(self._cluster(budget))
+        grace = max(MIN_GRACE, cluster_info.min_job_age(self._cluster(budget)))
         if (now - since).total_seconds() < grace:
             return JobState.active(f"{gone} yet; waiting up to {grace} s for accounting")
         return JobState.unknown(f"{gone}, in the queue or in accounting")
