@@ -41,6 +41,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import string
 import sys
 import time
@@ -760,11 +761,19 @@ def write_dbd_conf(layout: Layout) -> None:
 
 
 def dbd_answers(layout: Layout) -> bool:
-    try:
-        slurm_cmd(layout, "sacctmgr", "--noheader", "list", "cluster", timeout=15.0)
-    except (sh.ErrorReturnCode, sh.TimeoutException):
+    """Whether slurmdbd listens on its port.
+
+    A connection, not a `sacctmgr` call: restarted under a running slurmctld,
+    slurmdbd first takes in what slurmctld kept for it, and sacctmgr's answer
+    can wait for that.
+    """
+    if not slurmdbd_daemon(layout).running():
         return False
-    return True
+    try:
+        with socket.create_connection(("127.0.0.1", DBD_PORT), timeout=2.0):
+            return True
+    except OSError:
+        return False
 
 
 def start_dbd(layout: Layout) -> None:
