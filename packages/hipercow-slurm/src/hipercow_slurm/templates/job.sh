@@ -1,4 +1,4 @@
-#!{{shell}}
+#!/bin/bash
 # hipercow: a Slurm batch script running {{count}} hipercow task(s).
 # Written by hipercow's slurm driver at {{written}}; submitted as
 #   sbatch {{sbatch_args}}
@@ -19,11 +19,9 @@ stamp() { date '+%Y-%m-%d %H:%M:%S %z'; }
 echo "hipercow: task ${task_id}, Slurm job ${job_id} on node ${SLURMD_NODENAME:-$(hostname)}, started $(stamp)"
 
 # The driver's 'setup' lines (e.g. module loads). If one fails the job stops
-# here, before the task starts, and says which line failed (the driver reads it).
+# here, before the task starts, and its exit code tells the driver so.
 set -e
-trap 'code=$?; echo "hipercow: setup failed (exit ${code}): ${hipercow_setup}"; exit "${code}"' ERR
 {{setup}}
-trap - ERR
 set +e
 
 cd {{project}} || exit 1
