@@ -13,19 +13,13 @@ from pathlib import Path
 import pytest
 
 from hipercow_core.root import Root
-from hipercow_testing import Cli, kill_processes_under
+from hipercow_testing import Cli, fresh_project
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Root]:
     """A project directory with an initialised root, as the working directory."""
-    directory = tmp_path / "project"
-    directory.mkdir()
-    root, _ = Root.init(directory)
-    monkeypatch.chdir(directory)
-    monkeypatch.delenv("HIPERCOW_ROOT", raising=False)
-    yield root
-    kill_processes_under(directory)
+    yield from fresh_project(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -11,12 +11,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
+import pytest
+
+if TYPE_CHECKING:
+    from hipercow_core.root import Root
 
 BIN = Path(sys.executable).parent
 
@@ -59,6 +63,22 @@ class Cli:
                 f"hipercow {' '.join(args)} exited {result.code}\n{result.stdout}\n{result.stderr}"
             )
         return result
+
+
+def fresh_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Root]:
+    """A project with an initialised root as the working directory; its processes die after.
+
+    The body of every suite's `project` fixture.
+    """
+    from hipercow_core.root import Root
+
+    directory = tmp_path / "project"
+    directory.mkdir()
+    root, _ = Root.init(directory)
+    monkeypatch.chdir(directory)
+    monkeypatch.delenv("HIPERCOW_ROOT", raising=False)
+    yield root
+    kill_processes_under(directory)
 
 
 def kill_processes_under(path: Path) -> None:
