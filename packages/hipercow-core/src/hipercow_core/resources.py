@@ -108,27 +108,32 @@ def parse_hold_until(value: str, now: datetime | None = None) -> HoldUntil:
     if minutes is not None and minutes > 0:
         _check_duration(minutes, value, "hold_until")
         return HoldUntil(kind="after", minutes=minutes)
+    moment = now or datetime.now().astimezone()
     try:
         at = datetime.fromisoformat(value.strip())
-        at = at if at.tzinfo else at.astimezone()
-    except (ValueError, OverflowError, OSError):
+    except ValueError:
         raise InvalidResourcesError(
-            f"hold_until: '{value}' is not a time",
+            f"--hold-until '{value}' is not a time",
             "Use a duration (2h), a date-time (2026-12-01T09:00), tonight, midnight or weekend.",
         ) from None
+    if at.year > moment.year + 1:  # checked first: the local zone cannot place the year 9999
+        raise _year_ahead(value)
     at = at if at.tzinfo else local_time(at, named=None)
-    moment = now or datetime.now().astimezone()
     if at <= moment:
         raise InvalidResourcesError(
-            f"hold_until: '{value}' is in the past",
+            f"--hold-until '{value}' is in the past",
             "Give a date-time in the future, or leave hold_until out to start now.",
         )
     if at - moment > timedelta(minutes=MAX_DURATION_MINUTES):
-        raise InvalidResourcesError(
-            f"hold_until: '{value}' is more than a year ahead",
-            "Give a date-time within the next year.",
-        )
+        raise _year_ahead(value)
     return HoldUntil(kind="at", at=at)
+
+
+def _year_ahead(value: str) -> InvalidResourcesError:
+    return InvalidResourcesError(
+        f"--hold-until '{value}' is more than a year ahead",
+        "Give a date-time within the next year.",
+    )
 
 
 def resolve_hold_until(hold: HoldUntil, now: datetime) -> datetime:
@@ -176,11 +181,11 @@ def local_time(wall: datetime, *, named: str | None) -> datetime:
     shown = wall.isoformat(timespec="minutes")
     if not exists:
         raise InvalidResourcesError(
-            f"hold_until: {shown} does not exist in local time (the clocks skip it)",
+            f"--hold-until {shown} does not exist in local time (the clocks skip it)",
             "Give a time outside the clock change, or add the UTC offset you mean.",
         )
     raise InvalidResourcesError(
-        f"hold_until: {shown} happens twice in local time (the clocks go back)",
+        f"--hold-until {shown} happens twice in local time (the clocks go back)",
         f"Add the UTC offset you mean: {first.isoformat(timespec='minutes')} "
         f"or {second.isoformat(timespec='minutes')}.",
     )
