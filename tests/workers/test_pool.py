@@ -220,9 +220,10 @@ def test_a_redis_that_cannot_be_reached_is_said_in_two_lines(cli: Cli, module: P
     assert len(done.stderr.strip().splitlines()) <= 3
 
 
-def test_after_redis_restarts_empty_requeue_runs_every_task_exactly_once(
+def test_after_redis_restarts_empty_every_task_runs_exactly_once(
     cli: Cli, module: Path, tmp_path: Path
 ) -> None:
+    """Twice mid-run: rebuilt by hand with `worker requeue`, then by the next status check."""
     from redis_testing import RedisServer
 
     server = RedisServer(tmp_path / "own-redis")
@@ -236,15 +237,42 @@ def test_after_redis_restarts_empty_requeue_runs_every_task_exactly_once(
             "--name", "marked")  # fmt: skip
         wait_until(lambda: len(list(marks.iterdir())) >= 30, timeout=60)
         server.restart()  # every id still queued, every claim and heartbeat is gone
-        assert bundle_counts(cli, "marked").get("success", 0) < count
         again = cli("worker", "requeue")
         assert "Queued" in again.stdout
+
+        wait_until(lambda: len(list(marks.iterdir())) >= 150, timeout=60)
+        server.restart()
+        shown = cli("bundle", "status", "marked", "--json")  # its status check rebuilds the queue
+        assert sum(row["status"] == "success" for row in json.loads(shown.stdout)) < count
+        assert "were queued again from the task files" in shown.stderr
         assert cli("bundle", "wait", "marked", "--timeout", "300", timeout=400).code == 0
         assert bundle_counts(cli, "marked") == {"success": count}
         runs = {p.name: p.read_text() for p in marks.iterdir()}
         assert runs == {str(x): "x" for x in range(1, count + 1)}  # each ran exactly once
         states = {w["state"] for w in workers(cli).values()}
         assert states <= {"idle", "busy"}  # both workers lived through it and registered again
+    finally:
+        server.stop()
+
+
+def test_a_submission_after_redis_lost_its_data_queues_the_waiting_tasks_again(
+    cli: Cli, module: Path, tmp_path: Path
+) -> None:
+    from redis_testing import RedisServer
+
+    server = RedisServer(tmp_path / "own-redis")
+    try:
+        cli("driver", "configure", "workers", f"redis_url={server.url}", "heartbeat=0.5")
+        first = cli("task", "call", "jobs:ident", "1")
+        assert "queued again" not in first.stderr  # a Redis that never held the pool lost nothing
+        waiting = [first.stdout.strip(), call(cli, "jobs:ident", "2"), call(cli, "jobs:ident", "3")]
+        server.restart()
+        later = cli("task", "call", "jobs:ident", "4")
+        assert "3 tasks waiting to run were queued again" in later.stderr
+        start(cli, 1)
+        for value, task_id in enumerate([*waiting, later.stdout.strip()], start=1):
+            assert cli("task", "wait", task_id, "--timeout", "60", timeout=90).code == 0
+            assert json.loads(cli("task", "result", task_id, "--json").stdout) == value
     finally:
         server.stop()
 

@@ -49,8 +49,8 @@ from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import file_status, log_path, mark_running, read_task_data
 from hipercow_workers import executor
 from hipercow_workers.connection import connect
-from hipercow_workers.driver import CLAIM_FILE
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
+from hipercow_workers.rebuild import CLAIM_FILE
 
 log = get_logger(__name__)
 
