@@ -5,7 +5,9 @@ workers pop them (`hipercow_workers.worker`). A task's job id is its task id.
 Workers record outcomes in the task files like any runner, so this driver's
 status check only has to find tasks whose worker died: one Lua script call
 looks up, for every active task, the worker that took it and whether that
-worker's heartbeat key still exists.
+worker's heartbeat key still exists. Both submit and status also notice a
+Redis that lost its data (no queue marker) and rebuild the queue from the
+files first (`hipercow_workers.rebuild`).
 """
 
 from __future__ import annotations
