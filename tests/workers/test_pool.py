@@ -111,6 +111,45 @@ def test_a_killed_busy_worker_loses_its_task_and_the_other_finishes_the_rest(
     assert workers(pool)[busy["id"]]["state"] == "lost"
 
 
+def test_a_worker_killed_among_short_tasks_loses_at_most_the_one_it_ran(
+    pool: Cli, module: Path, tmp_path: Path
+) -> None:
+    """The task it had taken ahead (never started) goes back to the queue, and runs once."""
+    (first,) = start(pool, 1)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    count = 200
+    pool("bulk", "call", "jobs:mark", "--data", f"x=1..{count}", "--env", f"MARKS={marks}",
+         "--name", "short")  # fmt: skip
+    wait_until(lambda: len(list(marks.iterdir())) >= 20, timeout=60)
+    os.kill(workers(pool)[first]["pid"], signal.SIGKILL)
+    time.sleep(3 * HEARTBEAT + 0.2)  # its heartbeat has expired: the next check sees it gone
+    pool("bundle", "status", "short")
+    start(pool, 1)
+    pool("bundle", "wait", "short", "--timeout", "120", timeout=180, check=False)
+    rows = json.loads(pool("bundle", "status", "short", "--json").stdout)
+    failed = [row["id"] for row in rows if row["status"] != "success"]
+    assert len(failed) <= 1, failed
+    for task_id in failed:
+        assert info(pool, task_id)["reason"] == "lost"
+    runs = {p.name: p.read_text() for p in marks.iterdir()}
+    assert set(runs.values()) == {"x"}  # none ran twice
+    assert len(runs) >= count - 1
+
+
+def test_a_stopped_worker_gives_back_what_it_took_ahead(pool: Cli, module: Path) -> None:
+    (first,) = start(pool, 1)
+    pauses = ",".join(["0.02"] * 300)
+    pool("bulk", "call", "jobs:sleep", "--data", f"s={pauses}", "--name", "many")
+    wait_until(lambda: workers(pool)[first]["done"] >= 10, timeout=60)
+    pool("worker", "stop")
+    wait_until(lambda: workers(pool)[first]["state"] == "exited", timeout=30)
+    assert 0 < bundle_counts(pool, "many").get("submitted", 0) < 300
+    start(pool, 1)
+    assert pool("bundle", "wait", "many", "--timeout", "120", timeout=180).code == 0
+    assert bundle_counts(pool, "many") == {"success": 300}
+
+
 def reaches(cli: Cli, task_id: str, wanted: str, timeout: float = 30) -> None:
     wait_until(lambda: status(cli, task_id) == wanted, timeout=timeout)
 
