@@ -35,7 +35,6 @@ def calls(bin_dir: Path, name: str) -> int:
     [
         "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
         "squeue: error: slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
-        "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying",
     ],
 )
 def test_transient_messages(message: str) -> None:
@@ -119,3 +118,33 @@ def test_stderr_is_kept_on_success(fake_bin: Path) -> None:
     fake(fake_bin, "scancel", 'echo "scancel: error: Kill job error on job id 5: done" >&2')
     output = commands.run("scancel", ["5"])
     assert "job id 5" in output.stderr
+
+
+@pytest.mark.parametrize(
+    ("message", "queue_full", "submit_limit"),
+    [
+        # At MaxJobCount sbatch retries by itself, then gives up with these words.
+        (
+            "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\n"
+            "sbatch: error: Batch job submission failed: Resource temporarily unavailable",
+            True,
+            False,
+        ),
+        (
+            "sbatch: error: AssocMaxSubmitJobLimit\nsbatch: error: Batch job submission failed: "
+            "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)",
+            False,
+            True,
+        ),
+        ("sbatch: error: QOSMaxSubmitJobPerUserLimit", False, True),
+    ],
+)
+def test_full_queues_and_submit_limits_are_recognised_and_not_retried(
+    message: str, queue_full: bool, submit_limit: bool
+) -> None:
+    error = SlurmError("sbatch", message, transient=is_transient(message))
+    assert (error.queue_full, error.submit_limit, error.transient) == (
+        queue_full,
+        submit_limit,
+        False,
+    )

@@ -26,6 +26,9 @@ log = get_logger(__name__)
 
 #: Seconds one driver call may spend retrying before it reports the scheduler unreachable.
 DEFAULT_BUDGET = 20.0
+#: Seconds one sbatch may take: a loaded controller, or one behind a job_submit plugin,
+#: takes seconds per job, and at MaxJobCount sbatch keeps retrying by itself.
+SBATCH_TIMEOUT = 120.0
 #: Seconds one command may take when the caller has no budget of its own.
 DEFAULT_TIMEOUT = 60.0
 FIRST_DELAY = 0.5
@@ -49,6 +52,17 @@ TRANSIENT_MESSAGES = (
     "try again",
 )
 
+# Lower-case fragments of sbatch's messages when the cluster holds as many jobs as it may
+# (MaxJobCount): sbatch says so and keeps retrying by itself until it is killed.
+QUEUE_FULL_MESSAGES = ("temporarily unable to accept job", "maxjobcount")
+# ... and when a per-user or per-account limit on submitted jobs is reached.
+SUBMIT_LIMIT_MESSAGES = (
+    "maxsubmitjob",
+    "maxsubmit",
+    "job submit limit",
+    "submitlimit",
+)
+
 #: The hint shown when the scheduler stays unreachable.
 UNREACHABLE_HINT = "Check that the cluster is up ('sinfo' should answer) and try again in a moment."
 
@@ -64,6 +78,7 @@ class SlurmError(Exception):
         transient: bool,
         stdout: str = "",
         exit_code: int | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(f"{program}: {message}")
         self.program = program
@@ -71,6 +86,18 @@ class SlurmError(Exception):
         self.transient = transient
         self.stdout = stdout
         self.exit_code = exit_code
+        #: Killed at its timeout: the command may have taken effect (a submission).
+        self.timed_out = timed_out
+
+    @property
+    def queue_full(self) -> bool:
+        """The cluster holds as many jobs as it may (MaxJobCount)."""
+        return is_queue_full(self.message)
+
+    @property
+    def submit_limit(self) -> bool:
+        """A QOS or association limit on submitted jobs (MaxSubmitJobs) was reached."""
+        return is_submit_limit(self.message)
 
 
 class Output(NamedTuple):
@@ -97,7 +124,20 @@ class Budget:
 
 def is_transient(message: str) -> bool:
     text = message.lower()
+    if is_submit_limit(message) or is_queue_full(message):
+        # Only fewer jobs help (and sbatch already retried a full queue by itself).
+        return False
     return any(fragment in text for fragment in TRANSIENT_MESSAGES)
+
+
+def is_queue_full(message: str) -> bool:
+    text = message.lower()
+    return any(fragment in text for fragment in QUEUE_FULL_MESSAGES)
+
+
+def is_submit_limit(message: str) -> bool:
+    text = message.lower().replace(" ", "")
+    return any(fragment.replace(" ", "") in text for fragment in SUBMIT_LIMIT_MESSAGES)
 
 
 def _text(raw: bytes | str | None) -> str:
@@ -121,14 +161,28 @@ def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) 
             "or add Slurm's bin directory to PATH.",
         ) from None
     started = time.monotonic()
+    # stderr is gathered as it comes, so that a command killed at its timeout still
+    # tells what it said (sbatch at MaxJobCount prints why it waits, then waits).
+    said: list[str] = []
     try:
-        done = command(*args, _timeout=max(timeout, 0.1), _tty_out=False, _return_cmd=True)
+        done = command(
+            *args,
+            _timeout=max(timeout, 0.1),
+            _tty_out=False,
+            _return_cmd=True,
+            _err=lambda chunk: said.append(_text(chunk)),
+        )
     except sh.TimeoutException:
+        stderr = "".join(said).strip()
+        last = f"; it said: {stderr.splitlines()[-1]}" if stderr else ""
         raise SlurmError(
-            program, f"no answer within {timeout:.0f}s (Socket timed out)", transient=True
+            program,
+            f"no answer within {timeout:.0f}s (Socket timed out){last}",
+            transient=True,
+            timed_out=True,
         ) from None
     except sh.ErrorReturnCode as e:
-        stderr = _text(e.stderr).strip()
+        stderr = "".join(said).strip()
         message = stderr or f"exited with code {e.exit_code}"
         raise SlurmError(
             program,
@@ -138,7 +192,7 @@ def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) 
             exit_code=e.exit_code,
         ) from None
     log.debug("slurm command", program=program, args=len(args), seconds=time.monotonic() - started)
-    return Output(_text(done.stdout), _text(done.stderr))
+    return Output(_text(done.stdout), "".join(said))
 
 
 def run_retrying(
@@ -147,30 +201,31 @@ def run_retrying(
     *,
     budget: Budget,
     recover: Callable[[], Output | None] | None = None,
+    attempt_timeout: float | None = None,
 ) -> Output:
     """Run a command, retrying transient failures with back-off until the budget is spent.
 
-    `recover` is asked before each retry whether the failed attempt had in
-    fact taken effect (a submission whose answer was lost in a timeout), and
-    its answer, if any, is returned instead of running the command again.
-    A permanent failure is raised at once; a transient one that outlasts the
-    budget becomes a DriverError saying the scheduler cannot be reached.
+    Each attempt may take `attempt_timeout` seconds (default: what is left
+    of the budget), so a slow command is not cut short by the ones before it.
+    `recover` is asked after every failed attempt whether it had in fact
+    taken effect (a submission whose answer was lost in a timeout), even
+    when the budget is spent, and its answer, if any, is returned instead of
+    running the command again. A permanent failure is raised at once; a
+    transient one that outlasts the budget becomes a DriverError saying the
+    scheduler cannot be reached, whose message keeps what Slurm last said.
     """
     delay = FIRST_DELAY
     attempts = 0
     while True:
         attempts += 1
+        timeout = attempt_timeout if attempt_timeout is not None else budget.remaining()
         try:
-            return run(program, args, timeout=max(budget.remaining(), 1.0))
+            return run(program, args, timeout=max(timeout, 1.0))
         except SlurmError as e:
             if not e.transient:
                 raise
             last = e
         log.info("slurm command failed, will retry", program=program, error=last.message)
-        if budget.remaining() <= delay:
-            raise unreachable(last, attempts, budget)
-        time.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY)
         if recover is not None:
             try:
                 recovered = recover()
@@ -178,6 +233,12 @@ def run_retrying(
                 recovered = None
             if recovered is not None:
                 return recovered
+        if budget.remaining() <= delay:
+            if last.queue_full:  # sbatch waited on a full queue until its timeout
+                raise SlurmError(program, last.message, transient=False, timed_out=True)
+            raise unreachable(last, attempts, budget)
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_DELAY)
 
 
 def unreachable(error: SlurmError, attempts: int, budget: Budget) -> DriverError:
