@@ -148,3 +148,27 @@ def test_full_queues_and_submit_limits_are_recognised_and_not_retried(
         submit_limit,
         False,
     )
+
+
+def test_a_refused_connection_is_not_looked_up_and_costs_only_the_budget(fake_bin: Path) -> None:
+    """The controller is down: no job can exist, so no squeue per attempt, and no overrun."""
+    fake(
+        fake_bin,
+        "sbatch",
+        'echo "sbatch: error: Batch job submission failed: Unable to contact slurm controller'
+        ' (connect failure)" >&2; sleep 0.5; exit 1',
+    )
+    looked_up: list[int] = []
+
+    def recover() -> Output | None:
+        looked_up.append(1)
+        return None
+
+    started = time.monotonic()
+    with pytest.raises(DriverError, match="cannot reach the Slurm controller"):
+        commands.run_retrying(
+            "sbatch", [], budget=Budget(2.0), recover=recover, attempt_timeout=120
+        )
+    assert time.monotonic() - started < 3.5
+    assert looked_up == []
+    assert calls(fake_bin, "sbatch") >= 2

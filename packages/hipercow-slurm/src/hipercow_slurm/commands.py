@@ -90,6 +90,15 @@ class SlurmError(Exception):
         self.timed_out = timed_out
 
     @property
+    def answer_lost(self) -> bool:
+        """The request may have reached the controller and taken effect, its answer lost.
+
+        A timeout (ours, or Slurm's "Socket timed out on send/recv") leaves that
+        open; a refused connection ("connect failure") does not.
+        """
+        return self.timed_out or "timed out" in self.message.lower()
+
+    @property
     def queue_full(self) -> bool:
         """The cluster holds as many jobs as it may (MaxJobCount)."""
         return is_queue_full(self.message)
@@ -205,20 +214,24 @@ def run_retrying(
 ) -> Output:
     """Run a command, retrying transient failures with back-off until the budget is spent.
 
-    Each attempt may take `attempt_timeout` seconds (default: what is left
-    of the budget), so a slow command is not cut short by the ones before it.
-    `recover` is asked after every failed attempt whether it had in fact
-    taken effect (a submission whose answer was lost in a timeout), even
-    when the budget is spent, and its answer, if any, is returned instead of
-    running the command again. A permanent failure is raised at once; a
-    transient one that outlasts the budget becomes a DriverError saying the
-    scheduler cannot be reached, whose message keeps what Slurm last said.
+    The first attempt may take `attempt_timeout` seconds (default: the
+    budget), so a slow but working controller is not cut short; retries
+    get at most what is left of the budget, so a controller that is down
+    costs the budget and not a multiple of it. `recover` is asked after an
+    attempt that timed out whether it had in fact taken effect (a
+    submission whose answer was lost), even when the budget is spent, and
+    its answer, if any, is returned instead of running the command again;
+    a refused connection took no effect, so it is not asked then. A
+    permanent failure is raised at once; a transient one that outlasts the
+    budget becomes a DriverError saying the scheduler cannot be reached,
+    whose message keeps what Slurm last said.
     """
     delay = FIRST_DELAY
     attempts = 0
     while True:
         attempts += 1
-        timeout = attempt_timeout if attempt_timeout is not None else budget.remaining()
+        first = attempt_timeout if attempt_timeout is not None else budget.remaining()
+        timeout = first if attempts == 1 else min(first, budget.remaining())
         try:
             return run(program, args, timeout=max(timeout, 1.0))
         except SlurmError as e:
@@ -226,7 +239,7 @@ def run_retrying(
                 raise
             last = e
         log.info("slurm command failed, will retry", program=program, error=last.message)
-        if recover is not None:
+        if recover is not None and last.answer_lost:
             try:
                 recovered = recover()
             except SlurmError:
