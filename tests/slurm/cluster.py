@@ -52,8 +52,11 @@ def cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with FileLock(str(shared / "slurm-cluster-session.lock")):
         state = json.loads(state_file.read_text()) if state_file.exists() else {"users": 0}
         if state["users"] == 0:
-            state["started_here"] = not cluster_is_up()
-            cluster_tool("start")
+            # Under the access lock: a disruptive test of another run may have stopped
+            # the controller on purpose, and a start now would bring it back under it.
+            with cluster_access(exclusive=False):
+                state["started_here"] = not cluster_is_up()
+                cluster_tool("start")
         state["users"] += 1
         state_file.write_text(json.dumps(state))
     try:
