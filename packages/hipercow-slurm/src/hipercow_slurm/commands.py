@@ -33,6 +33,7 @@ SBATCH_TIMEOUT = 120.0
 DEFAULT_TIMEOUT = 60.0
 FIRST_DELAY = 0.5
 MAX_DELAY = 4.0
+MIN_ATTEMPT = 5.0  # seconds: a Slurm client gives up on a down controller after ~10
 
 # Lower-case fragments of Slurm client messages for failures that go away by themselves.
 TRANSIENT_MESSAGES = (
@@ -246,7 +247,9 @@ def run_retrying(
                 recovered = None
             if recovered is not None:
                 return recovered
-        if budget.remaining() <= delay:
+        # An attempt with only a moment left would be cut off by our own timeout, which
+        # says less than Slurm's last words and makes a lost answer to look for.
+        if budget.remaining() <= delay + min(MIN_ATTEMPT, budget.seconds / 4):
             if last.queue_full:  # sbatch waited on a full queue until its timeout
                 raise SlurmError(program, last.message, transient=False, timed_out=True)
             raise unreachable(last, attempts, budget)
@@ -257,6 +260,7 @@ def run_retrying(
 def unreachable(error: SlurmError, attempts: int, budget: Budget) -> DriverError:
     """The error a user sees when Slurm stayed unreachable for the whole budget."""
     detail = error.message.strip().splitlines()[-1] if error.message.strip() else "no answer"
+    detail = detail.removeprefix(f"{error.program}: error: ")
     tries = "once" if attempts == 1 else f"{attempts} times"
     return SchedulerUnavailableError(
         f"cannot reach the Slurm controller: '{error.program}' failed {tries} "
