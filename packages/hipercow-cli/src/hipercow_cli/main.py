@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 import typer.core
 
 from hipercow_cli import output
+from hipercow_cli.completion import COMPLETE_VAR
 from hipercow_cli.errors import report, want_traceback
 from hipercow_core import __version__
 
@@ -92,14 +94,17 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _root_app() -> typer.Typer:
+def _root_app(with_completion: bool) -> typer.Typer:
+    """The root command; `with_completion` adds typer's completion (about 8 ms of imports)."""
     app = typer.Typer(
         cls=_OrderedGroup,
         name="hipercow",
         help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        # --install-completion / --show-completion, and answering the shell;
+        # values come from `hipercow_cli.completion`
+        add_completion=with_completion,
         # click already suggests a close command name; typer's own would repeat it
         suggest_commands=False,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -119,8 +124,10 @@ def command_for(argv: list[str]) -> typer.Typer:
     """
     from hipercow_core import plugins
 
-    app = _root_app()
     wanted = _command_in(argv)
+    # Only `hipercow` itself shows the completion options, so sub-commands do
+    # not pay for them; the shell asking for completions always needs them.
+    app = _root_app(with_completion=wanted is None or bool(os.environ.get(COMPLETE_VAR)))
     if wanted in BUILTIN_COMMANDS:
         _add_subcommands(app, [wanted] if wanted != "init" else [])
         return app
@@ -181,11 +188,30 @@ def _show_warning(
 _python_show_warning = warnings.showwarning
 
 
+def _words_for_attaching(args: list[str]) -> list[str]:
+    """The words that say which sub-command to attach: the shell's when it asks for completions.
+
+    The shell runs `hipercow` with no arguments and the command line in the
+    environment; reading it back keeps a TAB as quick as the command itself.
+    """
+    if any(a in ("--install-completion", "--show-completion") for a in args) or os.environ.get(
+        COMPLETE_VAR, ""
+    ).startswith("source"):
+        from hipercow_cli.completion import keep_our_order_in_bash
+
+        keep_our_order_in_bash()
+    if not os.environ.get(COMPLETE_VAR):
+        return args
+    from hipercow_cli.completion import command_words
+
+    return command_words()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else argv
-    app = command_for(args)
+    app = command_for(_words_for_attaching(args))
     try:
         app(args, prog_name="hipercow")
     except BrokenPipeError:

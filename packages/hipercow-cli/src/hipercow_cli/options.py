@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from hipercow_cli import completion
 from hipercow_core.resources import parse_resources
 from hipercow_core.schema import Resources
 
@@ -52,10 +53,18 @@ RequestedNodes = Annotated[
 Priority = Annotated[str | None, typer.Option(help="'low' or 'normal'.", rich_help_panel=RESOURCES)]
 Queue = Annotated[
     str | None,
-    typer.Option(help="Queue or partition (default: the cluster's).", rich_help_panel=RESOURCES),
+    typer.Option(
+        help="Queue or partition (default: the cluster's).",
+        rich_help_panel=RESOURCES,
+        autocompletion=completion.queues,
+    ),
 ]
 Driver = Annotated[
-    str | None, typer.Option(help="Driver to use (default: the configured one, or 'local').")
+    str | None,
+    typer.Option(
+        help="Driver to use (default: the configured one, or 'local').",
+        autocompletion=completion.driver_names,
+    ),
 ]
 
 

@@ -31,7 +31,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Name = Annotated[str, typer.Argument(help="Environment name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="Environment name.", show_default=False, autocompletion=cli.environment_names
+    ),
+]
 Packages = Annotated[
     list[str] | None,
     typer.Argument(help="Packages to install, e.g. numpy 'pandas>=2'.", show_default=False),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.commands.task import parse_since, parse_statuses
 from hipercow_cli.options import Json
 from hipercow_core.root import Root
@@ -23,7 +23,10 @@ def purge(
     older_than: Annotated[
         str | None, typer.Option(help="Only tasks created longer ago than this: 7d, 12h.")
     ] = None,
-    bundle: Annotated[str | None, typer.Option(help="Only tasks of this bundle.")] = None,
+    bundle: Annotated[
+        str | None,
+        typer.Option(help="Only tasks of this bundle.", autocompletion=completion.bundle_names),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would go; remove nothing.")
     ] = False,
