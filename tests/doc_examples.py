@@ -98,6 +98,10 @@ def read_page(path: Path) -> Page:
         if unknown:
             raise ExampleError(f"{path.name}: unknown service {unknown} (known: {SERVICES})")
         page.services += services
+    for number, line in enumerate(lines):
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if _MARK.match(line) and not _FENCE.match(following):
+            raise ExampleError(f"{path.name}:{number + 1}: a mark must be just above its block")
     i = 0
     while i < len(lines):
         opened = _FENCE.match(lines[i])

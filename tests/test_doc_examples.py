@@ -101,3 +101,8 @@ def test_a_mistyped_mark_is_refused(tmp_path: Path) -> None:
     broken = _copy(tmp_path, "drivers/slurm.md", "needs slurm", "needs slrum")
     with pytest.raises(ExampleError, match="'needs slrum': it may need one of"):
         read_page(broken)
+    astray = _copy(
+        tmp_path / "astray", "tasks.md", "<!-- example: fails -->\n", "<!-- example: fails -->\n\n"
+    )
+    with pytest.raises(ExampleError, match=r"tasks\.md:\d+: a mark must be just above its block"):
+        read_page(astray)
