@@ -194,12 +194,6 @@ def _words_for_attaching(args: list[str]) -> list[str]:
     The shell runs `hipercow` with no arguments and the command line in the
     environment; reading it back keeps a TAB as quick as the command itself.
     """
-    if any(a in ("--install-completion", "--show-completion") for a in args) or os.environ.get(
-        COMPLETE_VAR, ""
-    ).startswith("source"):
-        from hipercow_cli.completion import keep_our_order_in_bash
-
-        keep_our_order_in_bash()
     if not os.environ.get(COMPLETE_VAR):
         return args
     from hipercow_cli.completion import command_words
@@ -207,10 +201,20 @@ def _words_for_attaching(args: list[str]) -> list[str]:
     return command_words()
 
 
+def _writes_completion_script(args: list[str]) -> bool:
+    """Whether this run installs or prints the shell's completion script."""
+    shown = any(a in ("--install-completion", "--show-completion") for a in args)
+    return shown or os.environ.get(COMPLETE_VAR, "").startswith("source")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else argv
+    if _writes_completion_script(args):
+        from hipercow_cli.completion import keep_our_order_in_bash
+
+        keep_our_order_in_bash()
     app = command_for(_words_for_attaching(args))
     try:
         app(args, prog_name="hipercow")
