@@ -15,7 +15,6 @@ attaches only the sub-command being completed, as it does for a normal run.
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Callable, Iterable
 
 import click
@@ -46,6 +45,8 @@ def command_words() -> list[str]:
 
 
 def _split(line: str) -> list[str]:
+    import shlex  # only while completing: `hipercow_cli.main` imports this module
+
     try:
         return shlex.split(line)
     except ValueError:  # an unclosed quote, mid-word

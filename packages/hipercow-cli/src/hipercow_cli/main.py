@@ -94,8 +94,7 @@ def _command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _root_app(with_completion: bool) -> typer.Typer:
-    """The root command; `with_completion` adds typer's completion (about 8 ms of imports)."""
+def _root_app() -> typer.Typer:
     app = typer.Typer(
         cls=_OrderedGroup,
         name="hipercow",
@@ -104,7 +103,7 @@ def _root_app(with_completion: bool) -> typer.Typer:
         pretty_exceptions_enable=False,
         # --install-completion / --show-completion, and answering the shell;
         # values come from `hipercow_cli.completion`
-        add_completion=with_completion,
+        add_completion=True,
         # click already suggests a close command name; typer's own would repeat it
         suggest_commands=False,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -124,10 +123,8 @@ def command_for(argv: list[str]) -> typer.Typer:
     """
     from hipercow_core import plugins
 
+    app = _root_app()
     wanted = _command_in(argv)
-    # Only `hipercow` itself shows the completion options, so sub-commands do
-    # not pay for them; the shell asking for completions always needs them.
-    app = _root_app(with_completion=wanted is None or bool(os.environ.get(COMPLETE_VAR)))
     if wanted in BUILTIN_COMMANDS:
         _add_subcommands(app, [wanted] if wanted != "init" else [])
         return app
