@@ -77,6 +77,13 @@ def test_bundle_names_commands_and_options(project: Root, ids: list[str]) -> Non
     assert "--fail-early" in complete(project, "hipercow bundle wait --")
     assert "local" in complete(project, "hipercow driver configure ")
     assert complete(project, "hipercow task create --environment ") == ["empty"]
+    assert complete(project, "hipercow task list --status success,fa") == ["success,failure"]
+    assert complete(project, "hipercow environment new x --engine ") == [
+        "conda",
+        "empty",
+        "pip",
+        "uv",
+    ]
 
 
 def test_outside_a_root_nothing_is_offered(tmp_path: Path) -> None:

@@ -226,3 +226,14 @@ def test_json_verbose_and_help(empty_dir: Path, monkeypatch: pytest.MonkeyPatch)
     for command in ("run", "history", "compare", "check", "log"):
         assert command in helped
     assert "--json" in provision(empty_dir, "compare", "-h").stdout
+    assert "--install-completion" in helped  # typer's completion, as for hipercow
+    completing = {
+        **{k: v for k, v in os.environ.items() if k != "HIPERCOW_PROVISION_HISTORY"},
+        "_HIPERCOW_PROVISION_COMPLETE": "complete_bash",
+        "COMP_WORDS": "hipercow-provision c",
+        "COMP_CWORD": "1",
+    }
+    offered = subprocess.run(
+        [str(SCRIPT)], cwd=empty_dir, env=completing, capture_output=True, text=True, check=True
+    )
+    assert offered.stdout.split() == ["compare", "check"]

@@ -117,6 +117,30 @@ def driver_names(incomplete: str) -> Offered:
     return _safely(find, incomplete)
 
 
+def statuses(incomplete: str) -> Offered:
+    """Task statuses, for `--status`, which also takes a comma-separated list: the last is completed."""
+
+    def find() -> Iterable[tuple[str, str]]:
+        from hipercow_core.schema import TaskStatus
+
+        done, _, _ = incomplete.rpartition(",")
+        given = f"{done}," if done else ""
+        return ((given + status.value, "status") for status in TaskStatus)
+
+    return _safely(find, incomplete)
+
+
+def engines(incomplete: str) -> Offered:
+    """Environment engines installed (from the entry points)."""
+
+    def find() -> Iterable[tuple[str, str]]:
+        from hipercow_core.environments import available_engines
+
+        return ((name, "engine") for name in available_engines())
+
+    return _safely(find, incomplete)
+
+
 def queues(ctx: click.Context, incomplete: str) -> Offered:
     """Queues of the driver the command uses (`--driver`, else the configured one).
 

@@ -16,7 +16,7 @@ the answer with the helpers below; errors are raised as
 command never prints its own "Error:" line.
 
 Values for shell completion (`task_ids`, `bundle_names`, `environment_names`,
-`driver_names`, `queues`) go in a parameter's `autocompletion=`.
+`driver_names`, `engines`, `statuses`, `queues`) go in a parameter's `autocompletion=`.
 
 Everything else in `hipercow_cli` (`output`, `options`, `commands.*`) may
 change without notice; these names are kept stable.
@@ -27,8 +27,10 @@ from __future__ import annotations
 from hipercow_cli.completion import (
     bundle_names,
     driver_names,
+    engines,
     environment_names,
     queues,
+    statuses,
     task_ids,
 )
 from hipercow_cli.errors import report, want_traceback
@@ -71,6 +73,7 @@ __all__ = [
     "driver_names",
     "emit_json",
     "emit_json_value",
+    "engines",
     "environment_names",
     "err",
     "failed",
@@ -87,6 +90,7 @@ __all__ = [
     "show_time",
     "spinner",
     "status_text",
+    "statuses",
     "styled",
     "success",
     "table",

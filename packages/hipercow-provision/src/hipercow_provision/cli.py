@@ -39,7 +39,7 @@ app = typer.Typer(
     help="Build a Python environment at a prefix and keep a history of every attempt.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     suggest_commands=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -125,7 +125,11 @@ def _inputs(
 def new(
     name: Name,
     engine: Annotated[
-        str, typer.Option(help="How it is built: uv (default), pip, conda, or empty.")
+        str,
+        typer.Option(
+            help="How it is built: uv (default), pip, conda, or empty.",
+            autocompletion=cli.engines,
+        ),
     ] = "uv",
     python: Annotated[
         str | None,

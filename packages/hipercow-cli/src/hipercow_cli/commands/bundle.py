@@ -147,7 +147,9 @@ def retry(
     status_filter: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", help="Retry tasks with these statuses (default: failure,cancelled)."
+            "--status",
+            help="Retry tasks with these statuses (default: failure,cancelled).",
+            autocompletion=completion.statuses,
         ),
     ] = None,
     driver: Driver = None,

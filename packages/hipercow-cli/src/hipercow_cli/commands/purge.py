@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 def purge(
     status_filter: Annotated[
         list[str] | None,
-        typer.Option("--status", help="Only tasks with these statuses (default: all finished)."),
+        typer.Option(
+            "--status",
+            help="Only tasks with these statuses (default: all finished).",
+            autocompletion=completion.statuses,
+        ),
     ] = None,
     older_than: Annotated[
         str | None, typer.Option(help="Only tasks created longer ago than this: 7d, 12h.")

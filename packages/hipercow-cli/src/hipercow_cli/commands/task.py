@@ -577,7 +577,9 @@ def list_(
     status_filter: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", help="Only tasks with this status (repeatable, or comma-separated)."
+            "--status",
+            help="Only tasks with this status (repeatable, or comma-separated).",
+            autocompletion=completion.statuses,
         ),
     ] = None,
     since: Annotated[
