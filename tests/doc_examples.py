@@ -45,6 +45,9 @@ NEEDS = ("slurm", "windows-hpc", "conda-forge", "install")
 .ci/run does, from a clean machine)."""
 SERVICES = ("redis",)
 
+FAILS_SUCCEEDED = 97
+"""The page script's exit code when a block marked 'fails' exited 0."""
+
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+)(?P<info>[^`]*)$")
 _MARK = re.compile(r"^\s*<!--\s*example:\s*(?P<mark>.*?)\s*-->\s*$")
 _PAGE_MARK = re.compile(r"<!--\s*examples:\s*(?P<services>.*?)\s*-->")
@@ -151,9 +154,10 @@ def _script(page: Page, scratch: Path) -> str:
     """One bash script running the page's blocks in order, each block's output kept in a file."""
     parts = ["set -euo pipefail"]
     for number, block in enumerate(page.blocks):
-        kind = (block.mark or "").split()[0] if block.mark else None
+        words = (block.mark or "").split()
+        kind = words[0] if words else None
         if kind == "file":
-            path = shlex.quote(block.mark.split()[1])  # type: ignore[union-attr]
+            path = shlex.quote(words[1])
             (scratch / f"{number}.content").write_text(block.text)
             parts.append(f'mkdir -p "$(dirname {path})"; cp "$DOC/{number}.content" {path}')
             continue
@@ -167,7 +171,7 @@ def _script(page: Page, scratch: Path) -> str:
         parts.append(f'echo {number} > "$DOC/current"')
         run = f'source "$DOC/{number}.sh" > "$DOC/{number}.out" 2>&1 < /dev/null'
         if kind == "fails":
-            parts.append(f'if ( {run} ); then echo {number} > "$DOC/succeeded"; exit 97; fi')
+            parts.append(f"if ( {run} ); then exit {FAILS_SUCCEEDED}; fi")
         else:
             parts.append(run)
     parts.append('echo done > "$DOC/current"')
@@ -220,7 +224,7 @@ def run_page(page: Page, workdir: Path, extra_env: dict[str, str] | None = None)
         number = int(current) if current.isdigit() else 0
         block = page.blocks[number]
         said = _output(scratch, number)
-        if done.returncode == 97:
+        if done.returncode == FAILS_SUCCEEDED:
             raise ExampleError(f"{block.where}: marked 'fails' but exited 0\n{said}")
         raise ExampleError(
             f"{block.where}: exited {done.returncode}\n--- the block:\n{block.text}"
