@@ -14,8 +14,9 @@ import typer.core
 
 from hipercow_cli import output
 from hipercow_cli.completion import COMPLETE_VAR
-from hipercow_cli.errors import report, want_traceback
+from hipercow_cli.errors import check_arguments, report, want_traceback
 from hipercow_core import __version__
+from hipercow_core.errors import HipercowError
 
 # The order `hipercow --help` lists commands in: ours, with the places of the
 # plugins hipercow's own packages add (`environment` from hipercow-provision);
@@ -208,6 +209,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else argv
+    try:
+        check_arguments(args)
+    except HipercowError as e:
+        sys.exit(report(e))
     if _writes_completion_script(args):
         from hipercow_cli.completion import keep_our_order_in_bash
 

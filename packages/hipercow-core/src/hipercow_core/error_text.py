@@ -32,10 +32,16 @@ def want_traceback() -> bool:
 def error_text(error: BaseException, colour: bool = False) -> tuple[str, int]:
     """The lines to show for `error` (ending in a newline) and the exit code to use.
 
-    A `HipercowError` is its message and, indented below it, its hint; anything
-    else is named as a bug, with how to see the traceback.
+    A `HipercowError` is its message and, indented below it, its hint; so is
+    an `OSError` that a full disk, a quota or a read-only share explains
+    (`fsutil.storage_error`). Anything else is named as a bug, with how to see
+    the traceback.
     """
     label = "\x1b[31mError:\x1b[0m" if colour else "Error:"
+    if isinstance(error, OSError):
+        from hipercow_core.fsutil import storage_error
+
+        error = storage_error(error) or error
     if isinstance(error, HipercowError):
         hint = f"  {error.hint}\n" if error.hint else ""
         return f"{label} {error.message}\n{hint}", EXIT_ERROR
