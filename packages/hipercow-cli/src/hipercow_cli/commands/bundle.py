@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.commands.task import NoFollow, parse_statuses
 from hipercow_cli.options import Driver, Json, Timeout
 from hipercow_core import bundle_tasks, bundles
@@ -18,7 +18,10 @@ app = typer.Typer(
     help="Groups of tasks made together: status, wait, retry, logs.", no_args_is_help=True
 )
 
-BundleName = Annotated[str, typer.Argument(help="Bundle name.", show_default=False)]
+BundleName = Annotated[
+    str,
+    typer.Argument(help="Bundle name.", show_default=False, autocompletion=completion.bundle_names),
+]
 
 
 def show_data(values: dict[str, str] | None) -> str:
@@ -149,7 +152,9 @@ def retry(
     status_filter: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", help="Retry tasks with these statuses (default: failure,cancelled)."
+            "--status",
+            help="Retry tasks with these statuses (default: failure,cancelled).",
+            autocompletion=completion.statuses,
         ),
     ] = None,
     driver: Driver = None,
