@@ -9,7 +9,7 @@ not to, since a retried task stands for the work the bundle was made for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -25,7 +25,7 @@ from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import InvalidInputError
 from hipercow_core.retry import retry_tasks
 from hipercow_core.root import Root
-from hipercow_core.schema import Bundle, TaskStatus
+from hipercow_core.schema import Bundle, DataValue, TaskStatus
 from hipercow_core.store import file_statuses
 from hipercow_core.tasks import (
     TaskSpec,
@@ -56,7 +56,7 @@ def create_bundle(
     command: Sequence[str] = (),
     driver: str | None = None,
     submit: bool = True,
-    data: Sequence[dict[str, str]] = (),
+    data: Sequence[Mapping[str, DataValue]] = (),
 ) -> Bundle:
     """Create tasks as one bundle, record it, then submit them in one batch.
 
@@ -74,7 +74,9 @@ def create_bundle(
     except BaseException:
         bundle_path(root, reserved.name).unlink(missing_ok=True)
         raise
-    bundle = msgspec.structs.replace(reserved, task_ids=tuple(ids), data=tuple(data))
+    bundle = msgspec.structs.replace(
+        reserved, task_ids=tuple(ids), data=tuple(dict(row) for row in data)
+    )
     replace_bundle(root, bundle)
     if submit and ids:
         submit_with(root, get_driver(root, driver), ids)

@@ -22,7 +22,7 @@ from hipercow_core.errors import InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes, write_once
 from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
-from hipercow_core.schema import Bundle, TaskStatus
+from hipercow_core.schema import Bundle, DataValue, TaskStatus
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -199,7 +199,7 @@ def list_bundles(root: Root) -> list[Bundle]:
     return sorted(found, key=lambda b: b.created, reverse=True)
 
 
-def data_of(bundle: Bundle) -> dict[str, dict[str, str]]:
+def data_of(bundle: Bundle) -> dict[str, dict[str, DataValue]]:
     """Each task's data values by task id (empty for bundles made before they were kept)."""
     return dict(zip(bundle.task_ids, bundle.data, strict=False))
 
