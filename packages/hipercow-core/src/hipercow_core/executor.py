@@ -139,12 +139,24 @@ class _Watcher:
             try:
                 found = self.rounds.round(ids)
             except HipercowError:
-                found = {}
+                found = {}  # e.g. a scheduler that cannot be asked just now: try next round
+            except Exception as e:
+                self._fail_all(e)  # never leave futures waiting on a watcher that is gone
+                return
             for task_id, (latest, status) in found.items():
                 if status.is_terminal or status == TaskStatus.MISSING:
                     self._settle(self.pending[task_id], latest, status)
             self.wake.wait(FILE_POLL)
             self.wake.clear()
+
+    def _fail_all(self, error: Exception) -> None:
+        with self.lock:
+            futures = [f for f in self.pending.values() if not f.done()]
+            self.pending.clear()
+            self.thread = None
+        for future in futures:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(error)
 
     def _settle(self, future: TaskFuture, latest: str, status: TaskStatus) -> None:
         if status == TaskStatus.CANCELLED:

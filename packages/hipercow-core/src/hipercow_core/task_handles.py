@@ -127,7 +127,8 @@ class Task:
 
     def cancel(self) -> bool:
         """Cancel it (its latest retry) if unfinished; True if this call cancelled it."""
-        return cancel_tasks(self.root, [self.latest()])[self.latest()]
+        latest = self.latest()
+        return cancel_tasks(self.root, [latest])[latest]
 
     def log(self, *, outer: bool = False, follow: bool = True) -> str | None:
         """Its output so far (or, with `outer`, the scheduler's log); None if there is none yet."""
