@@ -408,3 +408,17 @@ def python_blocks(text: str) -> list[str]:
         elif current is not None:
             current.append(line)
     return blocks
+
+
+def test_map_over_nothing_makes_no_bundle_and_map_timeout_counts_from_the_call(
+    project: Root, executor: HipercowExecutor
+) -> None:
+    empty = executor.map(square, [])
+    assert list(empty) == [] and empty.bundle is None
+    assert not list((project.path / "bundles").glob("*.json"))
+    slow = executor.map(time.sleep, [600], timeout=0.5)
+    with pytest.raises(TimeoutError):
+        next(slow)
+    # the executor's watcher may see the cancel first; it is still this call's cancel
+    assert slow.bundle.cancel() == {slow.futures[0].task.id: True}
+    assert slow.futures[0].task.status() == TaskStatus.CANCELLED

@@ -15,6 +15,7 @@ tasks belong to the root, and outlive the Python process that made them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
@@ -69,19 +70,24 @@ class MapResults(Iterator[Any]):
     """
 
     def __init__(
-        self, bundle_name: str, root: Root, futures: list[TaskFuture], timeout: float | None
+        self,
+        bundle_name: str | None,
+        root: Root,
+        futures: list[TaskFuture],
+        timeout: float | None,
     ) -> None:
         self.bundle_name = bundle_name
         self.root = root
         self.futures = futures
-        self._timeout = timeout
+        self._deadline = None if timeout is None else time.monotonic() + timeout
         self._next = 0
 
     @property
     def bundle(self) -> Any:
+        """The bundle of the map's tasks (None for a map over nothing, which makes none)."""
         from hipercow_core.bundle_handles import Bundle
 
-        return Bundle(self.root, self.bundle_name)
+        return None if self.bundle_name is None else Bundle(self.root, self.bundle_name)
 
     def __iter__(self) -> MapResults:
         return self
@@ -91,7 +97,8 @@ class MapResults(Iterator[Any]):
             raise StopIteration
         future = self.futures[self._next]
         self._next += 1
-        return future.result(self._timeout)
+        left = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+        return future.result(left)
 
     def __len__(self) -> int:
         return len(self.futures)
@@ -228,13 +235,16 @@ class HipercowExecutor(Executor):
     ) -> MapResults:
         """`fn` over the iterables' items as one bundle, sent in one driver submission.
 
-        Values come back in order. `name` names the bundle (default: a readable
+        Values come back in order; `timeout` counts from this call, as in
+        `Executor.map`. Leaving the iteration early cancels nothing. `name` names the bundle (default: a readable
         random one), which `hipercow bundle ...` and `Bundle(root, name)` then
         know; each task's row of the bundle holds its arguments by parameter name.
         """
         del chunksize  # one task per call: the cluster, not a process pool, does the chunking
         self._refuse_after_shutdown()
         calls: list[Call] = [(args, {}) for args in zip(*iterables, strict=False)]
+        if not calls:
+            return MapResults(None, self.root, [], timeout)
         target = self._target(fn)
         specs = call_specs(target, calls, **self._spec_options())
         bundle = create_bundle(
