@@ -184,6 +184,7 @@ _python_show_warning = warnings.showwarning
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
+    output.never_fail_on_encoding()
     args = sys.argv[1:] if argv is None else argv
     app = command_for(args)
     try:

@@ -29,6 +29,13 @@ from typing import BinaryIO
 
 from hipercow_core import outcomes
 from hipercow_core.errors import HipercowError, SecretError
+from hipercow_core.processes import (
+    contain_own_tree,
+    runnable_command,
+    stop_signals,
+    stopper,
+    task_environment_defaults,
+)
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import (
@@ -66,8 +73,7 @@ def task_environment(
     env.update(secrets or {})
     env["HIPERCOW_TASK_ID"] = data.id
     env["HIPERCOW_ROOT"] = str(root.project)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+    return task_environment_defaults(env)
 
 
 def node_name() -> str:
@@ -87,7 +93,7 @@ def _finish(root: Root, task_id: str, code: int, reason: str | None = None) -> N
 def task_command(root: Root, data: TaskData) -> list[str]:
     """What to execute: a shell task's own command, or the Python executor for the others."""
     if data.kind == "shell":
-        return list(data.command)
+        return runnable_command(data.command)
     from hipercow_core.interpreters import pyexec_command
 
     return pyexec_command(root, data.id, data.environment)
@@ -127,11 +133,13 @@ def _wait(process: subprocess.Popen[bytes], log: int, secrets: dict[str, str]) -
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
+    stop = stopper(process)
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         _Stopped.signal = signum
-        process.send_signal(signum)
+        stop(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in stop_signals():
         signal.signal(sig, handler)
 
 
@@ -171,6 +179,7 @@ def _run(root: Root, task_id: str) -> int:
             FinishedMarker(TaskStatus.FAILURE, _now(), reason=outcomes.DEPENDENCY_FAILED),
         )
         return 1
+    contain_own_tree()
     mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid()))
     cwd = root.project / data.path
     with open(log_path(root, task_id), "ab", buffering=0) as log:

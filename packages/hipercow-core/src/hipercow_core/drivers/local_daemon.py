@@ -54,6 +54,7 @@ IDLE_SECONDS = 2.0
 class Running:
     process: subprocess.Popen[bytes]
     cores: int
+    create_time: float
 
 
 def _ended(code: int) -> str:
@@ -167,7 +168,7 @@ class Daemon:
             task_id,
             f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'})",
         )
-        self.running[task_id] = Running(process, cores)
+        self.running[task_id] = Running(process, cores, created)
 
     def reap(self) -> None:
         for task_id, running in list(self.running.items()):
@@ -184,7 +185,7 @@ class Daemon:
                 outcomes.failure(outcomes.LOST),
                 f"runner pid {running.process.pid} {_ended(code)} without recording an outcome",
             ):
-                kill_tree(running.process.pid, grace=0.5)
+                kill_tree(running.process.pid, grace=0.5, create_time=running.create_time)
 
     def step(self) -> bool:
         """One round of reaping and starting; True while there is work."""
