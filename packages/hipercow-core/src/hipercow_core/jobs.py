@@ -36,6 +36,7 @@ from hipercow_core.errors import (
     DriverError,
     SchedulerUnavailableError,
     SchedulerUnavailableWarning,
+    StorageError,
 )
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
@@ -320,7 +321,10 @@ def _reconcile_group(
     # Tasks without dependencies first, so a dependent sees a dependency that ended this poll.
     for task_id in sorted(ended, key=lambda t: bool(_depends_on(markers[t]))):
         depends_on = _depends_on(markers[task_id])
-        _settle_job(root, task_id, jobs[task_id], answers[task_id], backend.name, depends_on)
+        try:
+            _settle_job(root, task_id, jobs[task_id], answers[task_id], backend.name, depends_on)
+        except StorageError as e:  # reading must work on a full or read-only disk
+            log.info("outcome not recorded", task=task_id, reason=e.message)
         result[task_id] = file_status(root, task_id)
     waiting_on = {
         task_id: marker.depends_on

@@ -27,6 +27,7 @@ class TaskStatus(enum.StrEnum):
     FAILURE = "failure"
     CANCELLED = "cancelled"
     MISSING = "missing"
+    UNREADABLE = "unreadable"  # a file of the task is corrupt; the error names it
 
     @property
     def is_terminal(self) -> bool:
@@ -110,6 +111,7 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
     secrets: TaskSecrets | None = None
+    max_log_size: int | None = None  # bytes of output kept; None: the runner's default
 
 
 class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -184,6 +186,7 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     waited_seconds: float | None = None
     ran_seconds: float | None = None
     held_zone: str | None = None
+    log_truncated: bool = False
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):

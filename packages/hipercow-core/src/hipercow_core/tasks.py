@@ -56,6 +56,8 @@ from hipercow_core.store import (
 
 log = get_logger(__name__)
 
+LOG_TRUNCATED = "log.truncated"  # written by the runner when the output reached its cap
+
 _ENVVAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -74,6 +76,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     files: dict[str, bytes] = {}
     path: str | None = None
     secrets: TaskSecrets | None = None
+    max_log_size: int | None = None
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -91,6 +94,22 @@ def _check_secret_names(spec: TaskSpec) -> None:
         raise InvalidInputError(
             f"'{both[0]}' is given both as --env and as --secret", "Give it only once."
         )
+
+
+def _check_text(spec: TaskSpec) -> None:
+    """Commands and variables are stored as UTF-8: bytes that are not (from a command line
+    in another encoding) are refused, since they could not be written or run as given."""
+    texts = [("the command", t) for t in spec.command]
+    texts += [(f"--env {name}", value) for name, value in spec.envvars.items()]
+    for what, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "backslashreplace").decode()
+            raise InvalidInputError(
+                f"{what} holds bytes that are not UTF-8: '{shown}'",
+                "Write it in UTF-8 (e.g. set LANG=C.UTF-8 and retype it).",
+            ) from None
 
 
 def create_tasks(
@@ -125,6 +144,7 @@ def create_tasks(
             check_command(spec.command)
         _check_envvars(spec.envvars)
         _check_secret_names(spec)
+        _check_text(spec)
         assert cluster is not None
         if spec.resources not in validated:
             try:
@@ -151,6 +171,7 @@ def create_tasks(
                 depends_on=spec.depends_on,
                 payload=dict(spec.payload),
                 secrets=spec.secrets,
+                max_log_size=spec.max_log_size,
             )
         )
     _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
@@ -230,26 +251,34 @@ def _driver_of(root: Root, task_id: str) -> str | None:
 
 
 def tasks_status(
-    root: Root, ids: Iterable[str], *, reconcile: bool = True
+    root: Root, ids: Iterable[str], *, reconcile: bool = True, strict: bool = False
 ) -> dict[str, TaskStatus]:
-    """Statuses of many tasks; active ones are checked with their driver, batched."""
-    found = file_statuses(root, list(ids))
+    """Statuses of many tasks; active ones are checked with their driver, batched.
+
+    A task with a corrupt file is `unreadable`; with `strict` the error naming
+    the file is raised instead (for commands about that one task).
+    """
+    found = file_statuses(root, list(ids), strict=strict)
     result = {task_id: status for task_id, (_, status) in found.items()}
     return jobs.reconcile(root, result) if reconcile else result
 
 
 def followed_statuses(
-    root: Root, ids: Sequence[str], *, follow: bool = True
+    root: Root, ids: Sequence[str], *, follow: bool = True, strict: bool = False
 ) -> dict[str, tuple[str, TaskStatus]]:
-    """For each task, its latest retry (unless `follow=False`) and that retry's status."""
-    found = file_statuses(root, ids, follow=follow)
+    """For each task, its latest retry (unless `follow=False`) and that retry's status.
+
+    A task with a corrupt file (or a cycle of retries) is `unreadable`; with
+    `strict` the error naming the file is raised instead.
+    """
+    found = file_statuses(root, ids, follow=follow, strict=strict)
     latest = jobs.reconcile(root, dict(found.values()))
     return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
 
 
 def task_status(root: Root, task_id: str, *, reconcile: bool = True) -> TaskStatus:
     """One task's status; a malformed id raises, an unknown one is `missing`."""
-    return tasks_status(root, [task_id], reconcile=reconcile)[task_id]
+    return tasks_status(root, [task_id], reconcile=reconcile, strict=True)[task_id]
 
 
 def task_info(root: Root, task_id: str) -> TaskInfo:
@@ -280,6 +309,7 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         waited_seconds=waited,
         ran_seconds=ran,
         held_zone=submitted.held_zone if submitted else None,
+        log_truncated=(root.task_dir(task_id) / LOG_TRUNCATED).exists(),
     )
 
 

@@ -9,7 +9,7 @@ import typer
 
 from hipercow_cli import output
 from hipercow_cli.commands.task import NoFollow, parse_statuses
-from hipercow_cli.options import Driver, Json
+from hipercow_cli.options import Driver, Json, Timeout
 from hipercow_core import bundle_tasks, bundles
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
@@ -33,7 +33,9 @@ def show_counts(counts: dict[TaskStatus, int]) -> str:
 @app.command("list")
 def list_(as_json: Json = False) -> None:
     """Bundles of this root, newest first, with their tasks' statuses."""
-    rows = [(s.bundle, s.counts) for s in bundle_tasks.bundle_summaries(Root.find())]
+    root = Root.find()
+    rows = [(s.bundle, s.counts) for s in bundle_tasks.bundle_summaries(root)]
+    broken = bundles.scan_bundles(root)[1]
     if as_json:
         output.emit_json(
             [
@@ -45,12 +47,15 @@ def list_(as_json: Json = False) -> None:
                 }
                 for b, c in rows
             ]
+            + [{"name": n, "status": "unreadable", "problem": p} for n, p in broken.items()]
         )
         return
     for b, counts in rows:
         output.out(
             f"{b.name:<24} {output.show_time(b.created)}  {len(b.task_ids):>6} tasks  {show_counts(counts)}"
         )
+    for bundle_name, problem in sorted(broken.items()):
+        output.out(f"{bundle_name:<24} {output.status_text('unreadable')}  {problem}")
 
 
 @app.command("status")
@@ -105,7 +110,7 @@ def status(
 @app.command("wait")
 def wait(
     name: BundleName,
-    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
+    timeout: Timeout = None,
     fail_early: Annotated[
         bool, typer.Option("--fail-early", help="Stop at the first task that does not succeed.")
     ] = False,
