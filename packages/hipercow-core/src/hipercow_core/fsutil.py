@@ -38,6 +38,10 @@ _STORAGE_ERRNOS = {
 }
 
 
+#: A failed hard link that means the disk refuses writes, not that links are unsupported.
+_DISK_REFUSALS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def storage_error(error: OSError, path: object = None) -> StorageError | None:
     """The disk's refusal as a two-line error naming the path, or None for other failures."""
     known = _STORAGE_ERRNOS.get(error.errno or 0)
@@ -129,11 +133,14 @@ def write_once(path: Path, data: bytes) -> bool:
     tmp = _write_temp(path, data)
     try:
         try:
-            with writing(path):
-                os.link(tmp, path)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        except OSError:
+        except OSError as e:
+            full = storage_error(e, path) if e.errno in _DISK_REFUSALS else None
+            if full is not None:
+                raise full from e
+            # Not a full disk: links are refused here (EPERM on FAT and some shares).
             # Filesystems without hard links: rename refuses to replace on
             # Windows; elsewhere check first, which is the best available.
             if not IS_WINDOWS and path.exists():

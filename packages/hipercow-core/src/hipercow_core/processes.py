@@ -227,3 +227,8 @@ def runnable_command(command: Sequence[str]) -> list[str]:
     if IS_WINDOWS and args and args[0].lower() in CMD_BUILTINS and shutil.which(args[0]) is None:
         return ["cmd.exe", "/d", "/c", *args]
     return args
+
+
+#: Flags every `os.open` of ours adds: never follow a link planted in the root, and
+#: binary mode (Windows opens text mode by default, writing "\r\n" for each "\n").
+OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)

@@ -33,6 +33,7 @@ from hipercow_core import outcomes
 from hipercow_core.errors import HipercowError, SecretError, UnsafePathError
 from hipercow_core.fsutil import no_links
 from hipercow_core.processes import (
+    OPEN_FLAGS,
     contain_own_tree,
     runnable_command,
     stop_signals,
@@ -72,7 +73,7 @@ EXIT_UNRECORDED = 75
 _RESULT_FILES = ("result.json", "result.pkl")
 MARKER_CHECK_SECONDS = 1.0
 _CHUNK = 1 << 16
-_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
 
 
 class _Stopped:

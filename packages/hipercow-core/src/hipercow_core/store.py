@@ -35,6 +35,7 @@ from hipercow_core.fsutil import (
     writing,
 )
 from hipercow_core.ids import validate_task_id
+from hipercow_core.processes import OPEN_FLAGS
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     FinishedMarker,
@@ -362,7 +363,7 @@ def append_note(root: Root, task_id: str, line: str) -> None:
     """
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
     path = _in_task_dir(root, task_id, NOTES)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
     with writing(path):
         fd = os.open(path, flags, 0o666)
         try:
