@@ -148,3 +148,50 @@ def test_no_process_at_all_is_not_alive() -> None:
         check=True,
     )
     assert not processes.process_alive(int(done.stdout), None)
+
+
+def test_a_reused_pid_is_left_alone(windows: list[tuple[int, int]], started: list[int]) -> None:
+    """`task status` of a task whose runner's pid now belongs to someone else kills nothing."""
+    leader, child = tree(started, leader_stays=True)
+    created = psutil.Process(leader.pid).create_time()
+    processes.kill_tree(leader.pid, grace=1, create_time=created - 100)  # another process's time
+    assert not gone(leader.pid) and not gone(child)
+    processes.kill_tree(leader.pid, grace=5, create_time=created)
+    assert gone(leader.pid) and gone(child)
+
+
+def test_processes_we_may_not_touch_are_skipped(
+    windows: list[tuple[int, int]], started: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child that became another user's (or a protected one) stops nothing else being killed."""
+    leader, child = tree(started, leader_stays=True)
+    real_terminate = psutil.Process.terminate
+
+    def refuse_for_child(self: psutil.Process) -> None:
+        if self.pid == child:
+            raise psutil.AccessDenied(self.pid)
+        real_terminate(self)
+
+    monkeypatch.setattr(psutil.Process, "terminate", refuse_for_child)
+    monkeypatch.setattr(psutil.Process, "kill", refuse_for_child)
+    processes.kill_tree(leader.pid, grace=1)
+    assert gone(leader.pid)
+    assert not gone(child)  # refused, and left alone
+    monkeypatch.undo()
+
+
+@pytest.mark.skipif(
+    sys.platform != "win32",
+    reason="POSIX re-parents orphans to init; Windows keeps their parent pid",
+)
+def test_windows_finds_the_orphans_of_a_gone_leader(
+    windows: list[tuple[int, int]], started: list[int]
+) -> None:
+    """Windows has no process groups: a dead runner's children are found by their parent pid."""
+    leader, child = tree(started, leader_stays=False)
+    created = psutil.Process(child).create_time() - 0.5
+    leader.wait(timeout=30)
+    assert not gone(child)
+    processes.kill_tree(leader.pid, grace=5, create_time=created)
+    wait_until(lambda: gone(child), timeout=10)
+    assert windows == []
