@@ -136,14 +136,17 @@ def test_a_task_outlives_the_command_that_submitted_it(hipercow: WinCli, project
     assert hipercow("task", "log", task_id).stdout.strip() == "done"
 
 
+#: A task that starts a child (its pid in pids.txt) and then waits.
+TREE = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+    "open('pids.txt', 'w').write(f'{child.pid}')\n"
+    "time.sleep(120)\n"
+)
+
+
 def test_cancel_kills_the_whole_tree(winpy: WinPython, hipercow: WinCli, project: Path) -> None:
-    tree = (
-        "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-        "open('pids.txt', 'w').write(f'{child.pid}')\n"
-        "time.sleep(120)\n"
-    )
-    task_id = create(hipercow, "--", "python", "-c", tree)
+    task_id = create(hipercow, "--", "python", "-c", TREE)
     wait_until(lambda: (project / "pids.txt").exists() and (project / "pids.txt").read_text() != "")
     grandchild = int((project / "pids.txt").read_text())
     launch = json.loads(
@@ -155,14 +158,20 @@ def test_cancel_kills_the_whole_tree(winpy: WinPython, hipercow: WinCli, project
     wait_until(lambda: windows_alive(winpy, project, [launch["pid"], grandchild]) == [False, False])
 
 
-def test_a_killed_runner_is_lost(winpy: WinPython, hipercow: WinCli, project: Path) -> None:
-    task_id = create(hipercow, "--", "python", "-c", "import time; time.sleep(120)")
+def test_a_killed_runner_is_lost_and_leaves_no_orphans(
+    winpy: WinPython, hipercow: WinCli, project: Path
+) -> None:
+    """Defect 7: the runner's job object takes the task's tree with it when the runner dies."""
+    task_id = create(hipercow, "--", "python", "-c", TREE)
     local = project / "hipercow" / "tasks" / task_id[:2] / task_id[2:] / "local.json"
-    wait_until(local.exists)
+    wait_until(lambda: local.exists() and (project / "pids.txt").exists())
+    wait_until(lambda: (project / "pids.txt").read_text() != "")
+    grandchild = int((project / "pids.txt").read_text())
     runner = json.loads(local.read_text())["pid"]
     winpy.run("-c", f"import psutil; psutil.Process({runner}).kill()", cwd=project)
-    wait_until(lambda: status(hipercow, task_id) == "failure", timeout=30)
+    wait_until(lambda: status(hipercow, task_id) == "failure", timeout=60)
     assert "lost" in hipercow("task", "info", task_id).stdout
+    wait_until(lambda: windows_alive(winpy, project, [grandchild]) == [False], timeout=30)
 
 
 def test_queue_runs_one_at_a_time_within_max_cores(hipercow: WinCli, project: Path) -> None:
