@@ -130,8 +130,11 @@ def test_environment_and_working_directory(hipercow: WinCli, project: Path) -> N
 
 
 def test_a_task_outlives_the_command_that_submitted_it(hipercow: WinCli, project: Path) -> None:
-    task_id = create(hipercow, "--", "python", "-c", "import time; time.sleep(3); print('done')")
-    wait_until(lambda: status(hipercow, task_id) == "running", timeout=30)
+    """The task runs on after `task create` returned, until the test lets it finish."""
+    code = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.1)\nprint('done')\n"
+    task_id = create(hipercow, "--", "python", "-c", code)
+    wait_until(lambda: status(hipercow, task_id) == "running", timeout=60)
+    (project / "go").write_text("")
     assert finished(hipercow, task_id).code == 0
     assert hipercow("task", "log", task_id).stdout.strip() == "done"
 
