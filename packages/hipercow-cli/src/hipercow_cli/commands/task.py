@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.options import (
     Driver,
     Json,
@@ -28,15 +28,23 @@ from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
 
-TaskId = Annotated[str, typer.Argument(help="Task id.", show_default=False)]
-TaskIds = Annotated[list[str], typer.Argument(help="Task ids.", show_default=False)]
+TaskId = Annotated[
+    str,
+    typer.Argument(help="Task id.", show_default=False, autocompletion=completion.task_ids),
+]
+TaskIds = Annotated[
+    list[str],
+    typer.Argument(help="Task ids.", show_default=False, autocompletion=completion.task_ids),
+]
 NoFollow = Annotated[
     bool, typer.Option("--no-follow", help="This task itself, not its latest retry.")
 ]
 DependsOn = Annotated[
     list[str] | None,
     typer.Option(
-        "--depends-on", help="Run only after this task (or every task of this bundle) succeeded."
+        "--depends-on",
+        help="Run only after this task (or every task of this bundle) succeeded.",
+        autocompletion=completion.task_ids_and_bundles,
     ),
 ]
 
@@ -84,7 +92,10 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
 Env = Annotated[
     list[str] | None, typer.Option("--env", help="Environment variable NAME=VALUE (repeatable).")
 ]
-Environment = Annotated[str | None, typer.Option(help="Environment the task runs in.")]
+Environment = Annotated[
+    str | None,
+    typer.Option(help="Environment the task runs in.", autocompletion=completion.environment_names),
+]
 Wait = Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")]
 
 
@@ -303,7 +314,11 @@ def call(
 @app.command("submit")
 def submit(
     task_ids: Annotated[
-        list[str] | None, typer.Argument(help="Tasks to submit (default: every 'created' task).")
+        list[str] | None,
+        typer.Argument(
+            help="Tasks to submit (default: every 'created' task).",
+            autocompletion=completion.task_ids,
+        ),
     ] = None,
     driver: Driver = None,
     as_json: Json = False,
@@ -654,7 +669,9 @@ def list_(
     status_filter: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", help="Only tasks with this status (repeatable, or comma-separated)."
+            "--status",
+            help="Only tasks with this status (repeatable, or comma-separated).",
+            autocompletion=completion.statuses,
         ),
     ] = None,
     since: Annotated[
