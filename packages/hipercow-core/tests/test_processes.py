@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -195,3 +196,17 @@ def test_windows_finds_the_orphans_of_a_gone_leader(
     processes.kill_tree(leader.pid, grace=5, create_time=created)
     wait_until(lambda: gone(child), timeout=10)
     assert windows == []
+
+
+def test_windows_stops_the_task_tree_when_told_to_stop(
+    windows: list[tuple[int, int]], started: list[int]
+) -> None:
+    """Windows cannot forward SIGINT (ValueError) and its SIGTERM runs no handler: the tree goes."""
+    leader, child = tree(started, leader_stays=True)
+    processes.stopper(leader)(signal.SIGINT)  # type: ignore[arg-type]
+    assert gone(leader.pid) and gone(child)
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="SIGBREAK exists only on Windows")
+def test_windows_stops_on_ctrl_break_as_hpc_pack_cancels() -> None:
+    assert signal.SIGBREAK in processes.stop_signals()  # type: ignore[attr-defined,unused-ignore]
