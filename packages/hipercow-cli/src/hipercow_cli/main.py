@@ -208,6 +208,7 @@ def _writes_completion_script(args: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
+    output.never_fail_on_encoding()
     args = sys.argv[1:] if argv is None else argv
     try:
         check_arguments(args)

@@ -32,6 +32,14 @@ from typing import TYPE_CHECKING
 from hipercow_core import outcomes
 from hipercow_core.errors import HipercowError, SecretError, UnsafePathError
 from hipercow_core.fsutil import no_links
+from hipercow_core.processes import (
+    OPEN_FLAGS,
+    contain_own_tree,
+    runnable_command,
+    stop_signals,
+    stopper,
+    task_environment_defaults,
+)
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
 
@@ -65,7 +73,7 @@ EXIT_UNRECORDED = 75
 _RESULT_FILES = ("result.json", "result.pkl")
 MARKER_CHECK_SECONDS = 1.0
 _CHUNK = 1 << 16
-_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
 
 
 class _Stopped:
@@ -91,8 +99,7 @@ def task_environment(
     env.update(secrets or {})
     env["HIPERCOW_TASK_ID"] = data.id
     env["HIPERCOW_ROOT"] = str(root.project)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+    return task_environment_defaults(env)
 
 
 def node_name() -> str:
@@ -135,7 +142,7 @@ def _record(root: Root, task_id: str, marker: FinishedMarker) -> None:
 def task_command(root: Root, data: TaskData) -> list[str]:
     """What to execute: a shell task's own command, or the Python executor for the others."""
     if data.kind == "shell":
-        return list(data.command)
+        return runnable_command(data.command)
     from hipercow_core.interpreters import pyexec_command
 
     return pyexec_command(root, data.id, data.environment)
@@ -279,11 +286,13 @@ def _has_result(root: Root, task_id: str) -> bool:
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
+    stop = stopper(process)
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         _Stopped.signal = signum
-        process.send_signal(signum)
+        stop(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in stop_signals():
         signal.signal(sig, handler)
 
 
@@ -328,6 +337,7 @@ def _run(root: Root, task_id: str) -> int:
     except UnsafePathError as e:
         _finish(root, task_id, 1, "the task log is a symbolic link, which hipercow does not follow")
         raise e
+    contain_own_tree()
     running = RunningMarker(_now(), node_name(), os.getpid())
     mark_running(root, task_id, running)
     cwd = root.project / data.path

@@ -386,7 +386,7 @@ def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
     """A retry chain as a person reads it: 'failure → retried as ID: success'."""
     parts = [output.status_text(statuses[chain[0]])]
     parts.extend(f"retried as {t}: {output.status_text(statuses[t])}" for t in chain[1:])
-    return " → ".join(parts)
+    return output.mark(" → ", " -> ").join(parts)
 
 
 def outcome_rows(root: Root, task_id: str, own: TaskStatus) -> list[tuple[str, str]]:

@@ -36,7 +36,7 @@ from hipercow_core.drivers.protocol import (
 from hipercow_core.errors import HipercowWarning
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.log import get_logger
-from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
+from hipercow_core.processes import OPEN_FLAGS, kill_tree, process_alive, start_detached
 from hipercow_core.resources import zone_name
 from hipercow_core.root import Root, hostname
 from hipercow_core.schema import ClusterInfo, NodeInfo
@@ -47,7 +47,7 @@ LAUNCH_FILE = "local.json"
 OUTER_LOG = "local.log"
 CANCEL_FILE = "local-cancel"
 _QUEUED = "queued"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NOFOLLOW = OPEN_FLAGS
 DAEMON_START_FILE = "daemon-start.json"
 # How long a started daemon may take to hold its lock before another is started.
 DAEMON_START_SECONDS = 30.0
@@ -215,14 +215,13 @@ def ensure_daemon(root: Root) -> None:
     log.debug("starting local daemon", root=str(root.project))
     daemon_log = (state_dir(root) / "daemon.log").open("ab")
     with daemon_log:
-        process = subprocess.Popen(
+        process = start_detached(
             [sys.executable, "-m", "hipercow_core.drivers.local_daemon", str(root.project)],
             stdin=subprocess.DEVNULL,
             stdout=daemon_log,
             stderr=daemon_log,
             close_fds=True,
             env=base_environment(os.environ),  # never this shell's own variables
-            **detached_popen_kwargs(),
         )
     import psutil
 

@@ -50,7 +50,7 @@ from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError, StorageError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.jobs import settle
-from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
+from hipercow_core.processes import OPEN_FLAGS, detached_popen_kwargs, kill_tree, process_alive
 from hipercow_core.root import Root, hostname
 from hipercow_core.run import EXIT_UNRECORDED
 from hipercow_core.schema import TaskData
@@ -65,6 +65,7 @@ IDLE_SECONDS = 2.0
 class Running:
     process: subprocess.Popen[bytes]
     cores: int
+    create_time: float
 
 
 def _ended(code: int) -> str:
@@ -190,7 +191,7 @@ class Daemon:
         return pid is not None and started_runner_alive(pid, task_id)
 
     def launch(self, task_id: str, cores: int) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
         with open(os.open(log_path(self.root, task_id), flags, 0o666), "ab") as log:
             process = subprocess.Popen(
                 [
@@ -221,7 +222,7 @@ class Daemon:
             task_id,
             f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'})",
         )
-        self.running[task_id] = Running(process, cores)
+        self.running[task_id] = Running(process, cores, created)
 
     def reap(self) -> None:
         for task_id, running in list(self.running.items()):
@@ -255,7 +256,7 @@ class Daemon:
             outcome = outcomes.failure(outcomes.LOST)
             note = f"runner pid {running.process.pid} {_ended(code)} without recording an outcome"
         if settle(self.root, task_id, outcome, note):
-            kill_tree(running.process.pid, grace=0.5)
+            kill_tree(running.process.pid, grace=0.5, create_time=running.create_time)
 
     def step(self) -> bool:
         """One round of reaping and starting; True while there is work.
