@@ -9,7 +9,11 @@ the usual commands.
 from __future__ import annotations
 
 import json
+import site
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hpc_portal import PortalStandin
@@ -33,6 +37,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
+def node_python(directory: Path) -> Path:
+    """An interpreter at another path than this one's, with hipercow importable: the nodes'."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True)
+    (packages,) = directory.glob("lib/python3*/site-packages")
+    ours = site.getsitepackages()[0]  # a site dir, so that its own .pth files count too
+    (packages / "hipercow.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    return directory / "bin" / "python"
+
+
 def counts(hpc: PortalCli, bundle: str) -> dict[str, int]:
     found: dict[str, int] = {}
     for row in json.loads(hpc("bundle", "status", bundle, "--json").stdout):
@@ -48,9 +61,13 @@ def test_workers_as_linux_node_jobs_run_calls_and_shell_tasks(
     logged_in: Credentials,
     redis_url: str,
 ) -> None:
-    configure()
+    # The nodes' hipercow is not the submitting machine's: workers must run with theirs.
+    python = node_python(project.project.parent / "node-venv")
+    configure(linux_runner=f"{python} -m hipercow_core.run")
     (project.project / "jobs.py").write_text(
-        "def triple(x):\n    print('tripling', x)\n    return 3 * x\n"
+        "import sys\n\n"
+        "def triple(x):\n    print('tripling', x)\n    return 3 * x\n\n"
+        "def interpreter():\n    return sys.executable\n"
     )
     hpc("driver", "configure", "workers", f"redis_url={redis_url}", "heartbeat=1")
     started = json.loads(
@@ -66,6 +83,9 @@ def test_workers_as_linux_node_jobs_run_calls_and_shell_tasks(
         job = jobs[info["job_id"]]
         assert job["template"] == "LinuxNodes" and job["state"] == "Running"  # ... on Linux
 
+    asked = hpc("task", "call", "jobs:interpreter", "--driver", "workers", "--wait").stdout
+    asked_id = asked.split()[0]
+    assert json.loads(hpc("task", "result", asked_id, "--json").stdout) == str(python)
     hpc("bulk", "call", "jobs:triple", "--data", f"x=1..{CALLS}", "--name", "calls")
     hpc("bulk", "create", "--data", f"i=1..{SHELLS}", "--name", "shells", "--",
         "sh", "-c", "echo on node @i")  # fmt: skip
@@ -82,7 +102,7 @@ def test_workers_as_linux_node_jobs_run_calls_and_shell_tasks(
     assert hpc("task", "log", shells[9]["id"]).stdout == "on node 10\n"
     assert json.loads(hpc("task", "info", shells[9]["id"], "--json").stdout)["driver"] == "workers"
     done = {w["id"]: w["done"] for w in json.loads(hpc("worker", "status", "--json").stdout)}
-    assert sum(done[w] for w in started["workers"]) == CALLS + SHELLS
+    assert sum(done[w] for w in started["workers"]) == CALLS + SHELLS + 1  # and `interpreter`
 
     hpc("worker", "stop")
     for worker in started["workers"]:

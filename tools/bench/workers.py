@@ -98,7 +98,9 @@ class Peak:
                 workers = [
                     p
                     for p in psutil.process_iter(["cmdline", "cwd"])
-                    if "hipercow_workers.worker" in " ".join(p.info["cmdline"] or [])
+                    # a worker is a call task: the runner's pyexec child runs it (the
+                    # calls it takes run in its executor, not through pyexec)
+                    if "pyexec" in " ".join(p.info["cmdline"] or [])
                     and (p.info["cwd"] or "").startswith(marker)
                 ]
             for worker in workers:

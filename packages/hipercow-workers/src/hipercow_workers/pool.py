@@ -8,7 +8,6 @@ a worker's id is its task id and its log is that task's log. The CLI
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ import msgspec
 
 from hipercow_core.bundles import bundle_path, replace_bundle, save_bundle
 from hipercow_core.drivers.registry import DEFAULT_DRIVER, get_driver
+from hipercow_core.environments import EMPTY
 from hipercow_core.errors import InvalidInputError
+from hipercow_core.pytasks import DEFAULT_MAX_ARGS_SIZE, encode_arguments
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, TaskStatus
 from hipercow_core.store import task_exists
@@ -58,11 +59,17 @@ def cluster_driver_name(root: Root, wanted: str | None) -> str:
     return others[-1] if others else DEFAULT_DRIVER
 
 
-def worker_command(driver: WorkersDriver, idle_timeout: float) -> tuple[str, ...]:
-    return (
-        sys.executable,
-        "-m",
-        "hipercow_workers.worker",
+#: A worker is a `call` task of this, so it runs in hipercow's own interpreter on
+#: the node that runs it (as provisioning jobs do), not in a path of the submitting
+#: machine's, which a Windows laptop or another cluster does not have.
+WORKER_TARGET = "hipercow_workers.worker:run"
+
+
+def worker_arguments(
+    driver: WorkersDriver, idle_timeout: float, environment: str | None
+) -> list[str]:
+    """The worker's command-line arguments (`python -m hipercow_workers.worker --help`)."""
+    args = [
         "--redis",
         driver.options.redis_url,
         "--namespace",
@@ -71,7 +78,8 @@ def worker_command(driver: WorkersDriver, idle_timeout: float) -> tuple[str, ...
         f"{driver.options.heartbeat:g}",
         "--idle-timeout",
         f"{idle_timeout:g}",
-    )
+    ]
+    return [*args, "--environment", environment] if environment else args
 
 
 @dataclass(frozen=True)
@@ -99,12 +107,14 @@ def start_workers(
     pool = pool_driver(root)
     guarded(pool.options.redis_url, pool.redis.ping)  # fail before any task is made
     cluster = cluster_driver_name(root, driver)
-    command = worker_command(pool, idle_timeout)
-    reserved = save_bundle(root, [], name, command)
+    arguments = worker_arguments(pool, idle_timeout, environment)
+    reserved = save_bundle(root, [], name, ("worker", *arguments))
     spec = TaskSpec(
-        command=command,
+        command=(WORKER_TARGET,),
+        kind="call",
+        files=encode_arguments([arguments], {}, "json", DEFAULT_MAX_ARGS_SIZE),
         resources=resources or Resources(),
-        environment=environment,
+        environment=EMPTY,
         bundle=reserved.name,
     )
     try:

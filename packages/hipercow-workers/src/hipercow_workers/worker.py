@@ -530,5 +530,12 @@ def main(argv: list[str] | None = None) -> int:
     return Worker(settings).serve()
 
 
+def run(argv: list[str]) -> None:
+    """A worker as a `call` task (see `hipercow_workers.pool`): its exit code is its outcome."""
+    code = main(argv)
+    if code != 0:
+        raise SystemExit(code)
+
+
 if __name__ == "__main__":
     sys.exit(main())
