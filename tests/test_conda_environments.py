@@ -245,3 +245,25 @@ def test_compare_shows_a_rebuild_from_another_channel(
     assert cli("environment", "check", "bio", "mini-align=2.0", check=False).code == 1
     same = cli("environment", "check", "bio", "-c", mirror, "-c", conda_channel, "mini-align=2.0")
     assert same.code == 0
+
+
+def test_a_configured_conda_executable_is_what_the_local_build_runs(
+    cli: Cli, project: Root, conda_channel: str
+) -> None:
+    """`conda_executable` on the local driver: named at configure, run by the build.
+
+    No micromamba can be installed here, so the one named does not exist:
+    `driver configure` warns, the log shows the command line the build ran,
+    and the attempt fails saying which tool it could not run.
+    """
+    configured = cli("driver", "configure", "local", "conda_executable=/nonexistent/micromamba")
+    assert "'/nonexistent/micromamba' is not found on this machine" in configured.stderr
+    shown = json.loads(cli("driver", "show", "local", "--json").stdout)
+    assert shown["options"]["conda_executable"] == "/nonexistent/micromamba"
+    cli("environment", "new", "bio", "--engine", "conda", "--channel", conda_channel)
+    failed = cli("environment", "provision", "bio", "mini-align", check=False, timeout=300)
+    assert failed.code == 1 and "cannot run '/nonexistent/micromamba'" in failed.stderr
+    log = cli("environment", "log", "bio").stdout
+    assert "$ /nonexistent/micromamba create --yes --prefix " in log
+    cli("driver", "configure", "local", "conda_executable=")  # back to py-rattler
+    assert "Provisioned 'bio'" in cli("environment", "provision", "bio", "mini-align").stdout

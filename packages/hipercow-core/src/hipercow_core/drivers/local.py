@@ -10,6 +10,7 @@ detached, so tasks survive the command that submitted them.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -58,11 +59,17 @@ OVERSUBSCRIBE = 4
 
 
 class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
-    """`max_cores`: how many cores running tasks may use at once (default: all)."""
+    """`max_cores`: how many cores running tasks may use at once (default: all).
+
+    `conda_executable`: a micromamba, mamba or conda on this machine for conda
+    environments to be built with (default: py-rattler, no tool needed).
+    """
 
     max_cores: int | None = None
+    conda_executable: str | None = None
 
     def __post_init__(self) -> None:
+        self.conda_executable = self.conda_executable or None
         cores = os.cpu_count() or 1
         if self.max_cores is not None and not 1 <= self.max_cores <= OVERSUBSCRIBE * cores:
             raise ValueError(
@@ -75,6 +82,14 @@ class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
         note = oversubscribed(self)
         if note is not None:
             warnings.warn(note, HipercowWarning, stacklevel=2)
+        tool = self.conda_executable
+        if tool is not None and shutil.which(tool) is None:
+            warnings.warn(
+                f"conda_executable '{tool}' is not found on this machine: conda "
+                "environments will fail to build until it is (leave it out to use py-rattler)",
+                HipercowWarning,
+                stacklevel=2,
+            )
 
 
 def oversubscribed(options: LocalOptions) -> str | None:
