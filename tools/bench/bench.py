@@ -1,5 +1,6 @@
 """Entry point: `uv run python tools/bench/bench.py [--quick] [--case NAME] [--repeat N]`.
 
+`--case slurm-scale` (opt-in: it needs the Slurm cluster) is one of the harness cases;
 `--case workers` runs the worker pool's case (`tools/bench/workers.py`),
 `--case slurm-bundle` the Slurm case against submitit (`tools/bench/slurm_bundle.py`)
 and `--case executor-map` the executor against submitit's map_array

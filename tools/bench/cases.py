@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.bench import slurm_scale
 from tools.bench.conda import conda_floor, conda_ours, rattler_floor_tool
 from tools.bench.harness import Case, Prepared, Sample, Tool
 from tools.bench.prep import (
@@ -213,5 +214,20 @@ CASES: tuple[Case, ...] = (
         baseline=rattler_floor_tool,
         repeat=8,
         quick_repeat=3,
+    ),
+    Case(
+        name="slurm-scale",
+        summary=(
+            f"{slurm_scale.COUNT:,} held tasks to the real Slurm cluster: "
+            "`bulk create` against submitit's map_array"
+        ),
+        goal=1.0,
+        ours=slurm_scale.ours,
+        theirs=slurm_scale.submitit,
+        baseline=slurm_scale.submitit_tool,
+        around=slurm_scale.cluster_alone,
+        opt_in=True,
+        repeat=5,
+        quick_repeat=2,
     ),
 )

@@ -10,6 +10,7 @@ noisy neighbour on a shared 2-core machine slows both rather than one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -382,6 +384,11 @@ class Case:
     metric: Metric = "wall"
     baseline: Callable[[Runner], Tool] | None = None
     """The other side when it is not the earlier hipercow (e.g. a bare py-rattler script)."""
+    around: Callable[[], AbstractContextManager[None]] | None = None
+    """Held for the whole case, setups included: e.g. the Slurm cluster, alone and
+    configured for it."""
+    opt_in: bool = False
+    """Run only when named with --case (it needs what a plain run may not have: Slurm)."""
 
 
 # --------------------------------------------------------------------------- results
@@ -490,32 +497,38 @@ def run_case(case: Case, ours: Tool, theirs: Tool, repeat: int) -> CaseResult:
     """
     result = CaseResult(case, repeat)
     try:
-        log(f"[{case.name}] setting up ours")
-        result.ours = SideResult(ours, case.ours(ours))
-        if case.baseline is not None:
-            theirs = case.baseline(ours.runner)
-        log(f"[{case.name}] setting up {theirs.title}")
-        result.theirs = SideResult(theirs, case.theirs(theirs))
-        sides = (result.ours, result.theirs)
-        for side in sides:
-            warm = _run_once(side, f"{case.name}-{side.tool.key}-warmup")
-            check = side.prepared.check
-            complaint = check(warm.output()) if check is not None else None
-            if complaint is not None:
-                raise BenchError(f"{side.tool.key}: warm-up output is wrong: {complaint}")
-        for i in range(repeat):
-            order = sides if i % 2 == 0 else sides[::-1]
-            for side in order:
-                side.samples.append(_run_once(side, f"{case.name}-{side.tool.key}"))
-            log(
-                f"[{case.name}] {i + 1}/{repeat}  "
-                f"ours {result.ours.samples[-1].wall:.3f}s  "
-                f"theirs {result.theirs.samples[-1].wall:.3f}s"
-            )
+        with case.around() if case.around is not None else contextlib.nullcontext():
+            _run_sides(result, ours, theirs)
     except BenchError as e:
         result.error = str(e)
         log(f"[{case.name}] ERROR: {e}")
     return result
+
+
+def _run_sides(result: CaseResult, ours: Tool, theirs: Tool) -> None:
+    case, repeat = result.case, result.repeat
+    log(f"[{case.name}] setting up ours")
+    result.ours = SideResult(ours, case.ours(ours))
+    if case.baseline is not None:
+        theirs = case.baseline(ours.runner)
+    log(f"[{case.name}] setting up {theirs.title}")
+    result.theirs = SideResult(theirs, case.theirs(theirs))
+    sides = (result.ours, result.theirs)
+    for side in sides:
+        warm = _run_once(side, f"{case.name}-{side.tool.key}-warmup")
+        check = side.prepared.check
+        complaint = check(warm.output()) if check is not None else None
+        if complaint is not None:
+            raise BenchError(f"{side.tool.key}: warm-up output is wrong: {complaint}")
+    for i in range(repeat):
+        order = sides if i % 2 == 0 else sides[::-1]
+        for side in order:
+            side.samples.append(_run_once(side, f"{case.name}-{side.tool.key}"))
+        log(
+            f"[{case.name}] {i + 1}/{repeat}  "
+            f"ours {result.ours.samples[-1].wall:.3f}s  "
+            f"theirs {result.theirs.samples[-1].wall:.3f}s"
+        )
 
 
 # --------------------------------------------------------------------------- report
@@ -633,7 +646,7 @@ def main(cases: Sequence[Case], argv: Sequence[str] | None = None) -> int:
                 f"{c.repeat} runs ({c.quick_repeat} quick): {c.summary}"
             )
         return 0
-    selected = [c for c in cases if not args.case or c.name in args.case]
+    selected = [c for c in cases if c.name in (args.case or ()) or not (args.case or c.opt_in)]
     started = datetime.now(UTC)
     load_before = os.getloadavg()
     runner = Runner(child_env(BENCH_DIR / "pycache"), BENCH_DIR / "runs")
