@@ -29,6 +29,7 @@ from hipercow_core.schema import (
     TaskStatus,
 )
 from hipercow_core.store import file_status, mark_finished, read_markers, write_task
+from hipercow_slurm import jobfiles
 from hipercow_slurm.commands import Budget
 from hipercow_slurm.driver import SlurmDriver
 from hipercow_slurm.jobfiles import read_record
@@ -301,3 +302,22 @@ def test_a_submit_limit_counted_wrongly_still_sends_what_fits(
     assert 0 < len(submitted) <= 5
     assert submitted == ids[: len(submitted)]
     assert all(file_status(root, t) == TaskStatus.CREATED for t in ids[len(submitted) :])
+
+
+def test_an_array_writes_one_record_for_its_tasks_and_a_reused_id_is_not_theirs(
+    root: Root, sbatch: Path, dev_cluster: ClusterInfo
+) -> None:
+    ids = [new_task(root, i) for i in range(3)]
+    submit(root, ids, dev_cluster)
+    assert not any((root.task_dir(t) / "slurm.json").exists() for t in ids)
+    assert [p.name for p in (root.path / "slurm" / "arrays").iterdir()] == ["101.json"]
+    third = read_record(root, ids[2])
+    assert third is not None and third.job_id == "101_2" and third.output.endswith("/2.out")
+    # The cluster's ids were reset and 101 is now another array, of other tasks.
+    others = [new_task(root, 10 + i) for i in range(3)]
+    (sbatch / "next").write_text("100\n")
+    jobfiles._arrays.clear()  # a later process: nothing remembered
+    submit(root, others, dev_cluster)
+    assert read_record(root, ids[2]) is None
+    again = read_record(root, others[2])
+    assert again is not None and again.job_id == "101_2"

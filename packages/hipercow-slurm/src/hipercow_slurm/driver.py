@@ -92,7 +92,7 @@ class SlurmDriver(Driver[SlurmOptions]):
             else:
                 result[task_id] = self._judge(task_id, job_id, state)
         if forgotten:
-            names = {jobs[t]: n for t in forgotten if (n := self._job_name(t)) is not None}
+            names = {jobs[t]: n for t in forgotten if (n := self._job_name(t, jobs[t])) is not None}
             accounting = queue.accounting_states(
                 [jobs[t] for t in forgotten], budget=budget, names=names
             )
@@ -112,12 +112,12 @@ class SlurmDriver(Driver[SlurmOptions]):
         """The contract's state of one job, reading its output only once it has ended."""
         if is_active(state.state):
             return job_state(job_id, state)
-        record = jobfiles.read_record(self.root, task_id)
+        record = jobfiles.read_record(self.root, task_id, job_id)
         output = jobfiles.read_output(self.root, record) if record is not None else None
         return job_state(job_id, state, output)
 
-    def _job_name(self, task_id: str) -> str | None:
-        record = jobfiles.read_record(self.root, task_id)
+    def _job_name(self, task_id: str, job_id: str) -> str | None:
+        record = jobfiles.read_record(self.root, task_id, job_id)
         return record.job_name if record is not None else None
 
     def _missing(self, task_id: str, job_id: str, budget: Budget) -> JobState:
@@ -159,7 +159,7 @@ class SlurmDriver(Driver[SlurmOptions]):
         what squeue says about it (e.g. pending until its begin time); a job
         Slurm requeued says so, since its output is the earlier run's.
         """
-        record = jobfiles.read_record(self.root, task_id)
+        record = jobfiles.read_record(self.root, task_id, job_id)
         if record is None:
             return None
         output = jobfiles.read_output(self.root, record)

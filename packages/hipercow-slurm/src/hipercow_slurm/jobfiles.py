@@ -8,6 +8,13 @@ submitter leaves `slurm.json` in the task directory saying which job runs the
 task and where Slurm writes its output, so the outer log is found per task
 without a symlink (which SMB shares may not support).
 
+A single job's task gets that record of its own (`slurm.json`); the tasks of
+an array share one (`hipercow/slurm/arrays/JOBID.json`, listing them in index
+order), found from the array job id in each task's submitted marker, so that
+submitting 1,000 tasks writes one record, not 1,000. A record whose list does
+not hold the task at that index (job ids reused after a cluster's ids were
+reset) is not that task's.
+
 `slurm-driver.log` holds the driver's own notes about the job (what Slurm
 said when the job ended without the task recording an outcome), written
 only by the submitting machine, never by the node.
@@ -23,12 +30,15 @@ import msgspec
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.root import Root
+from hipercow_core.store import read_markers
 
 RECORD = "slurm.json"
+SCRIPT = "job.sh"
 SINGLE_OUTPUT = "slurm.out"
 NOTES = "slurm-driver.log"
 MISSING = "slurm-missing"
 JOBS_DIR = "slurm/jobs"
+ARRAYS_DIR = "slurm/arrays"
 
 
 class JobRecord(msgspec.Struct, frozen=True):
@@ -49,6 +59,24 @@ class JobRecord(msgspec.Struct, frozen=True):
         return PurePosixPath(self.script).parent.name
 
 
+class ArrayRecord(msgspec.Struct, frozen=True):
+    """One job array: its batch directory (under slurm/jobs) and its tasks by index."""
+
+    job_id: str
+    name: str
+    task_ids: tuple[str, ...]
+    submitted: datetime
+
+    def task_record(self, index: int) -> JobRecord:
+        batch = PurePosixPath(JOBS_DIR, self.name)
+        return JobRecord(
+            f"{self.job_id}_{index}",
+            (batch / f"{index}.out").as_posix(),
+            (batch / SCRIPT).as_posix(),
+            self.submitted,
+        )
+
+
 def jobs_dir(root: Root) -> Path:
     return root.path / JOBS_DIR
 
@@ -61,9 +89,50 @@ def write_record(root: Root, task_id: str, record: JobRecord) -> None:
     atomic_write(task_file(root, task_id, RECORD), msgspec.json.encode(record))
 
 
-def read_record(root: Root, task_id: str) -> JobRecord | None:
+def write_array_record(root: Root, record: ArrayRecord) -> None:
+    path = root.path / ARRAYS_DIR / f"{record.job_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, msgspec.json.encode(record))
+
+
+def read_record(root: Root, task_id: str, job_id: str | None = None) -> JobRecord | None:
+    """The task's job and output: its own record, else its array's (from `job_id`).
+
+    Without `job_id` it is read from the task's submitted marker.
+    """
     raw = read_bytes(task_file(root, task_id, RECORD))
-    return msgspec.json.decode(raw, type=JobRecord) if raw else None
+    if raw:
+        return _record_decoder.decode(raw)
+    if job_id is None:
+        marker = read_markers(root, task_id).submitted
+        job_id = marker.job_id if marker is not None else None
+    array, _, index = (job_id or "").partition("_")
+    if not index.isdigit():
+        return None
+    found = _array(root, array)
+    position = int(index)
+    if found is None or position >= len(found.task_ids) or found.task_ids[position] != task_id:
+        return None
+    return found.task_record(position)
+
+
+_record_decoder = msgspec.json.Decoder(JobRecord)
+_array_decoder = msgspec.json.Decoder(ArrayRecord)
+#: Array records read by this process: a status of 1,000 tasks reads each array once.
+_arrays: dict[tuple[str, str], ArrayRecord] = {}
+
+
+def _array(root: Root, job_id: str) -> ArrayRecord | None:
+    key = (str(root.path), job_id)
+    if key not in _arrays:
+        raw = read_bytes(root.path / ARRAYS_DIR / f"{job_id}.json")
+        if not raw:
+            return None
+        try:
+            _arrays[key] = _array_decoder.decode(raw)
+        except msgspec.DecodeError:
+            return None
+    return _arrays[key]
 
 
 def note(root: Root, task_id: str, line: str) -> None:

@@ -29,7 +29,16 @@ from hipercow_slurm import commands, limits
 from hipercow_slurm.arrays import JobPlan, plan_jobs
 from hipercow_slurm.cluster_info import max_array_size
 from hipercow_slurm.commands import Budget, Output, SlurmError
-from hipercow_slurm.jobfiles import SINGLE_OUTPUT, JobRecord, jobs_dir, relative, write_record
+from hipercow_slurm.jobfiles import (
+    SCRIPT,
+    SINGLE_OUTPUT,
+    ArrayRecord,
+    JobRecord,
+    jobs_dir,
+    relative,
+    write_array_record,
+    write_record,
+)
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.parsing import parse_submitted_job_id
 from hipercow_slurm.sbatch_args import array_arg, export_arg, filename_pattern, task_args
@@ -38,7 +47,6 @@ from hipercow_slurm.script import render_script
 log = get_logger(__name__)
 
 DRIVER = "slurm"
-SCRIPT = "job.sh"
 HINT = "Check the tasks' resources and the driver's options ('hipercow driver show slurm')."
 QUEUE_FULL_HINT = (
     "The cluster holds as many jobs as it may (MaxJobCount); submit the rest once some "
@@ -229,12 +237,16 @@ class Submission:
     def _accept(self, plan: JobPlan, job_id: str, batch: Path) -> None:
         """Record each task's job and output file, and report its job id."""
         accepted = datetime.now(UTC)
-        script = relative(self.root, batch / SCRIPT)
-        for index, task_id in enumerate(plan.task_ids):
-            task_job = f"{job_id}_{index}" if plan.is_array else job_id
-            output = relative(self.root, self._output(plan, batch, str(index)))
-            write_record(self.root, task_id, JobRecord(task_job, output, script, accepted))
-            self.report.accepted[task_id] = task_job
+        if plan.is_array:
+            write_array_record(self.root, ArrayRecord(job_id, batch.name, plan.task_ids, accepted))
+            for index, task_id in enumerate(plan.task_ids):
+                self.report.accepted[task_id] = f"{job_id}_{index}"
+        else:
+            (task_id,) = plan.task_ids
+            output = relative(self.root, self._output(plan, batch, "0"))
+            script = relative(self.root, batch / SCRIPT)
+            write_record(self.root, task_id, JobRecord(job_id, output, script, accepted))
+            self.report.accepted[task_id] = job_id
         log.debug("submitted", job=job_id, tasks=len(plan.task_ids))
 
 
