@@ -25,7 +25,7 @@ from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import InvalidInputError
 from hipercow_core.retry import retry_tasks
 from hipercow_core.root import Root
-from hipercow_core.schema import Bundle, TaskStatus
+from hipercow_core.schema import Bundle, TaskStatus, Usage
 from hipercow_core.store import file_statuses
 from hipercow_core.tasks import (
     TaskSpec,
@@ -95,6 +95,13 @@ def bundle_statuses(
 ) -> dict[str, tuple[str, TaskStatus]]:
     """For each task of the bundle (in order): its latest retry and that task's status."""
     return followed_statuses(root, list(load_bundle(root, name).task_ids), follow=follow)
+
+
+def bundle_usage(root: Root, name: str, *, follow: bool = True) -> dict[str, Usage | None]:
+    """What each (latest) task of the bundle used, in order, as its runner recorded it."""
+    from hipercow_core.usage import recorded_usage
+
+    return recorded_usage(root, bundle_task_ids(root, name, follow=follow))
 
 
 def did_not_succeed(status: TaskStatus) -> bool:

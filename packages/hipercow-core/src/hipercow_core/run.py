@@ -28,14 +28,21 @@ from types import FrameType
 from typing import BinaryIO
 
 from hipercow_core import outcomes
+from hipercow_core.cores import (
+    LOCAL_CPUS_VARIABLE,
+    core_variables,
+    granted_cores,
+    parse_cpus,
+)
 from hipercow_core.errors import HipercowError, SecretError
 from hipercow_core.root import Root
-from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
+from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus, Usage
 from hipercow_core.store import (
     file_status,
     log_path,
     mark_finished,
     mark_running,
+    read_submitted,
     read_task_data,
 )
 
@@ -50,18 +57,26 @@ class _Stopped:
 
 
 def task_environment(
-    root: Root, data: TaskData, secrets: dict[str, str] | None = None
+    root: Root,
+    data: TaskData,
+    secrets: dict[str, str] | None = None,
+    driver: str | None = None,
 ) -> dict[str, str]:
     """The process environment of a task: ours, entered into its environment, plus its variables.
 
-    Raises a HipercowError when the task's environment cannot be entered here
-    (deleted, or never built for this platform).
+    Its cores' variables (`HIPERCOW_CORES`, `OMP_NUM_THREADS`, ...) come
+    before its own `--env`, which always wins. `driver` is the one it was
+    submitted to (default: the one it was made for), whose grant of cores
+    is believed. Raises a HipercowError when the task's environment cannot
+    be entered here (deleted, or never built for this platform).
     """
     env = dict(os.environ)
     if data.environment is not None:
         from hipercow_core.environments import activate
 
         env = activate(root, data.environment, env)
+    cores = granted_cores(data.resources, driver or data.driver, os.environ)
+    env.update(core_variables(data.resources, cores))
     env.update(data.envvars)
     env.update(secrets or {})
     env["HIPERCOW_TASK_ID"] = data.id
@@ -79,9 +94,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _finish(root: Root, task_id: str, code: int, reason: str | None = None) -> None:
+def _finish(
+    root: Root, task_id: str, code: int, reason: str | None = None, usage: Usage | None = None
+) -> None:
     status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
-    mark_finished(root, task_id, FinishedMarker(status, _now(), exit_code=code, reason=reason))
+    marker = FinishedMarker(status, _now(), exit_code=code, reason=reason, usage=usage)
+    mark_finished(root, task_id, marker)
 
 
 def task_command(root: Root, data: TaskData) -> list[str]:
@@ -135,6 +153,15 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> None:
         signal.signal(sig, handler)
 
 
+def _pin(driver: str | None) -> None:
+    """Keep a local task on the CPUs its daemon gave it, so concurrent tasks never share one."""
+    cpus = parse_cpus(os.environ.get(LOCAL_CPUS_VARIABLE))
+    if driver == "local" and cpus:
+        from hipercow_core.processes import pin_to_cpus
+
+        pin_to_cpus(cpus)
+
+
 def _dependencies_ok(root: Root, data: TaskData) -> bool:
     """Wait until the dependencies finish; False if one did not succeed.
 
@@ -171,7 +198,12 @@ def _run(root: Root, task_id: str) -> int:
             FinishedMarker(TaskStatus.FAILURE, _now(), reason=outcomes.DEPENDENCY_FAILED),
         )
         return 1
-    mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid()))
+    submitted = read_submitted(root, task_id)
+    driver = submitted.driver if submitted else data.driver
+    _pin(driver)
+    from hipercow_core import __version__
+
+    mark_running(root, task_id, RunningMarker(_now(), node_name(), os.getpid(), __version__))
     cwd = root.project / data.path
     with open(log_path(root, task_id), "ab", buffering=0) as log:
         try:
@@ -181,7 +213,7 @@ def _run(root: Root, task_id: str) -> int:
             _finish(root, task_id, 1, outcomes.SECRETS)
             return 1
         try:
-            env = task_environment(root, data, secrets)
+            env = task_environment(root, data, secrets, driver)
             process = _start(root, data, cwd, env, None if secrets else log.fileno())
         except HipercowError as e:  # the task's environment cannot be entered here
             _write_error(log, e)
@@ -193,14 +225,18 @@ def _run(root: Root, task_id: str) -> int:
             _finish(root, task_id, code, reason)
             return code
         _forward_signals(process)
+        from hipercow_core.usage import UsageMeter
+
+        meter = UsageMeter(process.pid, granted_cores(data.resources, driver, os.environ))
         code = _wait(process, log.fileno(), secrets)
+        usage = meter.stop()
     if code in _STOP_CODES:
         _await_own_stop_signal()
     if _Stopped.signal is not None:
         # Stopped from outside (a time limit, a cancel, or a requeue after which the job
         # runs again): whatever the task made of the signal is not its outcome.
         return 128 + _Stopped.signal
-    _finish(root, task_id, code, f"killed by signal {-code}" if code < 0 else None)
+    _finish(root, task_id, code, f"killed by signal {-code}" if code < 0 else None, usage)
     return code
 
 

@@ -58,7 +58,13 @@ class HoldUntil(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """What a task asks of the cluster; memory is in megabytes (1 GB = 1000 MB)."""
+    """What a task asks of the cluster; memory is in megabytes (1 GB = 1000 MB).
+
+    `threads_per_process` and `thread_variables` say how the task uses its
+    cores, not what it asks for: the runner sets the thread-count variables
+    (`OMP_NUM_THREADS`, ...) to `threads_per_process` (default: all its
+    cores), or none of them when `thread_variables` is off.
+    """
 
     cores: int | Literal["node"] = 1
     exclusive: bool = False
@@ -69,6 +75,8 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     requested_nodes: tuple[str, ...] = ()
     priority: Priority = "normal"
     queue: str | None = None
+    threads_per_process: int | None = None
+    thread_variables: bool = True
 
 
 class TaskSecrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -132,11 +140,33 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Written by the runner on the node when the task starts."""
+    """Written by the runner on the node when the task starts.
+
+    `hipercow_version` is the runner's own, so a node running another
+    release than the submitting machine shows in `task info`.
+    """
 
     time: datetime
     host: str
     pid: int
+    hipercow_version: str | None = None
+
+
+class Usage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a task used, measured by the runner (no scheduler accounting needed).
+
+    `cpu_seconds` is user plus system time of the whole process tree;
+    `peak_memory` the largest resident memory seen (bytes), of the tree at
+    one moment or of its largest process, whichever is more; `cores` what
+    the task was given on the node, so its CPU efficiency can be judged.
+    """
+
+    cpu_seconds: float
+    user_seconds: float
+    system_seconds: float
+    wall_seconds: float
+    peak_memory: int
+    cores: int
 
 
 class FinishedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -151,6 +181,7 @@ class FinishedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     exit_code: int | None = None
     reason: str | None = None
     note: str | None = None
+    usage: Usage | None = None
 
 
 class TaskTimes(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -184,6 +215,8 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     waited_seconds: float | None = None
     ran_seconds: float | None = None
     held_zone: str | None = None
+    usage: Usage | None = None
+    node_version: str | None = None
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):

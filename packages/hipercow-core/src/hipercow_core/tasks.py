@@ -280,6 +280,8 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         waited_seconds=waited,
         ran_seconds=ran,
         held_zone=submitted.held_zone if submitted else None,
+        usage=finished.usage if finished else None,
+        node_version=running.hipercow_version if running else None,
     )
 
 

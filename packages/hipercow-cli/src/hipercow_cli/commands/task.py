@@ -301,6 +301,12 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
+def hipercow_version() -> str:
+    from hipercow_core import __version__
+
+    return __version__
+
+
 def show_hold(hold: HoldUntil, resolved: datetime | None, zone: str | None = None) -> str:
     """A hold as a time: the one it resolved to at submission, else what it will resolve to.
 
@@ -384,6 +390,18 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("reason", details.reason or "-"),
         ("host", details.host or "-"),
     ]
+    if details.usage is not None:
+        from hipercow_cli.usage import usage_line
+
+        rows.append(("usage", usage_line(details.usage, data.resources)))
+    if details.node_version is not None and details.node_version != hipercow_version():
+        rows.append(
+            (
+                "hipercow",
+                f"{details.node_version} on the node, {hipercow_version()} here:"
+                " install the same release on both",
+            )
+        )
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.bundle:

@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 
 from hipercow_core import outcomes
 from hipercow_core.base_environment import base_environment
+from hipercow_core.cores import LOCAL_CPUS_VARIABLE
 from hipercow_core.dependencies import Readiness, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
@@ -41,7 +42,7 @@ from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.jobs import settle
-from hipercow_core.processes import detached_popen_kwargs, kill_tree
+from hipercow_core.processes import detached_popen_kwargs, kill_tree, unpin, usable_cpus
 from hipercow_core.root import Root, hostname
 from hipercow_core.schema import TaskData
 from hipercow_core.store import file_status, log_path, read_task_data
@@ -54,6 +55,7 @@ IDLE_SECONDS = 2.0
 class Running:
     process: subprocess.Popen[bytes]
     cores: int
+    cpus: tuple[int, ...] = ()
 
 
 def _ended(code: int) -> str:
@@ -67,6 +69,7 @@ class Daemon:
         self.running: dict[str, Running] = {}
         self.entries: dict[str, QueueEntry] = {}
         self.data: dict[str, TaskData] = {}
+        self.cpus = usable_cpus()
 
     def limit(self) -> int:
         entry = configured_entry(self.root.machine_config(), "local")
@@ -136,7 +139,23 @@ class Daemon:
             self.dequeue(task_id)
             used += cores
 
+    def free_cpus(self, cores: int) -> tuple[int, ...]:
+        """CPUs no running task holds, `cores` of them; none when too few are free.
+
+        Tasks get disjoint CPU sets while they fit (a `max_cores` above the
+        machine's CPUs, or a daemon confined to fewer, leaves later tasks
+        unpinned, sharing every CPU as before).
+        """
+        taken = {cpu for running in self.running.values() for cpu in running.cpus}
+        free = [cpu for cpu in self.cpus if cpu not in taken]
+        return tuple(free[:cores]) if len(free) >= cores else ()
+
     def launch(self, task_id: str, cores: int) -> None:
+        cpus = self.free_cpus(cores)
+        env = base_environment(os.environ)
+        env.pop(LOCAL_CPUS_VARIABLE, None)  # a daemon started from inside a local task
+        if cpus:
+            env[LOCAL_CPUS_VARIABLE] = ",".join(map(str, cpus))
         with log_path(self.root, task_id).open("ab") as log:
             process = subprocess.Popen(
                 [
@@ -148,7 +167,7 @@ class Daemon:
                     task_id,
                 ],
                 cwd=self.root.project,
-                env=base_environment(os.environ),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -162,12 +181,13 @@ class Daemon:
             created = time.time()
         launch = Launch(process.pid, created, hostname(), datetime.now(UTC))
         atomic_write(task_file(self.root, task_id, LAUNCH_FILE), msgspec.json.encode(launch))
+        on = f" on CPU{'' if len(cpus) == 1 else 's'} {','.join(map(str, cpus))}" if cpus else ""
         append_outer_log(
             self.root,
             task_id,
-            f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'})",
+            f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'}{on})",
         )
-        self.running[task_id] = Running(process, cores)
+        self.running[task_id] = Running(process, cores, cpus)
 
     def reap(self) -> None:
         for task_id, running in list(self.running.items()):
@@ -221,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         lock.acquire(timeout=0)
     except Timeout:
         return 0
+    unpin()  # started from inside a pinned task, it would hand out only that task's CPUs
     try:
         Daemon(root).serve(lock)
     finally:
