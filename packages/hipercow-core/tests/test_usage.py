@@ -34,7 +34,7 @@ def test_the_meter_sees_cpu_and_peak_memory(branch: str, monkeypatch: pytest.Mon
     assert usage.wall_seconds >= usage.cpu_seconds * 0.9
     assert usage.cores == 2
     share = cpu_share(usage)
-    assert share is not None and 0.2 < share <= 0.55
+    assert share is not None and 0 < share <= 0.55  # a busy machine stretches the wall time
     summed = total([usage, None, usage])
     assert summed.tasks == 2 and summed.peak_memory == usage.peak_memory
     assert summed.cpu_seconds == pytest.approx(2 * usage.cpu_seconds)

@@ -17,7 +17,7 @@ import csv
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -247,3 +247,25 @@ def shown_rows(data: Table, times: int | None = None) -> list[Row]:
     if times is not None and times > 1:
         found = [{**row, "copy": str(i % times + 1)} for i, row in enumerate(found)]
     return found
+
+
+def row_labels(
+    name_template: str | None, data: Table, shown: Sequence[Row], tags: Mapping[str, str]
+) -> list[tuple[str | None, dict[str, str]]]:
+    """Each task's name (the template filled from its row, like the command) and tags.
+
+    A row's data values become its task's tags automatically (with `copy` for
+    `--repeat`), so `task list --tag n=3` finds the run with n=3; tags given
+    with `--tag` come on top.
+    """
+    table_rows = list(rows(data))
+    missing = sorted(template_names([name_template or ""]) - set(data.names))
+    if missing:
+        raise InvalidInputError(
+            f"--task-name uses @{', @'.join(missing)} but no data gives it",
+            "Use only the names given with --data; write @@ for a literal @.",
+        )
+    names = [
+        expand([name_template], row)[0] if name_template is not None else None for row in table_rows
+    ]
+    return [(n, {**row, **tags}) for n, row in zip(names, shown, strict=True)]

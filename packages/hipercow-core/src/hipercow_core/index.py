@@ -24,7 +24,7 @@ from hipercow_core.schema import TaskKind, TaskStatus
 from hipercow_core.store import DATA_SUFFIX, ID_FILE_LENGTH, summarise
 
 INDEX_FILE = "tasks.index"
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 SETTLE_NS = 2_000_000_000
 NO_DIRECTORY = 0  # a task not yet submitted has a data file but no directory
 
@@ -36,6 +36,9 @@ class IndexEntry(msgspec.Struct, array_like=True):
     command: tuple[str, ...]
     environment: str | None
     mtime_ns: int
+    name: str | None = None
+    tags: dict[str, str] = {}
+    bundle: str | None = None
 
 
 class TaskIndex(msgspec.Struct):
@@ -50,6 +53,9 @@ class ListedTask(msgspec.Struct, frozen=True):
     kind: TaskKind | None
     command: tuple[str, ...]
     environment: str | None
+    name: str | None = None
+    tags: dict[str, str] = {}
+    bundle: str | None = None
 
 
 def _load(root: Root) -> TaskIndex:
@@ -108,12 +114,17 @@ def indexed_tasks(root: Root) -> list[ListedTask]:
             data.command if data else (),
             data.environment if data else None,
             mtime_ns if trusted else -1,
+            data.name if data else None,
+            dict(data.tags) if data else {},
+            data.bundle if data else None,
         )
         changed = True
     if changed or len(seen) != len(index.entries):
         _save(root, TaskIndex(entries=seen))
     return [
-        ListedTask(task_id, e.status, e.created, e.kind, e.command, e.environment)
+        ListedTask(
+            task_id, e.status, e.created, e.kind, e.command, e.environment, e.name, e.tags, e.bundle
+        )
         for task_id, e in seen.items()
     ]
 

@@ -69,6 +69,8 @@ def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskS
         files=files,
         path=data.path,
         secrets=data.secrets,
+        name=data.name,
+        tags=data.tags,
     )
 
 

@@ -74,6 +74,8 @@ class TaskSpec(msgspec.Struct, frozen=True):
     files: dict[str, bytes] = {}
     path: str | None = None
     secrets: TaskSecrets | None = None
+    name: str | None = None
+    tags: dict[str, str] = {}
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -82,6 +84,20 @@ def _check_envvars(envvars: Mapping[str, str]) -> None:
             raise InvalidInputError(
                 f"'{name}' is not a valid environment variable name",
                 "Use letters, digits and underscores, not starting with a digit.",
+            )
+
+
+def check_labels(name: str | None, tags: Mapping[str, str]) -> None:
+    """A name and tags that fit on one line of a listing and in a scheduler's job name."""
+    if name is not None and (not name.strip() or any(c in name for c in "\r\n\t")):
+        raise InvalidInputError(
+            f"--name {name!r} is empty or holds a line break or tab", "Give a one-line name."
+        )
+    for key in tags:
+        if not _ENVVAR_NAME.fullmatch(key.replace("-", "_").replace(".", "_")):
+            raise InvalidInputError(
+                f"tag '{key}' is not a valid tag name",
+                "Use letters, digits, '_', '-' and '.', not starting with a digit.",
             )
 
 
@@ -125,6 +141,7 @@ def create_tasks(
             check_command(spec.command)
         _check_envvars(spec.envvars)
         _check_secret_names(spec)
+        check_labels(spec.name, spec.tags)
         assert cluster is not None
         if spec.resources not in validated:
             try:
@@ -151,6 +168,8 @@ def create_tasks(
                 depends_on=spec.depends_on,
                 payload=dict(spec.payload),
                 secrets=spec.secrets,
+                name=spec.name,
+                tags=dict(spec.tags),
             )
         )
     _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
@@ -472,20 +491,37 @@ def _max_poll_interval(root: Root, task_id: str) -> float:
     return get_driver(root, _driver_of(root, task_id)).max_poll_interval
 
 
+def _labelled(
+    task: ListedTask, name: str | None, tags: Mapping[str, str], bundle: str | None
+) -> bool:
+    from fnmatch import fnmatchcase
+
+    if name is not None and (task.name is None or not fnmatchcase(task.name, name)):
+        return False
+    if bundle is not None and task.bundle != bundle:
+        return False
+    return all(task.tags.get(k) == v for k, v in tags.items())
+
+
 def list_tasks(
     root: Root,
     *,
     statuses: Iterable[TaskStatus] | None = None,
     since: datetime | None = None,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    bundle: str | None = None,
     reconcile: bool = True,
 ) -> list[ListedTask]:
-    """Tasks in creation order, filtered by status and creation time.
+    """Tasks in creation order, filtered by status, creation time, name, tags and bundle.
+
+    `name` is a shell-style pattern (`fit*`); every one of `tags` must match exactly.
 
     Statuses come from the files (through a local cache); tasks the files
     call submitted or running are checked with their drivers.
     """
     wanted = set(statuses) if statuses else None
-    found = indexed_tasks(root)
+    found = [t for t in indexed_tasks(root) if _labelled(t, name, tags or {}, bundle)]
     if reconcile:
         active = [t.id for t in found if t.status.is_active]
         if active:

@@ -28,7 +28,7 @@ from hipercow_core.drivers.protocol import (
 from hipercow_core.errors import DriverError
 from hipercow_core.log import get_logger
 from hipercow_core.root import Root
-from hipercow_core.schema import ClusterInfo
+from hipercow_core.schema import ClusterInfo, TaskData
 from hipercow_windows_hpc import DRIVER_NAME
 from hipercow_windows_hpc.batch import ScriptSettings, write_job_script
 from hipercow_windows_hpc.client import PortalClient
@@ -69,6 +69,11 @@ def make_client(
         retry_wait=options.retry_wait,
         share_session=share_session,
     )
+
+
+def job_name(data: TaskData) -> str:
+    """The portal's job name: the task id (how a lost submission is found again), after its name."""
+    return f"{data.name} ({data.id})" if data.name else data.id
 
 
 class WindowsHpcDriver(Driver[WindowsHpcOptions]):
@@ -169,7 +174,7 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
             resources=resource_fields(data.resources, default_queue, now, request.not_before),
             depends_on=list(request.after_jobs),
         )
-        return self.client.submit(fields, job_name=data.id)
+        return self.client.submit(fields, job_name=job_name(data))
 
     # -- status ------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands.task import DependsOn, Env, Environment, task_options
+from hipercow_cli.commands.task import DependsOn, Env, Environment, Tag, task_options
 from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
@@ -37,6 +37,12 @@ Zip = Annotated[
 ]
 Name = Annotated[
     str | None, typer.Option("--name", help="Bundle name (default: a readable random one).")
+]
+TaskNames = Annotated[
+    str | None,
+    typer.Option(
+        "--task-name", help="Each task's name, with @name placeholders like the command: 'fit-@n'."
+    ),
 ]
 Preview = Annotated[bool, typer.Option("--preview", help="Show the tasks and create nothing.")]
 NoSubmit = Annotated[
@@ -103,6 +109,8 @@ def create(
     zip_rows: Zip = False,
     times: Repeat = None,
     name: Name = None,
+    task_name: TaskNames = None,
+    tag: Tag = None,
     preview: Preview = False,
     no_submit: NoSubmit = False,
     env: Env = None,
@@ -124,17 +132,16 @@ def create(
         show_preview([output.show_command(c) for c in commands])
         return
     root = Root.find()
-    shared = task_options(root, resources, env, environment, depends_on, secrets)
-    specs = [TaskSpec(command=c, **shared) for c in commands]
+    shared = task_options(root, resources, env, environment, depends_on, secrets, tags=tag)
+    shown = bulk.shown_rows(table, times)
+    shared.pop("name")
+    labels = bulk.row_labels(task_name, table, shown, shared.pop("tags"))
+    specs = [
+        TaskSpec(command=c, name=n, tags=t, **shared)
+        for c, (n, t) in zip(commands, labels, strict=True)
+    ]
     make_bundle(
-        root,
-        specs,
-        name,
-        tuple(template),
-        driver,
-        as_json,
-        submit=not no_submit,
-        data=bulk.shown_rows(table, times),
+        root, specs, name, tuple(template), driver, as_json, submit=not no_submit, data=shown
     )
 
 
@@ -147,6 +154,8 @@ def call(
     zip_rows: Zip = False,
     times: Repeat = None,
     name: Name = None,
+    task_name: TaskNames = None,
+    tag: Tag = None,
     preview: Preview = False,
     env: Env = None,
     environment: Environment = None,
@@ -170,9 +179,12 @@ def call(
         return
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
-    shared = task_options(root, resources, env, environment, depends_on, secrets)
+    shared = task_options(root, resources, env, environment, depends_on, secrets, tags=tag)
+    shown = bulk.shown_rows(table, times)
+    shared.pop("name")
+    labels = bulk.row_labels(task_name, table, shown, shared.pop("tags"))
     specs = [
-        pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, **shared)
-        for kwargs in calls
+        pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, name=n, tags=t, **shared)
+        for kwargs, (n, t) in zip(calls, labels, strict=True)
     ]
-    make_bundle(root, specs, name, (target,), driver, as_json, data=bulk.shown_rows(table, times))
+    make_bundle(root, specs, name, (target,), driver, as_json, data=shown)

@@ -76,6 +76,14 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
     return status
 
 
+TaskName = Annotated[
+    str | None,
+    typer.Option("--name", help="A name for the task (also its job name on the scheduler)."),
+]
+Tag = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="A label KEY=VALUE for finding the task again (repeatable)."),
+]
 Env = Annotated[
     list[str] | None, typer.Option("--env", help="Environment variable NAME=VALUE (repeatable).")
 ]
@@ -93,6 +101,8 @@ def task_options(
     environment: str | None,
     depends_on: list[str] | None,
     secrets: list[SecretRequest] | None = None,
+    name: str | None = None,
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
     """The TaskSpec fields every creating command takes from its options.
 
@@ -106,6 +116,8 @@ def task_options(
         "envvars": parse_pairs(env, "--env"),
         "environment": environment,
         "depends_on": resolve_dependencies(root, depends_on or []),
+        "name": name,
+        "tags": parse_pairs(tags, "--tag"),
     }
     if secrets:
         from hipercow_core.secret_keys import seal
@@ -154,6 +166,8 @@ def create(
     script: Annotated[
         Path | None, typer.Option("--script", help="A Python script in the project to run.")
     ] = None,
+    name: TaskName = None,
+    tag: Tag = None,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
@@ -174,7 +188,7 @@ def create(
     from hipercow_core import pytasks
 
     root = Root.find()
-    options = task_options(root, resources, env, environment, depends_on, secrets)
+    options = task_options(root, resources, env, environment, depends_on, secrets, name, tag)
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
     if python is not None:
@@ -216,6 +230,8 @@ def call(
     max_args_size: Annotated[
         str, typer.Option(help="Largest size of the encoded arguments, e.g. 10M, 1G.")
     ] = "10M",
+    name: TaskName = None,
+    tag: Tag = None,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
@@ -248,7 +264,7 @@ def call(
         root=root,
         cwd=Path.cwd(),
         max_args_size=limit,
-        **task_options(root, resources, env, environment, depends_on, secrets),
+        **task_options(root, resources, env, environment, depends_on, secrets, name, tag),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
 
@@ -402,6 +418,10 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
                 " install the same release on both",
             )
         )
+    if data.name:
+        rows.insert(1, ("name", data.name))
+    if data.tags:
+        rows.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(data.tags.items()))))
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.bundle:
@@ -586,13 +606,23 @@ def list_(
     since: Annotated[
         str | None, typer.Option(help="Only tasks created since: 30m, 2h, 7d or a date.")
     ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only tasks whose name matches, e.g. 'fit*'.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only tasks with this tag KEY=VALUE (repeatable: all of them)."),
+    ] = None,
+    bundle: Annotated[
+        str | None, typer.Option("--bundle", help="Only this bundle's tasks.")
+    ] = None,
     show_all: Annotated[
         bool,
         typer.Option("--all", help="Include environment provisioning jobs (hidden by default)."),
     ] = False,
     as_json: Json = False,
 ) -> None:
-    """List tasks, oldest first: id, status, when created, command."""
+    """List tasks, oldest first: id, status, when created, name, command."""
     from hipercow_core.provisioning_jobs import provisioning_task_ids
     from hipercow_core.tasks import list_tasks
 
@@ -601,6 +631,9 @@ def list_(
         root,
         statuses=parse_statuses(status_filter),
         since=parse_since(since) if since else None,
+        name=name,
+        tags=parse_pairs(tag, "--tag"),
+        bundle=bundle,
     )
     provisioning = provisioning_task_ids(root)
     if not show_all:
@@ -613,6 +646,9 @@ def list_(
                     "status": s.status,
                     "created": s.created,
                     "command": s.command,
+                    "name": s.name,
+                    "tags": s.tags,
+                    "bundle": s.bundle,
                     "provisioning": s.id in provisioning,
                 }
                 for s in found
@@ -625,7 +661,8 @@ def list_(
         command = (
             "(environment provisioning)" if s.id in provisioning else output.show_command(s.command)
         )
-        lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {command}")
+        label = f"[{s.name}]  " if s.name else ""
+        lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {label}{command}")
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
 
