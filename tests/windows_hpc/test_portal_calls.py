@@ -241,3 +241,16 @@ def test_a_tasks_name_is_the_portal_job_name_beside_its_id(
     )
     submits = calls(portal, "submit_1.php")
     assert [s["fields"]["jn"] for s in submits] == [f"fit ols ({named})", plain]
+
+
+def test_after_any_on_a_running_job_is_refused_by_the_portal_driver(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    from hipercow_core.errors import DriverError
+
+    configure(platform="windows")
+    portal.set_timings(queued=60)
+    [first] = create_tasks(project, [TaskSpec(("hostname",))])
+    with pytest.raises(DriverError, match=r"--after-any"):
+        create_tasks(project, [TaskSpec(("hostname",), after_any=(first,))])
+    assert len(calls(portal, "submit_1.php")) == 1

@@ -134,9 +134,47 @@ class _Batch:
                 continue
             if not self._outside(task_id, dep, after if by_jobs else None):
                 return None
+        after_any: list[str] = []
+        for dep in data.after_any:
+            if not self._ended_or_job(task_id, dep, after_any if by_jobs else None):
+                return None
         hold = data.resources.hold_until
         not_before = resolve_hold_until(hold, self.now) if hold is not None else None
-        return JobRequest(task_id, data, not_before, tuple(after))
+        return JobRequest(task_id, data, not_before, tuple(after), tuple(after_any))
+
+    def _ended_or_job(self, task_id: str, dep: str, after: list[str] | None) -> bool:
+        """Whether an `--after-any` dependency lets the task be requested now.
+
+        Ended (failed included) lets it go; a job of this batch or of this
+        driver goes into `after` when the scheduler needs its id.
+        """
+        if dep in self.failed:
+            return True
+        if dep in self.refused:
+            self.refused[task_id] = f"it runs after task {dep}, which was not submitted"
+            return False
+        if dep in self.accepted:
+            if after is not None:
+                after.append(self.accepted[dep])
+            return True
+        if dep in self.data:
+            return after is None  # else wait for the round that gives it a job id
+        status = file_status(self.root, dep)
+        if status.is_terminal or status == TaskStatus.MISSING:
+            return True
+        if status == TaskStatus.CREATED:
+            self.refused[task_id] = f"it runs after task {dep}, which has not been submitted"
+            return False
+        if after is None:
+            return True
+        marker = read_submitted(self.root, dep)
+        if marker is None or marker.driver != self.backend.name or not marker.job_id:
+            self.refused[task_id] = (
+                f"it runs after task {dep}, which is not a {self.backend.name} job"
+            )
+            return False
+        after.append(marker.job_id)
+        return True
 
     def _outside(self, task_id: str, dep: str, after: list[str] | None) -> bool:
         """Whether a dependency outside this batch lets the task go; else it is settled or refused.

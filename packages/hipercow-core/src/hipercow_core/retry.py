@@ -65,6 +65,7 @@ def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskS
         bundle=data.bundle,
         retry_of=data.id,
         depends_on=data.depends_on,
+        after_any=data.after_any,
         payload=data.payload,
         files=files,
         path=data.path,

@@ -168,9 +168,11 @@ def _dependencies_ok(root: Root, data: TaskData) -> bool:
     Schedulers hold dependent jobs back themselves; this check is the safety
     net for a job started early, and for schedulers without dependencies.
     """
-    from hipercow_core.dependencies import Readiness, readiness
+    from hipercow_core.dependencies import Readiness, ended, readiness
 
     while (state := readiness(root, data.depends_on)) == Readiness.WAITING:
+        time.sleep(DEPENDENCY_POLL_SECONDS)
+    while state == Readiness.READY and not ended(root, data.after_any):
         time.sleep(DEPENDENCY_POLL_SECONDS)
     return state == Readiness.READY
 
@@ -191,7 +193,7 @@ def _run(root: Root, task_id: str) -> int:
     data = read_task_data(root, task_id)
     if file_status(root, task_id).is_terminal:
         return 0
-    if data.depends_on and not _dependencies_ok(root, data):
+    if (data.depends_on or data.after_any) and not _dependencies_ok(root, data):
         mark_finished(
             root,
             task_id,

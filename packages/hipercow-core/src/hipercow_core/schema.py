@@ -101,7 +101,8 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     `path` is the working directory relative to the root's project directory
     (POSIX separators), so the task runs on any node whatever the mount point.
     `bundle`, `retry_of` and `depends_on` are the links that bundles, retries
-    and dependencies use. `name` (also the scheduler's job name) and `tags`
+    and dependencies use; `after_any` are dependencies that need only have
+    ended, whatever their outcome (`--after-any`). `name` (also the scheduler's job name) and `tags`
     are the user's own labels, for finding tasks again (`task list`).
     """
 
@@ -119,6 +120,7 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
     secrets: TaskSecrets | None = None
+    after_any: tuple[str, ...] = ()
     name: str | None = None
     tags: dict[str, str] = {}
 

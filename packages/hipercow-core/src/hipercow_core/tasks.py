@@ -70,6 +70,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     bundle: str | None = None
     retry_of: str | None = None
     depends_on: tuple[str, ...] = ()
+    after_any: tuple[str, ...] = ()
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
     path: str | None = None
@@ -166,13 +167,14 @@ def create_tasks(
                 bundle=spec.bundle,
                 retry_of=spec.retry_of,
                 depends_on=spec.depends_on,
+                after_any=spec.after_any,
                 payload=dict(spec.payload),
                 secrets=spec.secrets,
                 name=spec.name,
                 tags=dict(spec.tags),
             )
         )
-    _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
+    _check_dependencies(root, {d for spec in specs for d in (*spec.depends_on, *spec.after_any)})
     write_tasks(root, zip(records, (spec.files for spec in specs), strict=True))
     if records:
         record_last(root, records[-1].id)

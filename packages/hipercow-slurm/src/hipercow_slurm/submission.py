@@ -89,6 +89,7 @@ class Submission:
             options=self.options,
             begin=request.not_before,
             dependencies=request.after_jobs,
+            after_any=request.after_any_jobs,
         )
 
     def _label(self, plan: JobPlan) -> str:

@@ -71,6 +71,14 @@ def make_client(
     )
 
 
+#: The portal's dependency field waits for success only (a failed dependency leaves its
+#: dependents queued), so it cannot hold a job until others end whatever their outcome.
+AFTER_ANY_REFUSED = (
+    "the portal cannot start a job after others whatever their outcome (--after-any)"
+)
+AFTER_ANY_HINT = "Submit the task once its --after-any tasks have ended: it then goes at once."
+
+
 def job_name(data: TaskData) -> str:
     """The portal's job name: the task id (how a lost submission is found again), after its name."""
     return f"{data.name} ({data.id})" if data.name else data.id
@@ -149,6 +157,10 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
         now = datetime.now().astimezone()
         report = SubmitReport()
         for request in requests:
+            if request.after_any_jobs:
+                report.refused[request.task_id] = AFTER_ANY_REFUSED
+                report.hint = report.hint or AFTER_ANY_HINT
+                continue
             try:
                 job_id = self._submit_one(request, settings, default_queue, now)
             except PortalRefusedError as e:

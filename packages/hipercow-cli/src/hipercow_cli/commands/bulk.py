@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands.task import DependsOn, Env, Environment, Tag, task_options
+from hipercow_cli.commands.task import AfterAny, DependsOn, Env, Environment, Tag, task_options
 from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
@@ -116,6 +116,7 @@ def create(
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -132,7 +133,9 @@ def create(
         show_preview([output.show_command(c) for c in commands])
         return
     root = Root.find()
-    shared = task_options(root, resources, env, environment, depends_on, secrets, tags=tag)
+    shared = task_options(
+        root, resources, env, environment, depends_on, secrets, tags=tag, after_any=after_any
+    )
     shown = bulk.shown_rows(table, times)
     shared.pop("name")
     labels = bulk.row_labels(task_name, table, shown, shared.pop("tags"))
@@ -160,6 +163,7 @@ def call(
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -179,7 +183,9 @@ def call(
         return
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
-    shared = task_options(root, resources, env, environment, depends_on, secrets, tags=tag)
+    shared = task_options(
+        root, resources, env, environment, depends_on, secrets, tags=tag, after_any=after_any
+    )
     shown = bulk.shown_rows(table, times)
     shared.pop("name")
     labels = bulk.row_labels(task_name, table, shown, shared.pop("tags"))

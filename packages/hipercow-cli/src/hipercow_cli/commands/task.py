@@ -76,6 +76,13 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
     return status
 
 
+AfterAny = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--after-any",
+        help="Run once this task (or every task of this bundle) has ended, whatever its outcome.",
+    ),
+]
 TaskName = Annotated[
     str | None,
     typer.Option("--name", help="A name for the task (also its job name on the scheduler)."),
@@ -103,6 +110,7 @@ def task_options(
     secrets: list[SecretRequest] | None = None,
     name: str | None = None,
     tags: list[str] | None = None,
+    after_any: list[str] | None = None,
 ) -> dict[str, Any]:
     """The TaskSpec fields every creating command takes from its options.
 
@@ -118,6 +126,7 @@ def task_options(
         "depends_on": resolve_dependencies(root, depends_on or []),
         "name": name,
         "tags": parse_pairs(tags, "--tag"),
+        "after_any": resolve_dependencies(root, after_any or []),
     }
     if secrets:
         from hipercow_core.secret_keys import seal
@@ -171,6 +180,7 @@ def create(
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -188,7 +198,9 @@ def create(
     from hipercow_core import pytasks
 
     root = Root.find()
-    options = task_options(root, resources, env, environment, depends_on, secrets, name, tag)
+    options = task_options(
+        root, resources, env, environment, depends_on, secrets, name, tag, after_any
+    )
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
     if python is not None:
@@ -235,6 +247,7 @@ def call(
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -264,7 +277,9 @@ def call(
         root=root,
         cwd=Path.cwd(),
         max_args_size=limit,
-        **task_options(root, resources, env, environment, depends_on, secrets, name, tag),
+        **task_options(
+            root, resources, env, environment, depends_on, secrets, name, tag, after_any
+        ),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
 
@@ -424,6 +439,8 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         rows.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(data.tags.items()))))
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
+    if data.after_any:
+        rows.append(("after any", ", ".join(data.after_any)))
     if data.bundle:
         rows.append(("bundle", data.bundle))
     if data.environment:

@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 from hipercow_core import outcomes
 from hipercow_core.base_environment import base_environment
 from hipercow_core.cores import LOCAL_CPUS_VARIABLE
-from hipercow_core.dependencies import Readiness, readiness
+from hipercow_core.dependencies import Readiness, ended, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
     Launch,
@@ -113,6 +113,8 @@ class Daemon:
             self.data[task_id] = data
             not_before = self.entries[task_id].not_before
             if not_before is not None and now < not_before:
+                continue
+            if data.after_any and not ended(self.root, data.after_any):
                 continue
             if data.depends_on:
                 state = readiness(self.root, data.depends_on)

@@ -46,13 +46,16 @@ class JobRequest(msgspec.Struct, frozen=True):
     task of one submission agrees on "tonight". `after_jobs` holds the job ids
     (of this driver) of dependencies not yet finished; dependencies that
     already succeeded are left out, and a task with a failed dependency is
-    never requested.
+    never requested. `after_any_jobs` are the job ids of unfinished
+    `--after-any` dependencies: the job starts once they end, whatever their
+    outcome (a driver whose scheduler cannot say so refuses the request).
     """
 
     task_id: str
     data: TaskData
     not_before: datetime | None = None
     after_jobs: tuple[str, ...] = ()
+    after_any_jobs: tuple[str, ...] = ()
 
 
 class SubmitReport(msgspec.Struct):
