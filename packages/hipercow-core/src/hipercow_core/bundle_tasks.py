@@ -129,7 +129,9 @@ def wait_bundle(
 ) -> dict[str, TaskStatus]:
     """Wait for the bundle's tasks; returns the last statuses (see `tasks.wait_tasks`)."""
     ids = bundle_task_ids(root, name, follow=follow)
-    return wait_tasks(root, ids, timeout=timeout, fail_early=fail_early, on_poll=on_poll)
+    return wait_tasks(
+        root, ids, timeout=timeout, fail_early=fail_early, on_poll=on_poll, follow=follow
+    )
 
 
 def retry_bundle(

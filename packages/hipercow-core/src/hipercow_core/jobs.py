@@ -84,7 +84,16 @@ def settle(root: Root, task_id: str, outcome: Outcome, note: str | None = None) 
     if note:
         append_note(root, task_id, note)
     log.info("task settled", task=task_id, status=str(outcome.status), reason=outcome.reason)
+    _retry_if_due(root, task_id, outcome)
     return True
+
+
+def _retry_if_due(root: Root, task_id: str, outcome: Outcome) -> None:
+    """Make the task's automatic retry now, if it asked for one for this reason."""
+    from hipercow_core.auto_retry import RETRY_ON, retry_if_due
+
+    if outcome.status == TaskStatus.FAILURE and outcome.reason in RETRY_ON.values():
+        retry_if_due(root, task_id)
 
 
 # -- submit ------------------------------------------------------------------

@@ -95,6 +95,20 @@ class TaskSecrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     key_path: str | None = None
 
 
+class RetryPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Automatic retries: how many are left, for which reasons, and how each scales its resources.
+
+    `on` holds reasons from `hipercow_core.outcomes` ("timed out", "lost", ...);
+    each retry multiplies the memory request by `memory` and `--max-runtime`
+    by `runtime`, and carries the policy with one retry fewer.
+    """
+
+    retries: int
+    on: tuple[str, ...]
+    memory: float = 1.0
+    runtime: float = 1.0
+
+
 class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     """Everything needed to run a task, written once at creation and never changed.
 
@@ -121,6 +135,7 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     payload: dict[str, str] = {}
     secrets: TaskSecrets | None = None
     after_any: tuple[str, ...] = ()
+    retry_policy: RetryPolicy | None = None
     name: str | None = None
     tags: dict[str, str] = {}
 

@@ -33,6 +33,7 @@ from hipercow_core.resources import validate_resources
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     Resources,
+    RetryPolicy,
     TaskData,
     TaskInfo,
     TaskKind,
@@ -71,6 +72,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     retry_of: str | None = None
     depends_on: tuple[str, ...] = ()
     after_any: tuple[str, ...] = ()
+    retry_policy: RetryPolicy | None = None
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
     path: str | None = None
@@ -168,6 +170,7 @@ def create_tasks(
                 retry_of=spec.retry_of,
                 depends_on=spec.depends_on,
                 after_any=spec.after_any,
+                retry_policy=spec.retry_policy,
                 payload=dict(spec.payload),
                 secrets=spec.secrets,
                 name=spec.name,
@@ -418,8 +421,12 @@ def wait_task(
     poll: float = 0.1,
     max_poll: float | None = None,
     on_poll: Callable[[TaskStatus], None] | None = None,
+    follow: bool = True,
 ) -> TaskStatus:
     """Poll until the task is terminal or `timeout` seconds pass; returns the last status.
+
+    With `follow`, a task that ended and was retried (by hand or by its
+    retry policy) is waited for to the end of its chain.
 
     The task's files are read every `FILE_POLL` seconds; the scheduler is
     asked from `poll` seconds on, backing off to the driver's
@@ -430,6 +437,9 @@ def wait_task(
     deadline = None if timeout is None else time.monotonic() + timeout
     status = task_status(root, task_id)
     while True:
+        if status.is_terminal and follow and (later := _retry_of(root, task_id)) is not None:
+            task_id, status = later, task_status(root, later)
+            continue
         if on_poll is not None:
             on_poll(status)
         if status.is_terminal:
@@ -455,6 +465,7 @@ def wait_tasks(
     poll: float = 0.2,
     fail_early: bool = False,
     on_poll: Callable[[dict[str, TaskStatus]], None] | None = None,
+    follow: bool = True,
 ) -> dict[str, TaskStatus]:
     """Wait for many tasks; finished ones are not read again, only the rest are polled.
 
@@ -473,7 +484,11 @@ def wait_tasks(
         )
     pace = _SchedulerPace(poll, _max_poll_interval(root, task_ids[0]) if task_ids else 1.0)
     deadline = None if timeout is None else time.monotonic() + timeout
+    latest = {t: t for t in statuses}  # each task's attempt being waited for
+    final: set[str] = set()  # tasks whose latest attempt ended with no retry to come
     while True:
+        if follow:
+            _follow_retries(root, latest, statuses, final)
         if on_poll is not None:
             on_poll(statuses)
         active = [t for t, s in statuses.items() if not s.is_terminal]
@@ -483,10 +498,51 @@ def wait_tasks(
         if deadline is not None and time.monotonic() >= deadline:
             return statuses
         _pause(deadline, min(FILE_POLL, poll))
-        statuses.update(tasks_status(root, active, reconcile=False))
+        _update(
+            statuses,
+            latest,
+            active,
+            tasks_status(root, [latest[t] for t in active], reconcile=False),
+        )
         still = [t for t in active if not statuses[t].is_terminal]
         if still and pace.ready():
-            statuses.update(tasks_status(root, still))
+            _update(statuses, latest, still, tasks_status(root, [latest[t] for t in still]))
+
+
+def _update(
+    statuses: dict[str, TaskStatus],
+    latest: Mapping[str, str],
+    which: Iterable[str],
+    found: Mapping[str, TaskStatus],
+) -> None:
+    for task_id in which:
+        statuses[task_id] = found[latest[task_id]]
+
+
+def _retry_of(root: Root, task_id: str) -> str | None:
+    """The retry an ended task has, or is due by its policy (made now if nobody made it yet)."""
+    from hipercow_core.auto_retry import retry_if_due
+
+    return retry_if_due(root, task_id)
+
+
+def _follow_retries(
+    root: Root, latest: dict[str, str], statuses: dict[str, TaskStatus], final: set[str]
+) -> None:
+    """Move each ended task on to its retry, so a task is done only at the end of its chain.
+
+    A task whose latest attempt ended with no retry is not looked at again.
+    """
+    for task_id, status in statuses.items():
+        if not status.is_terminal or task_id in final:
+            continue
+        moved = False
+        while (later := _retry_of(root, latest[task_id])) is not None:
+            latest[task_id], moved = later, True
+        if moved:
+            statuses[task_id] = task_status(root, latest[task_id])
+        if statuses[task_id].is_terminal:
+            final.add(task_id)
 
 
 def _max_poll_interval(root: Root, task_id: str) -> float:

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands.task import AfterAny, DependsOn, Env, Environment, Tag, task_options
+from hipercow_cli.commands.task import (
+    AfterAny,
+    DependsOn,
+    Env,
+    Environment,
+    Retries,
+    RetryOn,
+    RetryScale,
+    Tag,
+    parse_retry_policy,
+    task_options,
+)
 from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
@@ -117,6 +128,9 @@ def create(
     environment: Environment = None,
     depends_on: DependsOn = None,
     after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -134,7 +148,15 @@ def create(
         return
     root = Root.find()
     shared = task_options(
-        root, resources, env, environment, depends_on, secrets, tags=tag, after_any=after_any
+        root,
+        resources,
+        env,
+        environment,
+        depends_on,
+        secrets,
+        tags=tag,
+        after_any=after_any,
+        retry_policy=parse_retry_policy(retries, retry_on, retry_scale),
     )
     shown = bulk.shown_rows(table, times)
     shared.pop("name")
@@ -164,6 +186,9 @@ def call(
     environment: Environment = None,
     depends_on: DependsOn = None,
     after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -184,7 +209,15 @@ def call(
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
     shared = task_options(
-        root, resources, env, environment, depends_on, secrets, tags=tag, after_any=after_any
+        root,
+        resources,
+        env,
+        environment,
+        depends_on,
+        secrets,
+        tags=tag,
+        after_any=after_any,
+        retry_policy=parse_retry_policy(retries, retry_on, retry_scale),
     )
     shown = bulk.shown_rows(table, times)
     shared.pop("name")

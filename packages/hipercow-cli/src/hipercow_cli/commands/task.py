@@ -21,7 +21,7 @@ from hipercow_cli.options import (
 )
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
-from hipercow_core.schema import HoldUntil, Resources, TaskStatus
+from hipercow_core.schema import HoldUntil, Resources, RetryPolicy, TaskStatus
 from hipercow_core.secret_store import SecretRequest
 from hipercow_core.tasks import TaskSpec
 
@@ -53,7 +53,10 @@ def exit_for(status: TaskStatus) -> None:
         raise typer.Exit(1)
 
 
-def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bool) -> TaskStatus:
+def wait_and_report(
+    root: Root, task_id: str, timeout: float | None, as_json: bool, follow: bool = True
+) -> TaskStatus:
+    """Wait (to the end of the task's retry chain unless `follow` is off) and say how it went."""
     from hipercow_core.tasks import wait_task
 
     with output.spinner(f"Waiting for task {task_id}") as spin:
@@ -62,7 +65,8 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
             if spin is not None:
                 spin.update(f"Waiting for task {task_id}: {status}")
 
-        status = wait_task(root, task_id, timeout=timeout, on_poll=show)
+        status = wait_task(root, task_id, timeout=timeout, on_poll=show, follow=follow)
+    task_id = followed(root, [task_id], not follow)[0]  # the attempt that ended it
     if as_json:
         output.emit_json({"id": task_id, "status": status})
     elif not status.is_terminal:
@@ -76,6 +80,26 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
     return status
 
 
+RETRIES = "Automatic retries"
+Retries = Annotated[
+    int | None,
+    typer.Option(
+        help="Retry the task automatically up to N times when it ends for a --retry-on reason.",
+        rich_help_panel=RETRIES,
+    ),
+]
+RetryOn = Annotated[
+    str | None,
+    typer.Option(
+        help="Reasons to retry: timeout, out-of-memory, lost, node-failure"
+        " (comma-separated; default: lost,node-failure).",
+        rich_help_panel=RETRIES,
+    ),
+]
+RetryScale = Annotated[
+    str | None,
+    typer.Option(help="Scale each retry's resources: memory=2,runtime=2.", rich_help_panel=RETRIES),
+]
 AfterAny = Annotated[
     list[str] | None,
     typer.Option(
@@ -101,6 +125,14 @@ Timeout = Annotated[
 ]
 
 
+def parse_retry_policy(
+    retries: int | None, retry_on: str | None, retry_scale: str | None
+) -> RetryPolicy | None:
+    from hipercow_core.auto_retry import parse_retry_policy as parse
+
+    return parse(retries, retry_on, retry_scale)
+
+
 def task_options(
     root: Root,
     resources: Resources,
@@ -111,6 +143,7 @@ def task_options(
     name: str | None = None,
     tags: list[str] | None = None,
     after_any: list[str] | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> dict[str, Any]:
     """The TaskSpec fields every creating command takes from its options.
 
@@ -127,6 +160,7 @@ def task_options(
         "name": name,
         "tags": parse_pairs(tags, "--tag"),
         "after_any": resolve_dependencies(root, after_any or []),
+        "retry_policy": retry_policy,
     }
     if secrets:
         from hipercow_core.secret_keys import seal
@@ -181,6 +215,9 @@ def create(
     environment: Environment = None,
     depends_on: DependsOn = None,
     after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -199,7 +236,16 @@ def create(
 
     root = Root.find()
     options = task_options(
-        root, resources, env, environment, depends_on, secrets, name, tag, after_any
+        root,
+        resources,
+        env,
+        environment,
+        depends_on,
+        secrets,
+        name,
+        tag,
+        after_any,
+        parse_retry_policy(retries, retry_on, retry_scale),
     )
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
@@ -248,6 +294,9 @@ def call(
     environment: Environment = None,
     depends_on: DependsOn = None,
     after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -357,10 +406,18 @@ def show_hold(hold: HoldUntil, resolved: datetime | None, zone: str | None = Non
     return f"{hold.kind} (local time, fixed at submission)"
 
 
-def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
-    """A retry chain as a person reads it: 'failure → retried as ID: success'."""
-    parts = [output.status_text(statuses[chain[0]])]
-    parts.extend(f"retried as {t}: {output.status_text(statuses[t])}" for t in chain[1:])
+def show_chain(
+    chain: list[str], statuses: dict[str, TaskStatus], reasons: dict[str, str | None] | None = None
+) -> str:
+    """A retry chain as a person reads it: 'failure (timed out) → retried as ID: success'."""
+
+    def shown(task_id: str) -> str:
+        why = (reasons or {}).get(task_id)
+        text = output.status_text(statuses[task_id])
+        return f"{text} ({why})" if why and statuses[task_id] != TaskStatus.SUCCESS else text
+
+    parts = [shown(chain[0])]
+    parts.extend(f"retried as {t}: {shown(t)}" for t in chain[1:])
     return " → ".join(parts)
 
 
@@ -377,10 +434,24 @@ def outcome_rows(root: Root, task_id: str, own: TaskStatus) -> list[tuple[str, s
     rows = [("status", output.status_text(statuses[latest]))]
     if latest != task_id:
         rows[0] = ("status", f"{rows[0][1]} (latest attempt: {latest})")
-    rows.append(("attempts", f"{chain[0]}: {show_chain(chain, statuses)}"))
+    from hipercow_core.retry import chain_reasons
+
+    rows.append(
+        ("attempts", f"{chain[0]}: {show_chain(chain, statuses, chain_reasons(root, chain))}")
+    )
     if latest != task_id:
         rows.append(("this attempt", output.status_text(own)))
     return rows
+
+
+def attempts(root: Root, chain: list[str]) -> list[dict[str, Any]]:
+    """Each attempt of a chain with its status and reason, for `task info --json`."""
+    from hipercow_core.retry import chain_reasons
+    from hipercow_core.tasks import tasks_status
+
+    statuses = tasks_status(root, chain)
+    reasons = chain_reasons(root, chain)
+    return [{"id": t, "status": statuses[t], "reason": reasons[t]} for t in chain]
 
 
 @app.command("info")
@@ -396,6 +467,7 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
             {
                 **msgspec.to_builtins(details),
                 "retry_chain": retry_chain(root, task_id),
+                "attempts": attempts(root, retry_chain(root, task_id)),
                 "followed": dict(
                     zip(("id", "status"), followed_statuses(root, [task_id])[task_id], strict=True)
                 ),
@@ -441,6 +513,20 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.after_any:
         rows.append(("after any", ", ".join(data.after_any)))
+    if data.retry_policy is not None and data.retry_policy.retries > 0:
+        policy = data.retry_policy
+        scale = [
+            f"{k}×{v:g}"
+            for k, v in (("memory", policy.memory), ("runtime", policy.runtime))
+            if v != 1
+        ]
+        rows.append(
+            (
+                "retries",
+                f"{policy.retries} left, on {', '.join(policy.on)}"
+                + (f", each scaling {' '.join(scale)}" if scale else ""),
+            )
+        )
     if data.bundle:
         rows.append(("bundle", data.bundle))
     if data.environment:
@@ -532,7 +618,8 @@ def wait(
 ) -> None:
     """Wait for a task to finish; exits 0 only if it succeeded."""
     root = Root.find()
-    exit_for(wait_and_report(root, followed(root, [task_id], no_follow)[0], timeout, as_json))
+    task_id = followed(root, [task_id], no_follow)[0]
+    exit_for(wait_and_report(root, task_id, timeout, as_json, follow=not no_follow))
 
 
 @app.command("cancel")
