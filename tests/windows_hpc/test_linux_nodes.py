@@ -143,3 +143,14 @@ def test_hello_passes_on_the_portals_linux_nodes(
     assert all(line.startswith("✔") for line in lines[1:]), said.stdout
     [root] = [line for line in lines[1:] if line.split()[1] == "root"]
     assert "on the node" in root
+
+
+def test_configuration_shows_the_shares_and_no_password(
+    hpc: PortalCli, configure: Configure, logged_in: Credentials
+) -> None:
+    configure()
+    shown = hpc("configuration").stdout
+    assert "[driver windows-hpc]" in shown
+    assert "project on the nodes  /mnt/cluster/project" in shown
+    assert [line for line in shown.splitlines() if line.strip().startswith("share ")]
+    assert logged_in.password not in shown

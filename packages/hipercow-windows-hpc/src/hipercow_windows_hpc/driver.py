@@ -25,7 +25,7 @@ from hipercow_core.drivers.protocol import (
     JobState,
     SubmitReport,
 )
-from hipercow_core.errors import DriverError
+from hipercow_core.errors import DriverError, HipercowError
 from hipercow_core.log import get_logger
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo, TaskData
@@ -130,6 +130,24 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
         """The configured shares plus, unless turned off, those mounted on this machine."""
         detected = self._mounts() if self.options.detect_shares else []
         return resolve_shares(self.options.explicit_shares(), detected)
+
+    def describe(self) -> dict[str, str]:
+        """The shares jobs will use (configured and detected), and the project's place on them."""
+        items = {
+            f"share {share.drive}": f"{share.local} = {share.remote}"
+            + (" (detected)" if share.detected else "")
+            for share in self.shares
+        }
+        try:
+            where = self.project_location()
+            items["project on the share"] = where.unc().posix()
+            if self.options.platform == "linux":
+                items["project on the nodes"] = where.linux(self.options.linux_rules())
+            else:
+                items["project on the nodes"] = where.windows()
+        except HipercowError as e:
+            items["project on the nodes"] = f"unknown: {e.message}"
+        return items
 
     def project_location(self) -> Location:
         """Where the project is on the shares; ShareError if it is on none."""

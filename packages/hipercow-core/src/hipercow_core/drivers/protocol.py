@@ -165,6 +165,13 @@ class Driver(Protocol[OptionsT]):
         """The queue or partition that environment provisioning jobs go to, if any."""
         return None
 
+    def describe(self) -> dict[str, str]:
+        """What `hipercow configuration` shows beyond the options (shares, a service's reach).
+
+        Never a secret; may contact the scheduler or its services briefly.
+        """
+        return {}
+
     def configure_warnings(self) -> list[str]:
         """What a driver just configured can already tell is missing, each with what to run.
 
