@@ -217,7 +217,8 @@ def poll_until(
         after = {str(portal.job(j)["shown_state"]) for j in jobs}
         shown |= states
         if TaskStatus.FAILURE in statuses.values():
-            assert states == after == {"Finished"}, (states, statuses)
+            # The portal may move on during the poll, so only the state after it counts.
+            assert after == {"Finished"}, (states, after, statuses)
         if set(statuses.values()) <= done:
             return shown
         assert time.monotonic() < deadline, statuses

@@ -60,3 +60,18 @@ def test_cancelled_because_a_dependency_failed_is_a_failure() -> None:
     result = outcome(JobState("1", "CANCELLED", reason="DependencyNeverSatisfied"))
     assert result is not None
     assert (result.status, result.reason) == (TaskStatus.FAILURE, "dependency failed")
+
+
+def test_a_pending_jobs_reason_is_said_in_words() -> None:
+    pending = job_state("5", JobState("5", "PENDING", reason="Resources"))
+    assert pending.kind == "active"
+    assert (
+        pending.waiting == "waiting for resources: every node that could run it is busy (Resources)"
+    )
+    qos = job_state("5", JobState("5", "PENDING", reason="QOSMaxJobsPerUserLimit"))
+    assert (
+        qos.waiting == "a limit of its QOS (quality of service) is reached (QOSMaxJobsPerUserLimit)"
+    )
+    odd = job_state("5", JobState("5", "PENDING", reason="SomethingNew"))
+    assert odd.waiting == "pending: SomethingNew"
+    assert job_state("5", JobState("5", "RUNNING", reason="None")).waiting is None

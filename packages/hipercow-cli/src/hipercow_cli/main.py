@@ -12,8 +12,9 @@ import typer
 import typer.core
 
 from hipercow_cli import output
-from hipercow_cli.errors import report, want_traceback
+from hipercow_cli.errors import check_arguments, report, want_traceback
 from hipercow_core import __version__
+from hipercow_core.errors import HipercowError
 
 # The order `hipercow --help` lists commands in: ours, with the places of the
 # plugins hipercow's own packages add (`environment` from hipercow-provision);
@@ -189,6 +190,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else argv
+    try:
+        check_arguments(args)
+    except HipercowError as e:
+        sys.exit(report(e))
     app = command_for(args)
     try:
         app(args, prog_name="hipercow")

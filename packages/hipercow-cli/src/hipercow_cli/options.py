@@ -71,8 +71,22 @@ ThreadVariables = Annotated[
         rich_help_panel=RESOURCES,
     ),
 ]
+
+
+def check_driver(value: str | None) -> str | None:
+    """A `--driver` must name an installed driver: an empty name would mean the default."""
+    if value is not None:
+        from hipercow_core.drivers.registry import load_driver_class
+
+        load_driver_class(value)
+    return value
+
+
 Driver = Annotated[
-    str | None, typer.Option(help="Driver to use (default: the configured one, or 'local').")
+    str | None,
+    typer.Option(
+        callback=check_driver, help="Driver to use (default: the configured one, or 'local')."
+    ),
 ]
 
 
@@ -139,7 +153,10 @@ def given_resource_fields(resources: Resources) -> dict[str, Any]:
 
 
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
-    """`NAME=VALUE` texts as a dict; the error names the option that was wrong."""
+    """`NAME=VALUE` texts as a dict; the error names the option that was wrong.
+
+    A name given twice is refused: which one was meant cannot be guessed.
+    """
     from hipercow_core.errors import InvalidInputError
 
     result: dict[str, str] = {}
@@ -148,6 +165,10 @@ def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
         if not sep or not name:
             raise InvalidInputError(
                 f"{what} '{pair}' is not of the form NAME=VALUE", "Write it as NAME=VALUE."
+            )
+        if name in result:
+            raise InvalidInputError(
+                f"{what} '{name}' is given more than once", "Give each name once."
             )
         result[name] = value
     return result
@@ -189,3 +210,18 @@ def with_secret_options(command: Callable[..., R]) -> Callable[..., R]:
         parameters=[*kept, _SECRET_PARAMETER]
     )
     return wrapper
+
+
+def check_timeout(value: float | None) -> float | None:
+    """A `--timeout` must be a number of seconds that can pass: not negative, not nan."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"{value:g} is not a number of seconds (0 or more)")
+    return value
+
+
+Timeout = Annotated[
+    float | None,
+    typer.Option(callback=check_timeout, help="Give up after this many seconds (exit code 1)."),
+]

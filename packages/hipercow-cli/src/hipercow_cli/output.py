@@ -29,6 +29,7 @@ _STATUS_COLOURS = {
     "failure": "31",
     "cancelled": "35",
     "missing": "90",
+    "unreadable": "91",
 }
 
 
@@ -97,6 +98,50 @@ def show_value(value: Any) -> str:
     import pprint
 
     return pprint.pformat(value, sort_dicts=False)
+
+
+# Results larger than this (as stored) are summarised on a terminal, not printed whole.
+LARGE_RESULT_BYTES = 1_000_000
+
+
+def summarise_value(value: Any, stored_bytes: int) -> str:
+    """Type, size and the start of a large value: printing 200 MB helps nobody."""
+    import reprlib
+
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxlist, shown.maxdict = 2, 5, 5
+    shown.maxstring = shown.maxother = 60
+    length = f", {len(value):,} items" if hasattr(value, "__len__") else ""
+    return (
+        f"{type(value).__name__}{length} ({stored_bytes / 1e6:.1f} MB stored): "
+        f"{shown.repr(value)}\n"
+        "Write it whole with --output FILE."
+    )
+
+
+def summarise_head(kind: str, stored_bytes: int, head: str) -> str:
+    """A large JSON result by its first characters, without reading the rest."""
+    return (
+        f"{kind} ({stored_bytes / 1e6:.1f} MB stored as JSON), starting: {head}...\n"
+        "Write it whole with --output FILE."
+    )
+
+
+def write_value(value: Any, path: str, as_json: bool) -> None:
+    """A result written whole to a file: text as it is, else JSON (or its repr, without one)."""
+    import json
+
+    if isinstance(value, str) and not as_json:
+        data = value
+    else:
+        try:
+            data = json.dumps(value)
+        except (TypeError, ValueError):
+            data = repr(value)
+    from hipercow_core.fsutil import writing
+
+    with writing(path), open(path, "w", encoding="utf-8") as f:
+        f.write(data)
 
 
 def success(text: str) -> None:

@@ -122,10 +122,12 @@ def retry_if_due(root: Root, task_id: str) -> str | None:
             automatic=True,
         )
     except HipercowError as e:
+        if (made_meanwhile := retried_by(root, task_id)) is not None:
+            return made_meanwhile  # someone else made it first
         warnings.warn(
             f"task {task_id} ended '{finished.reason}' but its automatic retry failed: {e.message}",
             RetryFailedWarning,
             stacklevel=2,
         )
-        return retried_by(root, task_id)
+        return None
     return made.get(task_id) or retried_by(root, task_id)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import overload
 
 from hipercow_core.errors import InvalidInputError
 
@@ -37,26 +38,96 @@ _RANGE_HELP = (
     " (log-spaced); put a literal value like this in a CSV file."
 )
 MAX_RANGE = 1_000_000
+# The number of tasks one bulk creation makes unless raised: counted before
+# anything is built, so a typo such as 1..99999999999 is refused at once.
+DEFAULT_MAX_TASKS = 100_000
+_MAX_CSV_BYTES = 100_000_000
 
 Row = dict[str, str]
 
 
-class Table:
-    """Named columns of equal length: the rows of one data source."""
+class _Span(Sequence[str]):
+    """The integers low, low+1, ..., high-1 as text, made only when read."""
 
-    def __init__(self, names: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        self.names = tuple(names)
-        self.rows = [tuple(r) for r in rows]
+    def __init__(self, low: int, high: int) -> None:
+        self._range = range(low, high)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._range)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [str(i) for i in self._range[index]]
+        return str(self._range[index])
+
+
+class Table:
+    """Named columns of equal length: the rows of one data source, or of several combined.
+
+    Rows are produced only when read, and counted without being made, so a
+    huge request is refused before any memory is spent on it.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        rows: Sequence[Sequence[str]] = (),
+        *,
+        parts: Sequence[Table] = (),
+        zip_rows: bool = False,
+        column: Sequence[str] | None = None,
+    ) -> None:
+        self.names = tuple(names)
+        self._rows = [tuple(r) for r in rows]
+        self._parts = tuple(parts)
+        self._zip = zip_rows
+        self._column = column
+
+    def __len__(self) -> int:
+        if self._column is not None:
+            return len(self._column)
+        if self._parts:
+            lengths = [len(p) for p in self._parts]
+            return min(lengths) if self._zip else math.prod(lengths)
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        if self._column is not None:
+            return ((v,) for v in self._column)
+        if self._parts:
+            if self._zip:
+                return (sum(p, ()) for p in zip(*self._parts, strict=True))
+            return (sum(p, ()) for p in itertools.product(*self._parts))
+        return iter(self._rows)
+
+    @property
+    def rows(self) -> list[tuple[str, ...]]:
+        return list(self)
+
+    def row(self, index: int) -> tuple[str, ...]:
+        """Row `index` (0 <= index < len), computed without making the rows before it."""
+        if self._column is not None:
+            return (self._column[index],)
+        if not self._parts:
+            return self._rows[index]
+        if self._zip:
+            return sum((p.row(index) for p in self._parts), ())
+        picked: list[tuple[str, ...]] = []
+        for part in reversed(self._parts):
+            index, within = divmod(index, len(part))
+            picked.append(part.row(within))
+        return sum(reversed(picked), ())
 
 
 def parse_data(spec: str, cwd: Path | None = None) -> Table:
     """One `--data` value: `name=values` or the path of a CSV file."""
     name, sep, values = spec.partition("=")
     if sep and _NAME.fullmatch(name.strip()):
-        return Table([name.strip()], [[v] for v in _values(name.strip(), values.strip())])
+        return Table([name.strip()], column=_values(name.strip(), values.strip()))
     path = Path(spec) if cwd is None or Path(spec).is_absolute() else cwd / spec
     if path.is_file():
         return _read_csv(path)
@@ -95,14 +166,16 @@ def _log_spaced(name: str, text: str, low: float, high: float, count: int) -> li
     return [f"{low * math.exp(ratio * i):.6g}" for i in range(count)]
 
 
-def _numeric_range(name: str, text: str) -> list[str] | None:
-    """The values of a numeric range, None if the text is not one; a broken range raises."""
+def _numeric_range(name: str, text: str) -> Sequence[str] | None:
+    """The values of a numeric range, None if the text is not one; a broken range raises.
+
+    Whole-number ranges are made only when read, so a huge one is counted
+    (and refused) before any memory is spent on it.
+    """
     if match := _INCLUSIVE.fullmatch(text):
-        low, high = int(match[1]), int(match[2])
-        return [str(i) for i in range(low, high + 1)]
+        return _Span(int(match[1]), int(match[2]) + 1)
     if match := _EXCLUSIVE.fullmatch(text):
-        low, high = int(match[1]), int(match[2])
-        return [str(i) for i in range(low, high)]
+        return _Span(int(match[1]), int(match[2]))
     if match := _STEPPED.fullmatch(text):
         start, end, step = (Decimal(match[i]) for i in (1, 2, 3))
         return _stepped(name, text, start, end, step)
@@ -113,10 +186,17 @@ def _numeric_range(name: str, text: str) -> list[str] | None:
     return None
 
 
-def _values(name: str, text: str) -> list[str]:
+def _values(name: str, text: str) -> Sequence[str]:
     values = _numeric_range(name, text)
+    if values is None and ".." in text:
+        raise InvalidInputError(f"--data {name}={text} is not a range hipercow knows", _RANGE_HELP)
     if values is None:
         values = [v.strip() for v in text.split(",")] if text else []
+        if any(not v for v in values):
+            raise InvalidInputError(
+                f"--data {name}={text} has an empty value",
+                "List values separated by single commas: x=a,b,c.",
+            )
     if not values:
         raise InvalidInputError(
             f"--data {name}={text} gives no values", "Check the range: x=1..10 includes both ends."
@@ -125,10 +205,21 @@ def _values(name: str, text: str) -> list[str]:
 
 
 def _read_csv(path: Path) -> Table:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    if path.stat().st_size > _MAX_CSV_BYTES:
+        raise InvalidInputError(
+            f"CSV file '{path}' is over {_MAX_CSV_BYTES // 1_000_000} MB",
+            "Split the data into several bulk creations.",
+        )
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InvalidInputError(
+            f"'{path}' is not a CSV text file ({e.__class__.__name__}: {str(e)[:80]})",
+            "Give a UTF-8 CSV file: a header line of names, then one row per task.",
+        ) from None
     if not header or not rows:
         raise InvalidInputError(
             f"CSV file '{path}' has no rows", "Give a header line of names, then one row per task."
@@ -149,8 +240,14 @@ def _read_csv(path: Path) -> Table:
     return Table(names, rows)
 
 
-def combine(tables: Sequence[Table], *, zip_rows: bool = False) -> Table:
-    """Outer product of the tables (or, with zip, rows paired up in order)."""
+def combine(
+    tables: Sequence[Table], *, zip_rows: bool = False, max_tasks: int | None = DEFAULT_MAX_TASKS
+) -> Table:
+    """Outer product of the tables (or, with zip, rows paired up in order).
+
+    The rows are counted, not made; more than `max_tasks` is refused (None:
+    no limit, for a preview, which reads only the first rows).
+    """
     names = [n for t in tables for n in t.names]
     duplicated = {n for n in names if names.count(n) > 1}
     if duplicated:
@@ -164,10 +261,19 @@ def combine(tables: Sequence[Table], *, zip_rows: bool = False) -> Table:
                 f"--zip needs data of equal lengths, got {', '.join(str(len(t)) for t in tables)}",
                 "Give the same number of values to each --data, or drop --zip for every combination.",
             )
-        rows = [sum(parts, ()) for parts in zip(*(t.rows for t in tables), strict=True)]
-    else:
-        rows = [sum(parts, ()) for parts in itertools.product(*(t.rows for t in tables))]
-    return Table(names, rows)
+    table = Table(names, parts=tables, zip_rows=zip_rows)
+    if max_tasks is not None:
+        check_count(len(table), max_tasks)
+    return table
+
+
+def check_count(count: int, max_tasks: int) -> None:
+    """Refuse a bulk creation of more than `max_tasks` tasks, before any is built."""
+    if count > max_tasks:
+        raise InvalidInputError(
+            f"the data make {count:,} tasks, more than the limit of {max_tasks:,}",
+            "Check the ranges; to make that many, raise the limit with --max-tasks.",
+        )
 
 
 def repeat(data: Table, times: int) -> Table:
@@ -205,8 +311,18 @@ def check_names(template_uses: set[str], data: Table) -> None:
 
 
 def rows(data: Table) -> Iterator[Row]:
-    for values in data.rows:
+    for values in data:
         yield dict(zip(data.names, values, strict=True))
+
+
+def preview_rows(data: Table, edge: int) -> tuple[list[Row], list[Row]]:
+    """The first and last `edge` rows (all rows, and no last ones, when there are few)."""
+    count = len(data)
+    if count <= 2 * edge + 1:
+        return list(rows(data)), []
+    first = [dict(zip(data.names, data.row(i), strict=True)) for i in range(edge)]
+    last = [dict(zip(data.names, data.row(i), strict=True)) for i in range(count - edge, count)]
+    return first, last
 
 
 def expand(template: Sequence[str], row: Row) -> tuple[str, ...]:
@@ -229,16 +345,27 @@ def read_data(
     *,
     zip_rows: bool = False,
     times: int | None = None,
+    max_tasks: int | None = DEFAULT_MAX_TASKS,
 ) -> Table:
     """The data of a bulk command: each `--data` parsed, combined (or zipped) into rows,
-    each row made `times` times (`--repeat`; without data, that many copies of one task)."""
+    each row made `times` times (`--repeat`; without data, that many copies of one task).
+
+    The rows are counted before any is made: more than `max_tasks` is refused.
+    """
     if not specs and times is None:
         raise InvalidInputError(
             "no --data given",
             "Give data such as --data x=1..10 or --data file.csv, or --repeat N for N copies.",
         )
-    table = combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows) if specs else no_data()
-    return repeat(table, 1 if times is None else times)
+    table = (
+        combine([parse_data(s, cwd) for s in specs], zip_rows=zip_rows, max_tasks=max_tasks)
+        if specs
+        else no_data()
+    )
+    copies = 1 if times is None else times
+    if max_tasks is not None:
+        check_count(len(table) * copies, max_tasks)
+    return table if copies == 1 else repeat(table, copies)
 
 
 def shown_rows(data: Table, times: int | None = None) -> list[Row]:

@@ -14,19 +14,19 @@ from collections.abc import Callable, Iterable, Sequence
 import msgspec
 
 from hipercow_core.bundles import (
-    bundle_path,
+    choose_name,
     counts,
     list_bundles,
     load_bundle,
-    replace_bundle,
     save_bundle,
 )
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import InvalidInputError
+from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.retry import retry_tasks
 from hipercow_core.root import Root
 from hipercow_core.schema import Bundle, TaskStatus, Usage
-from hipercow_core.store import file_statuses
+from hipercow_core.store import file_statuses, last_path, remove_task
 from hipercow_core.tasks import (
     TaskSpec,
     cancel_tasks,
@@ -60,22 +60,29 @@ def create_bundle(
 ) -> Bundle:
     """Create tasks as one bundle, record it, then submit them in one batch.
 
-    The name is reserved first (a given one must be free, else a readable
-    one is picked) so each task can carry it; if the tasks cannot be created
-    the reservation is removed, so bad input leaves nothing behind. The
-    bundle is recorded before submission, so tasks that stay `created` (an
+    All or nothing: the name is chosen first (a given one must be free, else
+    a readable one is picked) so each task can carry it; the tasks are then
+    validated and written, and the bundle file last. If that fails (the name
+    was taken meanwhile, the disk filled) the tasks are removed again and
+    `last` put back, so a failed creation leaves nothing behind. The bundle
+    is recorded before submission, so tasks that stay `created` (an
     unreachable scheduler) are still found by the bundle's name. `data`
     holds each task's data values (in the order of `specs`), for listings.
     """
-    reserved = save_bundle(root, [], name, command)
+    chosen = choose_name(root, name)
+    earlier_last = read_bytes(last_path(root))
+    named = [msgspec.structs.replace(s, bundle=chosen) for s in specs]
+    ids = create_tasks(root, named, driver=driver, submit=False)
     try:
-        named = [msgspec.structs.replace(s, bundle=reserved.name) for s in specs]
-        ids = create_tasks(root, named, driver=driver, submit=False)
+        bundle = save_bundle(root, ids, chosen, command, data)
     except BaseException:
-        bundle_path(root, reserved.name).unlink(missing_ok=True)
+        for task_id in ids:
+            remove_task(root, task_id)
+        if earlier_last is None:
+            last_path(root).unlink(missing_ok=True)
+        else:
+            atomic_write(last_path(root), earlier_last)
         raise
-    bundle = msgspec.structs.replace(reserved, task_ids=tuple(ids), data=tuple(data))
-    replace_bundle(root, bundle)
     if submit and ids:
         submit_with(root, get_driver(root, driver), ids)
     return bundle
@@ -91,10 +98,15 @@ def bundle_task_ids(root: Root, name: str, *, follow: bool = True) -> list[str]:
 
 
 def bundle_statuses(
-    root: Root, name: str, *, follow: bool = True
+    root: Root, name: str, *, follow: bool = True, waiting: dict[str, str] | None = None
 ) -> dict[str, tuple[str, TaskStatus]]:
-    """For each task of the bundle (in order): its latest retry and that task's status."""
-    return followed_statuses(root, list(load_bundle(root, name).task_ids), follow=follow)
+    """For each task of the bundle (in order): its latest retry and that task's status.
+
+    `waiting`, when given, is filled (latest id -> words) with why queued
+    tasks have not started, from the same scheduler call.
+    """
+    ids = list(load_bundle(root, name).task_ids)
+    return followed_statuses(root, ids, follow=follow, waiting=waiting)
 
 
 def bundle_usage(root: Root, name: str, *, follow: bool = True) -> dict[str, Usage | None]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import msgspec
 
-from hipercow_core.errors import InvalidInputError
-from hipercow_core.fsutil import atomic_write, read_bytes, write_once
+from hipercow_core.errors import CorruptFileError, InvalidInputError
+from hipercow_core.fsutil import atomic_write, decode, no_links, read_bytes, write_once, writing
 from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
 from hipercow_core.schema import Bundle, TaskStatus
@@ -28,6 +28,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 # Worst first: a bundle is as bad as its worst task.
 WORST_ORDER = (
+    TaskStatus.UNREADABLE,
     TaskStatus.MISSING,
     TaskStatus.FAILURE,
     TaskStatus.CANCELLED,
@@ -119,8 +120,15 @@ _ANIMALS = (
 )
 
 
+_decoder = msgspec.json.Decoder(Bundle)
+
+
 def bundles_dir(root: Root) -> Path:
     return root.path / "bundles"
+
+
+def _repair_hint(name: str) -> str:
+    return f"Remove it with 'hipercow bundle delete {name}' (its tasks are kept)."
 
 
 def bundle_path(root: Root, name: str) -> Path:
@@ -142,21 +150,33 @@ def random_name() -> str:
 
 
 def save_bundle(
-    root: Root, task_ids: Sequence[str], name: str | None = None, command: Sequence[str] = ()
+    root: Root,
+    task_ids: Sequence[str],
+    name: str | None = None,
+    command: Sequence[str] = (),
+    data: Sequence[dict[str, str]] = (),
 ) -> Bundle:
     """Write a new bundle; a given name must be free, a default one is picked to be."""
+    if name is not None:
+        validate_name(name)
     directory = bundles_dir(root)
-    directory.mkdir(exist_ok=True)
+    no_links(root.path, directory)
+    with writing(directory):
+        directory.mkdir(exist_ok=True)
     for attempt in range(100):
-        chosen = name or (
-            random_name() if attempt < 50 else f"{random_name()}_{secrets.token_hex(2)}"
+        chosen = (
+            name
+            if name is not None
+            else (random_name() if attempt < 50 else f"{random_name()}_{secrets.token_hex(2)}")
         )
         twin = case_twin(directory, f"{chosen}.json")
         if name is not None:
             refuse_case_twin(
                 "a bundle", name, twin and twin.removesuffix(".json"), "Choose another --name."
             )
-        bundle = Bundle(chosen, datetime.now(UTC), tuple(task_ids), tuple(command))
+        bundle = Bundle(
+            chosen, datetime.now(UTC), tuple(task_ids), tuple(command), data=tuple(data)
+        )
         if twin is None and write_once(bundle_path(root, chosen), msgspec.json.encode(bundle)):
             return bundle
         if name is not None:
@@ -167,36 +187,66 @@ def save_bundle(
     raise InvalidInputError("could not find a free bundle name", "Give one with --name.")
 
 
+def choose_name(root: Root, name: str | None = None) -> str:
+    """A free bundle name: the one given (refused if taken), else a readable random one."""
+    if name is not None:
+        if bundle_path(root, name).exists():
+            raise InvalidInputError(
+                f"a bundle called '{name}' already exists",
+                "Choose another --name, or delete the old bundle first.",
+            )
+        return name
+    for attempt in range(100):
+        chosen = random_name() if attempt < 50 else f"{random_name()}_{secrets.token_hex(2)}"
+        if not bundle_path(root, chosen).exists():
+            return chosen
+    raise InvalidInputError("could not find a free bundle name", "Give one with --name.")
+
+
 def replace_bundle(root: Root, bundle: Bundle) -> None:
-    atomic_write(bundle_path(root, bundle.name), msgspec.json.encode(bundle))
+    path = bundle_path(root, bundle.name)
+    no_links(root.path, path)
+    atomic_write(path, msgspec.json.encode(bundle))
 
 
 def load_bundle(root: Root, name: str) -> Bundle:
-    raw = read_bytes(bundle_path(root, name))
+    path = bundle_path(root, name)
+    raw = read_bytes(path)
     if raw is None:
         raise InvalidInputError(
             f"no bundle called '{name}'", "'hipercow bundle list' shows the bundles of this root."
         )
-    return msgspec.json.decode(raw, type=Bundle)
+    return decode(path, raw, _decoder, _repair_hint(name))
 
 
 def bundle_exists(root: Root, name: str) -> bool:
     return _NAME.fullmatch(name) is not None and bundle_path(root, name).is_file()
 
 
-def list_bundles(root: Root) -> list[Bundle]:
-    """Every bundle, newest first."""
+def scan_bundles(root: Root) -> tuple[list[Bundle], dict[str, str]]:
+    """Every readable bundle, newest first, and the unreadable ones: {name: what is wrong}."""
     try:
         paths = list(bundles_dir(root).glob("*.json"))
     except FileNotFoundError:
-        return []
-    decoder = msgspec.json.Decoder(Bundle)
+        return [], {}
     found = []
+    broken: dict[str, str] = {}
     for path in paths:
         raw = read_bytes(path)
-        if raw is not None:
-            found.append(decoder.decode(raw))
-    return sorted(found, key=lambda b: b.created, reverse=True)
+        if raw is None:
+            continue
+        try:
+            bundle = decode(path, raw, _decoder, _repair_hint(path.stem))
+        except CorruptFileError as e:
+            broken[path.stem] = e.message
+            continue
+        found.append(bundle)
+    return sorted(found, key=lambda b: b.created, reverse=True), broken
+
+
+def list_bundles(root: Root) -> list[Bundle]:
+    """Every readable bundle, newest first."""
+    return scan_bundles(root)[0]
 
 
 def data_of(bundle: Bundle) -> dict[str, dict[str, str]]:
@@ -215,8 +265,13 @@ def without(bundle: Bundle, gone: set[str]) -> Bundle:
 
 
 def delete_bundle(root: Root, name: str) -> None:
-    load_bundle(root, name)
-    bundle_path(root, name).unlink(missing_ok=True)
+    """Forget a bundle, even one whose file is unreadable; its tasks are kept."""
+    path = bundle_path(root, name)
+    no_links(root.path, path)
+    if not path.is_file():
+        load_bundle(root, name)  # raises: no such bundle
+    with writing(path):
+        path.unlink(missing_ok=True)
 
 
 def counts(statuses: Iterable[TaskStatus]) -> dict[TaskStatus, int]:

@@ -7,6 +7,7 @@ so it sits above `tasks`, never below it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,8 @@ from hipercow_core.environments import (
     read_environment,
     read_running,
 )
-from hipercow_core.errors import InvalidInputError
+from hipercow_core.errors import CorruptFileError, InvalidInputError
+from hipercow_core.fsutil import no_links, writing
 from hipercow_core.root import Root
 from hipercow_core.schema import ProvisionRunning, TaskStatus
 from hipercow_core.tasks import list_tasks, task_status
@@ -54,7 +56,9 @@ def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
     """
     if name == EMPTY:
         raise InvalidInputError("'empty' is built in and cannot be deleted")
-    read_environment(root, name)
+    with contextlib.suppress(CorruptFileError):  # deleting is how a broken one is removed
+        read_environment(root, name)
+
     running = read_running(root, name)
     if running is not None and provisioning_active(root, running):
         raise EnvironmentBusyError(
@@ -71,6 +75,8 @@ def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
                 "Wait for them or cancel them, or delete anyway with --force.",
             )
     directory = environment_dir(root, name)
+    no_links(root.path, directory)  # never delete through a link planted in the root
     # Remove the record first: a half-deleted environment then reads as absent.
-    (directory / RECORD).unlink()
+    with writing(directory):
+        (directory / RECORD).unlink()
     shutil.rmtree(directory, ignore_errors=True)

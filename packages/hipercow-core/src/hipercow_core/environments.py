@@ -35,8 +35,13 @@ from typing import ClassVar, NamedTuple, Protocol, cast
 import msgspec
 
 from hipercow_core import plugins
-from hipercow_core.errors import EnvironmentNotBuiltWarning, HipercowError, InvalidInputError
-from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.errors import (
+    CorruptFileError,
+    EnvironmentNotBuiltWarning,
+    HipercowError,
+    InvalidInputError,
+)
+from hipercow_core.fsutil import atomic_write, decode, read_bytes
 from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
 from hipercow_core.schema import (
@@ -56,6 +61,11 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _record_decoder = msgspec.json.Decoder(EnvironmentRecord)
 _build_decoder = msgspec.json.Decoder(BuildRecord)
+_running_decoder = msgspec.json.Decoder(ProvisionRunning)
+
+
+def _rebuild_hint(name: str) -> str:
+    return f"Build it again with 'hipercow environment provision {name} --fresh'."
 
 
 class EnvironmentNotFoundError(InvalidInputError):
@@ -144,10 +154,15 @@ def read_environment(root: Root, name: str) -> EnvironmentRecord:
     if name == EMPTY:
         return _empty_record(root)
     validate_name(name)
-    raw = read_bytes(environment_dir(root, name) / RECORD)
+    path = environment_dir(root, name) / RECORD
+    raw = read_bytes(path)
     if raw is None:
         raise _not_found(name)
-    return _record_decoder.decode(raw)
+    return decode(path, raw, _record_decoder, _broken_hint(name))
+
+
+def _broken_hint(name: str) -> str:
+    return f"Delete the environment with 'hipercow environment delete {name}' and create it again."
 
 
 def list_environments(root: Root) -> list[EnvironmentRecord]:
@@ -159,7 +174,14 @@ def list_environments(root: Root) -> list[EnvironmentRecord]:
         entries = []
     for entry in entries:
         if entry != EMPTY and environment_exists(root, entry):
-            found.append(read_environment(root, entry))
+            try:
+                found.append(read_environment(root, entry))
+            except CorruptFileError as e:  # show the others; name the broken one
+                import warnings
+
+                from hipercow_core.errors import HipercowWarning
+
+                warnings.warn(HipercowWarning(f"{e.message}; {e.hint}"), stacklevel=2)
     return found
 
 
@@ -206,8 +228,9 @@ def create_environment(
 
 def read_running(root: Root, name: str) -> ProvisionRunning | None:
     """The claim of the provisioning in progress, if any (it may be stale)."""
-    raw = read_bytes(history_dir(root, name) / RUNNING)
-    return msgspec.json.decode(raw, type=ProvisionRunning) if raw else None
+    path = history_dir(root, name) / RUNNING
+    raw = read_bytes(path)
+    return decode(path, raw, _running_decoder, _broken_hint(name)) if raw else None
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +283,7 @@ def read_builds(root: Root, name: str) -> list[BuildRecord]:
     for entry in names:
         raw = read_bytes(directory / entry)
         if raw is not None:
-            records.append(_build_decoder.decode(raw))
+            records.append(decode(directory / entry, raw, _build_decoder, _rebuild_hint(name)))
     records.sort(key=lambda b: b.updated, reverse=True)
     return records
 
@@ -277,9 +300,10 @@ def select_build(
     """The build to run in here: this platform, this Python if built, else the newest for it."""
     platform_name = platform_name or platform_tag()
     python_version = python_version or "{}.{}".format(*sys.version_info[:2])
-    exact = read_bytes(builds_dir(root, name) / f"{build_key(platform_name, python_version)}.json")
+    path = builds_dir(root, name) / f"{build_key(platform_name, python_version)}.json"
+    exact = read_bytes(path)
     if exact is not None:
-        return _build_decoder.decode(exact)
+        return decode(path, exact, _build_decoder, _rebuild_hint(name))
     candidates = [b for b in read_builds(root, name) if b.platform == platform_name]
     return candidates[0] if candidates else None
 

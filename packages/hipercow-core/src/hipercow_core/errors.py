@@ -73,3 +73,19 @@ class SchedulerUnavailableWarning(HipercowWarning):
 
 class EnvironmentNotBuiltWarning(HipercowWarning):
     """A task was made to run in an environment with no build where it will run."""
+
+
+class StorageError(HipercowError):
+    """The disk refused a write: full, over quota, read-only, or not ours to write."""
+
+
+class CorruptFileError(HipercowError):
+    """A file hipercow wrote holds something it cannot read (truncated, edited, garbage)."""
+
+    def __init__(self, path: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+
+class UnsafePathError(HipercowError):
+    """A symbolic link inside the root, which hipercow never follows to write or delete."""

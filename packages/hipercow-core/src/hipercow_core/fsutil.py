@@ -9,16 +9,64 @@ unlike rename, refuses to replace an existing file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+from hipercow_core.errors import CorruptFileError, StorageError, UnsafePathError
 
 _TMP_PREFIX = ".tmp-"
+T = TypeVar("T")
+
+# What the disk says when it will take no more, or nothing at all.
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: ("the disk is full", "Free some space (e.g. 'hipercow purge'), then try again."),
+    errno.EDQUOT: ("the disk quota is exceeded", "Free some space, then try again."),
+    errno.EROFS: (
+        "the disk is read-only",
+        "Run this from a machine where the project is writable.",
+    ),
+    errno.EACCES: ("permission denied", "Check who owns the directory and its permissions."),
+    errno.EPERM: ("permission denied", "Check who owns the directory and its permissions."),
+}
+
+
+def storage_error(error: OSError, path: object = None) -> StorageError | None:
+    """The disk's refusal as a two-line error naming the path, or None for other failures."""
+    known = _STORAGE_ERRNOS.get(error.errno or 0)
+    if known is None:
+        return None
+    where = path if path is not None else (error.filename or "?")
+    return StorageError(f"cannot write '{where}': {known[0]}", known[1])
+
+
+@contextlib.contextmanager
+def writing(path: object) -> Iterator[None]:
+    """Turn a full, read-only or forbidden disk into a StorageError naming `path`."""
+    try:
+        yield
+    except OSError as e:
+        translated = storage_error(e, path)
+        if translated is None:
+            raise
+        raise translated from e
 
 
 def _write_temp(path: Path, data: bytes) -> Path:
+    """Write `data` under a temporary name beside `path`; nothing is left behind on failure."""
     tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    with tmp.open("wb") as f:
-        f.write(data)
+    with writing(path):
+        try:
+            with tmp.open("wb") as f:
+                f.write(data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
     return tmp
 
 
@@ -26,9 +74,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so readers see the old or the new file, never a mix."""
     tmp = _write_temp(path, data)
     try:
-        os.replace(tmp, path)
+        with writing(path):
+            os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise
 
 
@@ -41,7 +91,8 @@ def write_once(path: Path, data: bytes) -> bool:
     tmp = _write_temp(path, data)
     try:
         try:
-            os.link(tmp, path)
+            with writing(path):
+                os.link(tmp, path)
         except FileExistsError:
             return False
         except OSError:
@@ -49,11 +100,12 @@ def write_once(path: Path, data: bytes) -> bool:
             # Windows; elsewhere check first, which is the best available.
             if path.exists():
                 return False
-            os.rename(tmp, path)
+            with writing(path):
+                os.rename(tmp, path)
             return True
         return True
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
@@ -64,3 +116,45 @@ def read_bytes(path: Path | str) -> bytes | None:
             return f.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def decode(path: Path | str, raw: bytes, decoder: msgspec.json.Decoder[T], what: str) -> T:
+    """Decode a record read from `path`; garbage becomes an error naming the file.
+
+    `what` says what the file is and what to do about it, e.g. "the task's
+    data" and the command that removes or replaces it.
+    """
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CorruptFileError(
+            str(path), f"'{path}' is unreadable ({_reason(raw, e)})", what
+        ) from None
+
+
+def decode_as(path: Path | str, raw: bytes, type_: type[T], what: str) -> T:
+    """`decode` with a one-off decoder of `type_`."""
+    return decode(path, raw, msgspec.json.Decoder(type_), what)
+
+
+def _reason(raw: bytes, error: Exception) -> str:
+    if not raw.strip():
+        return "empty"
+    return str(error).split("\n")[0][:120] or type(error).__name__
+
+
+def no_links(base: Path | str, path: Path | str) -> None:
+    """Refuse `path` if it, or any directory between `base` and it, is a symbolic link.
+
+    Paths inside the root are built from names hipercow chose; a link planted
+    there would send a delete or a write outside the root.
+    """
+    base_text = os.path.normpath(base)
+    current = os.path.normpath(path)
+    while current != base_text and len(current) > len(base_text):
+        if os.path.islink(current):
+            raise UnsafePathError(
+                f"'{current}' is a symbolic link inside the root, which hipercow does not follow",
+                "Remove the link (hipercow keeps its files under hipercow/ itself), then try again.",
+            )
+        current = os.path.dirname(current)

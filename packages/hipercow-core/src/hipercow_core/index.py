@@ -18,13 +18,14 @@ from datetime import datetime
 
 import msgspec
 
+from hipercow_core.errors import HipercowError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskKind, TaskStatus
 from hipercow_core.store import DATA_SUFFIX, ID_FILE_LENGTH, summarise
 
 INDEX_FILE = "tasks.index"
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 SETTLE_NS = 2_000_000_000
 NO_DIRECTORY = 0  # a task not yet submitted has a data file but no directory
 
@@ -39,6 +40,7 @@ class IndexEntry(msgspec.Struct, array_like=True):
     name: str | None = None
     tags: dict[str, str] = {}
     bundle: str | None = None
+    problem: str | None = None
 
 
 class TaskIndex(msgspec.Struct):
@@ -56,6 +58,7 @@ class ListedTask(msgspec.Struct, frozen=True):
     name: str | None = None
     tags: dict[str, str] = {}
     bundle: str | None = None
+    problem: str | None = None  # an unreadable task: which file, and why
 
 
 def _load(root: Root) -> TaskIndex:
@@ -114,16 +117,26 @@ def indexed_tasks(root: Root) -> list[ListedTask]:
             data.command if data else (),
             data.environment if data else None,
             mtime_ns if trusted else -1,
-            data.name if data else None,
-            dict(data.tags) if data else {},
-            data.bundle if data else None,
+            name=data.name if data else None,
+            tags=dict(data.tags) if data else {},
+            bundle=data.bundle if data else None,
+            problem=summary.problem,
         )
         changed = True
     if changed or len(seen) != len(index.entries):
         _save(root, TaskIndex(entries=seen))
     return [
         ListedTask(
-            task_id, e.status, e.created, e.kind, e.command, e.environment, e.name, e.tags, e.bundle
+            task_id,
+            e.status,
+            e.created,
+            e.kind,
+            e.command,
+            e.environment,
+            name=e.name,
+            tags=e.tags,
+            bundle=e.bundle,
+            problem=e.problem,
         )
         for task_id, e in seen.items()
     ]
@@ -133,5 +146,5 @@ def _save(root: Root, index: TaskIndex) -> None:
     try:
         root.cache_dir().mkdir(parents=True, exist_ok=True)
         atomic_write(root.cache_dir() / INDEX_FILE, msgspec.msgpack.encode(index))
-    except OSError:
+    except (OSError, HipercowError):
         pass  # only a cache: a read-only or full disk must not break listing

@@ -36,6 +36,7 @@ from hipercow_core.errors import (
     DriverError,
     SchedulerUnavailableError,
     SchedulerUnavailableWarning,
+    StorageError,
 )
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
@@ -328,11 +329,14 @@ def submit(root: Root, backend: AnyDriver, task_ids: Sequence[str]) -> list[str]
 # -- status ------------------------------------------------------------------
 
 
-def reconcile(root: Root, statuses: Mapping[str, TaskStatus]) -> dict[str, TaskStatus]:
+def reconcile(
+    root: Root, statuses: Mapping[str, TaskStatus], waiting: dict[str, str] | None = None
+) -> dict[str, TaskStatus]:
     """The statuses with every active task put to its driver: one call per driver.
 
     Each active task's `submitted` marker is read once, for its driver, job
-    id and dependencies.
+    id and dependencies. `waiting`, when given, is filled with why each
+    queued task has not started, in the scheduler's words, from the same call.
     """
     from hipercow_core.drivers.registry import get_driver
 
@@ -344,7 +348,7 @@ def reconcile(root: Root, statuses: Mapping[str, TaskStatus]) -> dict[str, TaskS
             name = marker.driver if marker else read_task_data(root, task_id).driver
             groups.setdefault(name, {})[task_id] = marker
     for name, markers in groups.items():
-        result.update(_reconcile_group(root, get_driver(root, name), markers, result))
+        result.update(_reconcile_group(root, get_driver(root, name), markers, result, waiting))
     return result
 
 
@@ -353,6 +357,7 @@ def _reconcile_group(
     backend: AnyDriver,
     markers: Mapping[str, SubmittedMarker | None],
     known: Mapping[str, TaskStatus],
+    waiting: dict[str, str] | None = None,
 ) -> dict[str, TaskStatus]:
     jobs = {t: m.job_id for t, m in markers.items() if m is not None and m.job_id is not None}
     if not jobs:
@@ -363,11 +368,18 @@ def _reconcile_group(
         _warn_unavailable(backend.name, len(jobs), e)
         return {}
     result: dict[str, TaskStatus] = {}
+    if waiting is not None:
+        waiting.update(
+            {t: s.waiting for t, s in answers.items() if s.kind == "active" and s.waiting}
+        )
     ended = [t for t, state in answers.items() if t in jobs and state.kind != "active"]
     # Tasks without dependencies first, so a dependent sees a dependency that ended this poll.
     for task_id in sorted(ended, key=lambda t: bool(_depends_on(markers[t]))):
         depends_on = _depends_on(markers[task_id])
-        _settle_job(root, task_id, jobs[task_id], answers[task_id], backend.name, depends_on)
+        try:
+            _settle_job(root, task_id, jobs[task_id], answers[task_id], backend.name, depends_on)
+        except StorageError as e:  # reading must work on a full or read-only disk
+            log.info("outcome not recorded", task=task_id, reason=e.message)
         result[task_id] = file_status(root, task_id)
     waiting_on = {
         task_id: marker.depends_on

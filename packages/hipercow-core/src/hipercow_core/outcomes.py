@@ -24,6 +24,8 @@ SECRETS = "secrets"
 PREEMPTED = "preempted"
 JOB_FAILED = "job failed"
 NOT_STARTED = "job ended before the task started"
+NO_RESULT = "ended without a result"
+UNRECORDED = "outcome not recorded"
 
 #: What each reason means, for `task info` and the documentation.
 MEANINGS: dict[str, str] = {
@@ -39,6 +41,8 @@ MEANINGS: dict[str, str] = {
     PREEMPTED: "the scheduler stopped the task to make room for another",
     JOB_FAILED: "the scheduler reports the job failed; see the outer log",
     NOT_STARTED: "the job ended before hipercow's runner started the task; see the outer log",
+    NO_RESULT: "a Python task's process ended (exit code 0) without writing its result",
+    UNRECORDED: "the runner finished but could not write the outcome (full or read-only disk)",
 }
 
 

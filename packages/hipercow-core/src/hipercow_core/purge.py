@@ -12,8 +12,9 @@ failed" once it is missing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -24,13 +25,27 @@ from hipercow_core.bundles import (
     replace_bundle,
     without,
 )
-from hipercow_core.errors import HipercowError
+from hipercow_core.errors import CorruptFileError, HipercowError, InvalidInputError
+from hipercow_core.fsutil import no_links, writing
 from hipercow_core.provisioning_jobs import users_tasks
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskData, TaskStatus
-from hipercow_core.store import file_status, iter_task_ids, read_task_data, remove_task
+from hipercow_core.store import (
+    data_path,
+    data_readable,
+    file_status,
+    iter_task_ids,
+    read_task_data,
+    remove_task,
+)
 from hipercow_core.tasks import tasks_status
+
+# What can be purged: finished tasks, and tasks whose files are unreadable
+# (only when asked for by name: `--status unreadable`).
+PURGEABLE = frozenset(
+    {TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.CANCELLED, TaskStatus.UNREADABLE}
+)
 
 
 class PurgedTask(msgspec.Struct, frozen=True):
@@ -53,6 +68,7 @@ class PurgePlan(msgspec.Struct, frozen=True):
     tasks: tuple[PurgedTask, ...]
     bundles_emptied: tuple[str, ...]
     kept: dict[str, tuple[str, ...]] = {}
+    unreadable: int = 0
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -92,15 +108,23 @@ def _keep_needed(
 
 
 def _chains(root: Root, candidates: Iterable[str]) -> list[list[str]]:
-    """Whole retry chains containing the candidates, each listed once."""
+    """Whole retry chains containing the candidates, each listed once; cycles are cut."""
     seen: set[str] = set()
     chains = []
     for task_id in candidates:
         if task_id not in seen:
-            chain = retry_chain(root, task_id)
+            chain = retry_chain(root, task_id, tolerant=True)
             seen.update(chain)
             chains.append(chain)
     return chains
+
+
+def _created(root: Root, task_id: str) -> datetime:
+    """When a task was made: from its data, or for unreadable data, the data file's time."""
+    try:
+        return read_task_data(root, task_id).created
+    except CorruptFileError:
+        return datetime.fromtimestamp(os.stat(data_path(root, task_id)).st_mtime, UTC)
 
 
 def plan_purge(
@@ -110,26 +134,36 @@ def plan_purge(
     older_than: datetime | None = None,
     bundle: str | None = None,
 ) -> PurgePlan:
-    """Select finished chains by their latest attempt's status and age, and by bundle."""
-    wanted = (
-        set(statuses)
-        if statuses
-        else {TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.CANCELLED}
+    """Select finished chains by their latest attempt's status and age, and by bundle.
+
+    Tasks whose files are unreadable are passed over (and counted) unless
+    asked for with `--status unreadable`.
+    """
+    wanted = set(statuses) if statuses else {s for s in PURGEABLE if s.is_terminal}
+    refused = sorted(s.value for s in wanted - PURGEABLE)
+    if refused:
+        raise InvalidInputError(
+            f"tasks that are {', '.join(refused)} cannot be purged",
+            "Purge finished tasks (success, failure, cancelled) or unreadable ones; "
+            "cancel a task first to purge it.",
+        )
+    pool = (
+        list(load_bundle(root, bundle).task_ids)
+        if bundle is not None
+        else list(iter_task_ids(root))
     )
-    wanted = {s for s in wanted if s.is_terminal}
-    pool = list(load_bundle(root, bundle).task_ids) if bundle else list(iter_task_ids(root))
+    unreadable = {t for t in pool if not data_readable(root, t)}
     # A provisioning job is its environment attempt's record: never a purge of tasks' to take.
-    pool = users_tasks(root, pool)
+    pool = [*users_tasks(root, [t for t in pool if t not in unreadable]), *unreadable]
     chains = _chains(root, pool)
-    status = tasks_status(root, [t for chain in chains for t in chain])
-    data: dict[str, TaskData] = {}
+    status = tasks_status(root, [t for chain in chains for t in chain if t not in unreadable])
+    status.update(dict.fromkeys(unreadable, TaskStatus.UNREADABLE))
 
     def chosen(chain: list[str]) -> bool:
         latest = chain[-1]
-        if status[latest] not in wanted or not all(status[t].is_terminal for t in chain):
+        if status[latest] not in wanted or not all(status[t] in PURGEABLE for t in chain):
             return False
-        data[latest] = read_task_data(root, latest)
-        return older_than is None or data[latest].created < older_than
+        return older_than is None or _created(root, latest) < older_than
 
     selected = [chain for chain in chains if chosen(chain)]
     selected, kept = _keep_needed(
@@ -138,16 +172,30 @@ def plan_purge(
     removed = []
     for chain in selected:
         for position, task_id in enumerate(chain):
-            record = data.get(task_id) or read_task_data(root, task_id)
+            record = _data(root, task_id)
             later = chain[position + 1] if position + 1 < len(chain) else None
             removed.append(
-                PurgedTask(task_id, status[task_id], record.bundle, record.created, later)
+                PurgedTask(
+                    task_id,
+                    status[task_id],
+                    record.bundle if record else None,
+                    record.created if record else _created(root, task_id),
+                    later,
+                )
             )
     gone = {t.id for t in removed}
     emptied = tuple(
         b.name for b in list_bundles(root) if b.task_ids and gone.issuperset(b.task_ids)
     )
-    return PurgePlan(tuple(removed), emptied, kept)
+    skipped = sum(1 for t in unreadable if t not in gone)
+    return PurgePlan(tuple(removed), emptied, kept, skipped)
+
+
+def _data(root: Root, task_id: str) -> TaskData | None:
+    try:
+        return read_task_data(root, task_id)
+    except CorruptFileError:
+        return None
 
 
 def purge_tasks(root: Root, plan: PurgePlan) -> None:
@@ -155,7 +203,10 @@ def purge_tasks(root: Root, plan: PurgePlan) -> None:
     gone = set(plan.task_ids)
     for b in list_bundles(root):
         if b.name in plan.bundles_emptied:
-            bundle_path(root, b.name).unlink(missing_ok=True)
+            path = bundle_path(root, b.name)
+            no_links(root.path, path)
+            with writing(path):
+                path.unlink(missing_ok=True)
         elif gone.intersection(b.task_ids):
             replace_bundle(root, without(b, gone))
     for task_id in plan.task_ids:

@@ -15,6 +15,7 @@ travels as a pickle (cloudpickle when available).
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import json
 import linecache
@@ -67,9 +68,15 @@ def pickler() -> Any:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write through a temporary name, which never outlives a failed write (a full disk)."""
     tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_value(task_dir: Path, value: Any) -> None:
@@ -166,6 +173,8 @@ def main(argv: list[str]) -> int:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if code != 0:
             write_error(task_dir, e, f"SystemExit: {e.code}\n")
+        else:
+            write_value(task_dir, None)  # a script that exits cleanly succeeded, with no value
         return code
     except BaseException as e:
         trace = user_traceback(e)

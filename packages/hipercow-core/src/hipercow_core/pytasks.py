@@ -22,12 +22,12 @@ from typing import Any, Literal
 import msgspec
 
 from hipercow_core import pyexec
-from hipercow_core.errors import HipercowError, InvalidInputError, TaskStateError
-from hipercow_core.fsutil import read_bytes
+from hipercow_core.errors import CorruptFileError, HipercowError, InvalidInputError, TaskStateError
+from hipercow_core.fsutil import decode, read_bytes
 from hipercow_core.interpreters import environment_python
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
-from hipercow_core.store import file_status, read_markers, read_task_data
+from hipercow_core.store import REMOVE_HINT, file_status, read_markers, read_task_data
 from hipercow_core.tasks import TaskSpec, create_tasks
 
 DEFAULT_MAX_ARGS_SIZE = 10_000_000
@@ -83,6 +83,18 @@ def parse_cli_argument(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def check_keyword_names(keywords: Mapping[str, Any]) -> None:
+    """Keyword argument names must be Python identifiers, or the call cannot be made."""
+    import keyword
+
+    for name in keywords:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise InvalidInputError(
+                f"'{name}' is not a keyword argument name",
+                "Use a Python identifier: letters, digits and '_', not starting with a digit.",
+            )
 
 
 def parse_args_json(text: str) -> tuple[list[Any], dict[str, Any]]:
@@ -252,21 +264,95 @@ def function_spec(
     )
 
 
+class _StoredValue(msgspec.Struct):
+    value: Any
+
+
+class _StoredError(msgspec.Struct):
+    type: str
+    message: str
+    traceback: str
+
+
+def result_size(root: Root, task_id: str) -> int | None:
+    """Bytes of the stored result, so a front end can decide how to show it before reading it."""
+    task_dir = root.task_dir(task_id)
+    for name in (pyexec.RESULT_JSON, pyexec.RESULT_PICKLE):
+        try:
+            return (task_dir / name).stat().st_size
+        except FileNotFoundError:
+            continue
+    return None
+
+
+class ResultHead(msgspec.Struct, frozen=True):
+    """The start of a large JSON result, read without decoding it all: its kind, size and text."""
+
+    kind: str
+    size: int
+    head: str
+
+
+_JSON_KINDS = {"[": "list", "{": "dict", '"': "str", "t": "bool", "f": "bool", "n": "None"}
+
+
+def result_head(root: Root, task_id: str, length: int = 200) -> ResultHead | None:
+    """The first `length` characters of a JSON result (None for a pickled or absent one).
+
+    Reading a 200 MB value to show a line of it costs seconds and gigabytes;
+    this reads a few hundred bytes.
+    """
+    path = root.task_dir(task_id) / pyexec.RESULT_JSON
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            start = f.read(length + 64).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    text = start.removeprefix('{"value": ').removeprefix('{"value":').lstrip()
+    kind = _JSON_KINDS.get(text[:1], "number")
+    return ResultHead(kind, size, text[:length])
+
+
+def _unpickle(path: Path, raw: bytes, where: Path) -> Any:
+    """A pickled result; a class this process cannot import is named, with what to do."""
+    import pickle
+
+    sys.path.insert(0, str(where))
+    try:
+        return pyexec.pickler().loads(raw)
+    except (ImportError, AttributeError) as e:
+        module = getattr(e, "name", None) or str(e)
+        raise InvalidInputError(
+            f"the result needs '{module}', which cannot be imported here ({e})",
+            "Read it where that module is installed, e.g. in the task's environment, "
+            f"or from '{where}'.",
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+        raise CorruptFileError(
+            str(path), f"'{path}' is unreadable ({type(e).__name__}: {e})", REMOVE_HINT
+        ) from None
+
+
+_value_decoder = msgspec.json.Decoder(_StoredValue)
+_error_decoder = msgspec.json.Decoder(_StoredError)
+
+
 def task_result(root: Root, task_id: str) -> Any:
     """The value a Python task returned; raises TaskFailedError if it raised."""
     data = read_task_data(root, task_id)
     task_dir = root.task_dir(task_id)
     raw = read_bytes(task_dir / pyexec.RESULT_JSON)
     if raw is not None:
-        return pyexec.untag_floats(msgspec.json.decode(raw)["value"])
+        stored = decode(task_dir / pyexec.RESULT_JSON, raw, _value_decoder, REMOVE_HINT)
+        return pyexec.untag_floats(stored.value)
     raw = read_bytes(task_dir / pyexec.RESULT_PICKLE)
     if raw is not None:
-        sys.path.insert(0, str(root.project / data.path))
-        return pyexec.pickler().loads(raw)
+        return _unpickle(task_dir / pyexec.RESULT_PICKLE, raw, root.project / data.path)
     raw = read_bytes(task_dir / pyexec.ERROR)
     if raw is not None:
-        error = msgspec.json.decode(raw)
-        raise TaskFailedError(task_id, error["type"], error["message"], error["traceback"])
+        error = decode(task_dir / pyexec.ERROR, raw, _error_decoder, REMOVE_HINT)
+        raise TaskFailedError(task_id, error.type, error.message, error.traceback)
     status = file_status(root, task_id)
     if data.kind == "shell":
         raise TaskStateError(

@@ -22,6 +22,11 @@ _CLOCK = re.compile(r"(?P<h>\d+):(?P<m>\d{2})(?::(?P<s>\d{2}))?")
 _MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?)b?", re.IGNORECASE)
 _MEMORY_SCALE = {"k": 0.001, "m": 1, "g": 1000, "t": 1000_000, "": 1000}
 _WHOLE_NODE = {"node", "all"}
+# Bounds that keep every value representable and every later sum of times
+# valid; anything beyond them is a typo, not a request.
+MAX_DURATION_MINUTES = 366 * 24 * 60
+MAX_CORES = 1_000_000
+MAX_MEMORY_MB = 1_000_000_000
 
 
 def parse_cores(value: str | int) -> int | str:
@@ -29,7 +34,7 @@ def parse_cores(value: str | int) -> int | str:
     text = str(value).strip().lower()
     if text in _WHOLE_NODE:
         return "node"
-    if text.isdigit() and int(text) >= 1:
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_CORES:
         return int(text)
     raise InvalidResourcesError(
         f"cores: '{value}' is not a number of cores",
@@ -40,34 +45,53 @@ def parse_cores(value: str | int) -> int | str:
 def parse_duration_minutes(value: str | int, field: str) -> int:
     """Minutes from `90`, `45m`, `1h30`, `1h30m`, `2d`, `1d12h`, `1:30` or `1:30:00` (H:MM[:SS])."""
     text = str(value).strip()
-    minutes = _duration_minutes(text)
+    minutes = duration_minutes(text)
     if minutes is None or minutes <= 0:
         raise InvalidResourcesError(
             f"{field}: '{value}' is not a duration",
             "Use minutes (90) or units such as 45m, 1h30, 2d, or H:MM:SS.",
         )
+    _check_duration(minutes, value, field)
     return minutes
 
 
-def _duration_minutes(text: str) -> int | None:
-    if not text:
+def _check_duration(minutes: int, value: object, field: str) -> None:
+    if minutes > MAX_DURATION_MINUTES:
+        raise InvalidResourcesError(
+            f"{field}: '{value}' is longer than a year",
+            f"Give at most {MAX_DURATION_MINUTES // 1440} days.",
+        )
+
+
+def duration_minutes(text: str) -> int | None:
+    """Minutes in a duration, or None when the text is not one.
+
+    Each unit after the first must stay below its carry (`1h99` and `1:75`
+    are typos, not 2h39 and 2h15); the leading unit may be any size.
+    """
+    if not text or not text.isascii():
         return None
     clock = _CLOCK.fullmatch(text)
     if clock:
+        if int(clock["m"]) >= 60 or int(clock["s"] or 0) >= 60:
+            return None
         seconds = int(clock["h"]) * 3600 + int(clock["m"]) * 60 + int(clock["s"] or 0)
         return math.ceil(seconds / 60)
     match = _DURATION.fullmatch(text)
     if not match or not any(match.groupdict().values()):
         return None
     days, hours, mins = (int(match[k] or 0) for k in ("d", "h", "m"))
+    if (match["d"] and match["h"] and hours >= 24) or ((match["d"] or match["h"]) and mins >= 60):
+        return None
     return days * 1440 + hours * 60 + mins
 
 
 def parse_memory_mb(value: str | int, field: str) -> int:
     """Megabytes from `4` (GB), `4G`, `512M`, `1T`, `1.5g`; 1 GB = 1000 MB."""
-    match = _MEMORY.fullmatch(str(value).strip())
+    text = str(value).strip()
+    match = _MEMORY.fullmatch(text) if text.isascii() and len(text) < 20 else None
     megabytes = math.ceil(float(match["n"]) * _MEMORY_SCALE[match["unit"].lower()]) if match else 0
-    if megabytes <= 0:
+    if megabytes <= 0 or megabytes > MAX_MEMORY_MB:
         raise InvalidResourcesError(
             f"{field}: '{value}' is not an amount of memory",
             "Give a number of GB (4) or a number with a unit: 512M, 4G, 1T.",
@@ -80,23 +104,36 @@ def parse_hold_until(value: str, now: datetime | None = None) -> HoldUntil:
     text = value.strip().lower()
     if text in ("tonight", "midnight", "weekend"):
         return HoldUntil(kind=text)  # type: ignore[arg-type]
-    minutes = _duration_minutes(text)
+    minutes = duration_minutes(text)
     if minutes is not None and minutes > 0:
+        _check_duration(minutes, value, "hold_until")
         return HoldUntil(kind="after", minutes=minutes)
+    moment = now or datetime.now().astimezone()
     try:
         at = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidResourcesError(
-            f"hold_until: '{value}' is not a time",
+            f"--hold-until '{value}' is not a time",
             "Use a duration (2h), a date-time (2026-12-01T09:00), tonight, midnight or weekend.",
         ) from None
+    if at.year > moment.year + 1:  # checked first: the local zone cannot place the year 9999
+        raise _year_ahead(value)
     at = at if at.tzinfo else local_time(at, named=None)
-    if at <= (now or datetime.now().astimezone()):
+    if at <= moment:
         raise InvalidResourcesError(
-            f"hold_until: '{value}' is in the past",
+            f"--hold-until '{value}' is in the past",
             "Give a date-time in the future, or leave hold_until out to start now.",
         )
+    if at - moment > timedelta(minutes=MAX_DURATION_MINUTES):
+        raise _year_ahead(value)
     return HoldUntil(kind="at", at=at)
+
+
+def _year_ahead(value: str) -> InvalidResourcesError:
+    return InvalidResourcesError(
+        f"--hold-until '{value}' is more than a year ahead",
+        "Give a date-time within the next year.",
+    )
 
 
 def resolve_hold_until(hold: HoldUntil, now: datetime) -> datetime:
@@ -144,11 +181,11 @@ def local_time(wall: datetime, *, named: str | None) -> datetime:
     shown = wall.isoformat(timespec="minutes")
     if not exists:
         raise InvalidResourcesError(
-            f"hold_until: {shown} does not exist in local time (the clocks skip it)",
+            f"--hold-until {shown} does not exist in local time (the clocks skip it)",
             "Give a time outside the clock change, or add the UTC offset you mean.",
         )
     raise InvalidResourcesError(
-        f"hold_until: {shown} happens twice in local time (the clocks go back)",
+        f"--hold-until {shown} happens twice in local time (the clocks go back)",
         f"Add the UTC offset you mean: {first.isoformat(timespec='minutes')} "
         f"or {second.isoformat(timespec='minutes')}.",
     )
@@ -176,8 +213,12 @@ def parse_nodes(values: Sequence[str]) -> tuple[str, ...]:
     names: dict[str, None] = {}
     for value in values:
         for name in value.split(","):
-            if name.strip():
-                names[name.strip()] = None
+            if not name.strip():
+                raise InvalidResourcesError(
+                    f"requested_nodes: '{value}' has an empty node name",
+                    "Give node names, e.g. --node n1 or --node n1,n2.",
+                )
+            names[name.strip()] = None
     return tuple(names)
 
 
@@ -264,6 +305,11 @@ def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:
                 "'hipercow cluster info' shows the nodes.",
             )
     queue_name = resources.queue or cluster.default_queue
+    if resources.queue is not None and not cluster.queues:
+        raise InvalidResourcesError(
+            f"queue '{resources.queue}' requested, but {where} has no queues",
+            "Leave --queue out for this driver.",
+        )
     if cluster.queues and queue_name is not None:
         queue = cluster.queue(queue_name)
         if queue is None:

@@ -14,15 +14,17 @@ from typing import Any
 import msgspec
 
 from hipercow_core.drivers.registry import get_driver
-from hipercow_core.errors import TaskStateError
+from hipercow_core.errors import CorruptFileError, TaskStateError
 from hipercow_core.root import Root
 from hipercow_core.schema import RetryPolicy, TaskData
 from hipercow_core.store import (
+    MAX_CHAIN,
     file_status,
     file_statuses,
     mark_retried,
     read_markers,
     read_task_data,
+    record_last,
     remove_task,
     retried_by,
 )
@@ -32,24 +34,62 @@ from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
 _INPUT_FILES = ("args.json", "args.pkl")
 
 
-def follow(root: Root, task_ids: Iterable[str], *, enabled: bool = True) -> list[str]:
-    """Each id replaced by the latest retry in its chain (unchanged when disabled)."""
+def follow(
+    root: Root, task_ids: Iterable[str], *, enabled: bool = True, strict: bool = True
+) -> list[str]:
+    """Each id replaced by the latest retry in its chain (unchanged when disabled).
+
+    With `strict`, a chain that cannot be followed (a corrupt link, a cycle)
+    raises an error naming the file; otherwise that task stays itself.
+    """
     ids = list(task_ids)
     if not enabled:
         return ids
-    found = file_statuses(root, ids, follow=True)
+    found = file_statuses(root, ids, follow=True, strict=strict)
     return [found[t][0] for t in ids]
 
 
-def retry_chain(root: Root, task_id: str) -> list[str]:
-    """The whole chain a task belongs to, from the original task to the latest retry."""
+def retry_chain(root: Root, task_id: str, *, tolerant: bool = False) -> list[str]:
+    """The whole chain a task belongs to, from the original task to the latest retry.
+
+    Links are followed at most `MAX_CHAIN` steps and never twice through one
+    task: a cycle (only possible by editing files) is reported, or with
+    `tolerant` the chain is cut where it repeats, so purging it cannot hang.
+    A task whose data is unreadable is, tolerantly, a chain of its own.
+    """
+    seen = {task_id}
     first = task_id
-    while (earlier := read_task_data(root, first).retry_of) is not None:
-        first = earlier
-    chain = [first]
-    while (later := retried_by(root, chain[-1])) is not None:
-        chain.append(later)
+    try:
+        while (earlier := read_task_data(root, first).retry_of) is not None:
+            if earlier in seen or len(seen) >= MAX_CHAIN:
+                if tolerant:
+                    break
+                raise _cycle(root, task_id)
+            seen.add(earlier)
+            first = earlier
+        chain = [first]
+        members = {first}
+        while (later := retried_by(root, chain[-1])) is not None:
+            if later in members or len(members) >= MAX_CHAIN:
+                if tolerant:
+                    break
+                raise _cycle(root, task_id)
+            members.add(later)
+            chain.append(later)
+    except CorruptFileError:
+        if tolerant:
+            return [task_id]
+        raise
     return chain
+
+
+def _cycle(root: Root, task_id: str) -> CorruptFileError:
+    path = root.task_dir(task_id) / "retried_by"
+    return CorruptFileError(
+        str(path),
+        f"the retries of task {task_id} form a cycle (through '{path}' or its neighbours)",
+        "Remove the 'retried_by' file that points back, or purge the tasks with 'hipercow purge'.",
+    )
 
 
 def _retry_spec(
@@ -76,6 +116,7 @@ def _retry_spec(
         secrets=data.secrets,
         name=data.name,
         tags=data.tags,
+        max_log_size=data.max_log_size,
     )
 
 
@@ -108,6 +149,11 @@ def retry_tasks(
     Each retry keeps the original task's resources, with only the fields in
     `resource_changes` (e.g. {"max_runtime": 120}) replaced, and its retry
     policy (with one retry fewer when `automatic`, i.e. made by the policy).
+    Someone retrying the same task at the same moment wins or loses the
+    write-once link; a loser's new task is removed again, `last` is left
+    naming a task that exists, and the winner's retry is named: as a
+    TaskStateError when no task of this call was retried, else as a warning
+    for each task lost.
     """
     latest = list(dict.fromkeys(follow(root, task_ids)))
     for task_id in latest:
@@ -128,11 +174,34 @@ def retry_tasks(
         root, specs, cwd=root.project, driver=driver or originals[0].driver, submit=False
     )
     linked: dict[str, str] = {}
+    already: dict[str, str] = {}
     for old, new in zip(latest, new_ids, strict=True):
         if mark_retried(root, old, new):
             linked[old] = new
         else:
             remove_task(root, new)
+            already[old] = retried_by(root, old) or "?"
+    if already:
+        record_last(root, list(linked.values())[-1] if linked else list(already.values())[-1])
     if submit and linked:
         submit_with(root, get_driver(root, driver or originals[0].driver), list(linked.values()))
+    _report_already(already, bool(linked))
     return linked
+
+
+def _report_already(already: Mapping[str, str], any_linked: bool) -> None:
+    """Name the retries someone else made first: an error if this call made none."""
+    if not already:
+        return
+    if not any_linked:
+        old, new = next(iter(already.items()))
+        raise TaskStateError(
+            f"task {old} was already retried as {new}",
+            f"Follow that retry: 'hipercow task status {old}' shows it.",
+        )
+    import warnings
+
+    from hipercow_core.errors import HipercowWarning
+
+    for old, new in already.items():
+        warnings.warn(HipercowWarning(f"task {old} was already retried as {new}"), stacklevel=3)

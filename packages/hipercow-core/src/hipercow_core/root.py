@@ -15,8 +15,8 @@ from pathlib import Path
 import msgspec
 
 from hipercow_core import __version__
-from hipercow_core.errors import InvalidInputError, RootNotFoundError
-from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.errors import HipercowError, InvalidInputError, RootNotFoundError
+from hipercow_core.fsutil import atomic_write, decode_as, read_bytes, storage_error, writing
 from hipercow_core.ids import validate_task_id
 from hipercow_core.schema import SCHEMA_VERSION, MachineConfig, RootMeta
 
@@ -98,41 +98,71 @@ class Root:
     @classmethod
     def init(cls, project: Path) -> tuple[Root, bool]:
         """Create the root if needed; returns the root and whether it was new."""
-        root = cls(project.resolve())
-        meta = root.path / META_FILENAME
-        if meta.is_file():
-            return root, False
-        if root.path.exists() and not root.path.is_dir():
-            raise InvalidInputError(
-                f"'{root.path}' exists and is not a directory",
-                "Move that file away, then run 'hipercow init' again.",
+        try:
+            root = cls(project.resolve())
+            meta = root.path / META_FILENAME
+            if meta.is_file():
+                return root, False
+        except OSError as e:
+            raise _cannot_init(project, e) from None
+        for directory in (root.project, root.path):
+            if directory.exists() and not directory.is_dir():
+                raise InvalidInputError(
+                    f"'{directory}' exists and is not a directory",
+                    "Give the project directory, or move that file away and run "
+                    "'hipercow init' again.",
+                )
+        try:
+            with writing(root.path):
+                root.tasks_dir.mkdir(parents=True, exist_ok=True)
+                (root.path / "config").mkdir(exist_ok=True)
+            atomic_write(
+                root.path / ".gitignore",
+                b"# hipercow's task store: not for version control\n*\n",
             )
-        root.tasks_dir.mkdir(parents=True, exist_ok=True)
-        (root.path / "config").mkdir(exist_ok=True)
-        atomic_write(
-            root.path / ".gitignore", b"# hipercow's task store: not for version control\n*\n"
-        )
-        record = RootMeta(
-            schema_version=SCHEMA_VERSION,
-            created=datetime.now(UTC),
-            hipercow_version=__version__,
-        )
-        atomic_write(meta, msgspec.json.encode(record))
+            record = RootMeta(
+                schema_version=SCHEMA_VERSION,
+                created=datetime.now(UTC),
+                hipercow_version=__version__,
+            )
+            atomic_write(meta, msgspec.json.encode(record))
+        except OSError as e:
+            raise _cannot_init(root.path, e) from None
         return root, True
 
     def meta(self) -> RootMeta:
-        raw = read_bytes(self.path / META_FILENAME)
+        path = self.path / META_FILENAME
+        raw = read_bytes(path)
         if raw is None:
             raise RootNotFoundError(f"'{self.path}' is not a hipercow root")
-        return msgspec.json.decode(raw, type=RootMeta)
+        return decode_as(
+            path, raw, RootMeta, "Restore it from a backup, or remove it and run 'hipercow init'."
+        )
 
     def machine_config(self, host: str | None = None) -> MachineConfig:
-        raw = read_bytes(self.config_path(host))
+        path = self.config_path(host)
+        raw = read_bytes(path)
         if raw is None:
             return MachineConfig()
-        return msgspec.json.decode(raw, type=MachineConfig)
+        return decode_as(
+            path,
+            raw,
+            MachineConfig,
+            "Run 'hipercow driver configure NAME' to replace it, or remove the file.",
+        )
 
     def save_machine_config(self, config: MachineConfig, host: str | None = None) -> None:
         path = self.config_path(host)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, msgspec.json.format(msgspec.json.encode(config)) + b"\n")
+
+
+def _cannot_init(path: Path, error: OSError) -> HipercowError:
+    translated = storage_error(error, path)
+    if translated is not None:
+        return translated
+    return InvalidInputError(
+        f"cannot make a hipercow root at '{path}': {error.strerror or error}",
+        "Give a directory you can write to.",
+    )

@@ -27,6 +27,7 @@ class TaskStatus(enum.StrEnum):
     FAILURE = "failure"
     CANCELLED = "cancelled"
     MISSING = "missing"
+    UNREADABLE = "unreadable"  # a file of the task is corrupt; the error names it
 
     @property
     def is_terminal(self) -> bool:
@@ -138,6 +139,7 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     retry_policy: RetryPolicy | None = None
     name: str | None = None
     tags: dict[str, str] = {}
+    max_log_size: int | None = None  # bytes of output kept; None: the runner's default
 
 
 class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -237,6 +239,8 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     held_zone: str | None = None
     usage: Usage | None = None
     node_version: str | None = None
+    waiting_reason: str | None = None
+    log_truncated: bool = False
 
 
 class NodeInfo(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import msgspec
 
-from hipercow_core.errors import TaskNotFoundError
-from hipercow_core.fsutil import atomic_write, read_bytes, write_once
+from hipercow_core.errors import CorruptFileError, InvalidTaskIdError, TaskNotFoundError
+from hipercow_core.fsutil import atomic_write, decode, no_links, read_bytes, write_once, writing
 from hipercow_core.ids import validate_task_id
 from hipercow_core.root import Root
 from hipercow_core.schema import (
@@ -50,6 +50,13 @@ _WRITERS = 4
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _finished_decoder = msgspec.json.Decoder(FinishedMarker)
 _data_decoder = msgspec.json.Decoder(TaskData)
+_submitted_decoder = msgspec.json.Decoder(SubmittedMarker)
+_running_decoder = msgspec.json.Decoder(RunningMarker)
+# A retry chain longer than this is a cycle planted on disk, not a history.
+MAX_CHAIN = 10_000
+REMOVE_HINT = (
+    "Remove the task with 'hipercow purge --status unreadable', or restore the file from a backup."
+)
 
 
 class Markers(NamedTuple):
@@ -77,12 +84,28 @@ def write_tasks(root: Root, tasks: Iterable[tuple[TaskData, Mapping[str, bytes]]
     collide. A task's directory is made here only when it has input files.
     Large batches are written shard by shard on a few threads: creating a
     file waits on the filesystem, and waits in different directories overlap.
+    All or nothing: when a write fails (a full disk), every task of the batch
+    written so far is removed again, temporary files included, so a failed
+    creation leaves no half-made tasks.
     """
     encode = msgspec.json.Encoder().encode
     by_shard: dict[str, list[tuple[str, bytes, Mapping[str, bytes]]]] = {}
     for data, files in tasks:
         shard, name = os.path.split(root.task_path(data.id))
         by_shard.setdefault(shard, []).append((name, encode(data), files))
+    for shard in by_shard:
+        no_links(root.path, shard)
+    try:
+        with writing(root.tasks_dir):
+            _write_shards(by_shard)
+    except BaseException:
+        for shard, batch in by_shard.items():
+            for name, _, _ in batch:
+                _unwrite(shard, name)
+        raise
+
+
+def _write_shards(by_shard: dict[str, list[tuple[str, bytes, Mapping[str, bytes]]]]) -> None:
     if sum(len(batch) for batch in by_shard.values()) < _PARALLEL_FROM:
         for shard, batch in by_shard.items():
             _write_shard(shard, batch)
@@ -90,8 +113,10 @@ def write_tasks(root: Root, tasks: Iterable[tuple[TaskData, Mapping[str, bytes]]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-        for future in [pool.submit(_write_shard, s, b) for s, b in by_shard.items()]:
-            future.result()
+        futures = [pool.submit(_write_shard, s, b) for s, b in by_shard.items()]
+        errors = [e for future in futures if (e := future.exception()) is not None]
+    if errors:
+        raise errors[0]
 
 
 def _write_shard(shard: str, batch: list[tuple[str, bytes, Mapping[str, bytes]]]) -> None:
@@ -108,20 +133,40 @@ def _write_shard(shard: str, batch: list[tuple[str, bytes, Mapping[str, bytes]]]
         os.replace(temporary, f"{shard}{os.sep}{name}{DATA_SUFFIX}")
 
 
+def _unwrite(shard: str, name: str) -> None:
+    """Remove whatever `_write_shard` wrote of one new task (its id is fresh, so it is ours)."""
+    for path in (f"{shard}{os.sep}{name}{DATA_SUFFIX}", f"{shard}{os.sep}.tmp-{name}"):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    with contextlib.suppress(OSError):
+        shutil.rmtree(f"{shard}{os.sep}{name}")
+
+
 def _write_new(path: str, content: bytes) -> None:
     fd = os.open(path, _NEW_FILE, 0o666)
     try:
         view = memoryview(content)
         while view:
             view = view[os.write(fd, view) :]
-    finally:
+    except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
 
 
 def ensure_task_dir(root: Root, task_ids: Iterable[str]) -> None:
     """Make the directories of tasks about to be submitted, for markers, logs and driver files."""
     for task_id in task_ids:
-        os.makedirs(root.task_path(task_id), exist_ok=True)
+        path = root.task_path(task_id)
+        no_links(root.path, path)
+        with writing(path):
+            os.makedirs(path, exist_ok=True)
+
+
+def last_path(root: Root) -> Path:
+    return root.path / LAST
 
 
 def record_last(root: Root, task_id: str) -> None:
@@ -130,13 +175,26 @@ def record_last(root: Root, task_id: str) -> None:
 
 
 def read_task_data(root: Root, task_id: str) -> TaskData:
-    raw = read_bytes(data_path(root, task_id))
+    path = data_path(root, task_id)
+    raw = read_bytes(path)
     if raw is None:
         raise TaskNotFoundError(
             f"task '{task_id}' does not exist in this root",
             "Check the id with 'hipercow task list'.",
         )
-    return _data_decoder.decode(raw)
+    return decode(path, raw, _data_decoder, REMOVE_HINT)
+
+
+def data_readable(root: Root, task_id: str) -> bool:
+    """False when the task's data file exists but cannot be decoded."""
+    raw = read_bytes(data_path(root, task_id))
+    if raw is None:
+        return True
+    try:
+        _data_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return True
 
 
 def task_exists(root: Root, task_id: str) -> bool:
@@ -146,9 +204,10 @@ def task_exists(root: Root, task_id: str) -> bool:
 def _status_in(task_dir: str, names: Iterable[str]) -> TaskStatus:
     present = set(names)
     if FINISHED in present:
-        raw = read_bytes(os.path.join(task_dir, FINISHED))
+        path = os.path.join(task_dir, FINISHED)
+        raw = read_bytes(path)
         if raw is not None:
-            return _finished_decoder.decode(raw).status
+            return decode(path, raw, _finished_decoder, REMOVE_HINT).status
     if RUNNING in present:
         return TaskStatus.RUNNING
     if SUBMITTED in present:
@@ -169,7 +228,8 @@ def file_status(root: Root, task_id: str) -> TaskStatus:
 
 def _followed_status(root: Root, task_id: str) -> tuple[str, TaskStatus]:
     """The latest retry of a task and its status, one directory listing per task of the chain."""
-    while True:
+    start = task_id
+    for _ in range(MAX_CHAIN):
         task_dir = root.task_path(task_id)
         try:
             names = os.listdir(task_dir)
@@ -177,47 +237,88 @@ def _followed_status(root: Root, task_id: str) -> tuple[str, TaskStatus]:
             exists = os.path.exists(task_dir + DATA_SUFFIX)
             return task_id, TaskStatus.CREATED if exists else TaskStatus.MISSING
         if RETRIED_BY in names:
-            following = read_bytes(os.path.join(task_dir, RETRIED_BY))
-            if following:
-                task_id = validate_task_id(following.decode())
+            following = _read_link(os.path.join(task_dir, RETRIED_BY))
+            if following is not None:
+                if following == start:
+                    raise _cycle(root, start)
+                task_id = following
                 continue
         return task_id, _status_in(task_dir, names)
+    raise _cycle(root, start)
+
+
+def _cycle(root: Root, task_id: str) -> CorruptFileError:
+    path = os.path.join(root.task_path(task_id), RETRIED_BY)
+    return CorruptFileError(
+        path,
+        f"the retries of task {task_id} form a cycle ('{path}' leads back to it)",
+        "Remove the 'retried_by' file of the last real retry, or purge the tasks "
+        "with 'hipercow purge --status unreadable'.",
+    )
+
+
+def _read_link(path: str) -> str | None:
+    """The task id a `retried_by` file names (None when absent or still empty)."""
+    raw = read_bytes(path)
+    if not raw:
+        return None
+    try:
+        return validate_task_id(raw.decode("utf-8", errors="replace").strip())
+    except InvalidTaskIdError:
+        raise CorruptFileError(
+            path, f"'{path}' is unreadable (it names no task id)", REMOVE_HINT
+        ) from None
 
 
 def file_statuses(
-    root: Root, task_ids: Sequence[str], *, follow: bool = False
+    root: Root, task_ids: Sequence[str], *, follow: bool = False, strict: bool = False
 ) -> dict[str, tuple[str, TaskStatus]]:
     """For each task: (itself or, with `follow`, its latest retry; that task's file status).
 
-    Read serially: each read is a short system call, and threads cost more in
-    hand-offs than they save here (unlike creating files; see `write_tasks`).
+    A task with a corrupt file is `unreadable` so the others are still shown;
+    with `strict` the error naming the file is raised instead. Read serially:
+    each read is a short system call, and threads cost more in hand-offs than
+    they save here (unlike creating files; see `write_tasks`).
     """
-    if follow:
-        return {t: _followed_status(root, t) for t in task_ids}
-    return {t: (t, file_status(root, t)) for t in task_ids}
+    result: dict[str, tuple[str, TaskStatus]] = {}
+    for t in task_ids:
+        try:
+            result[t] = _followed_status(root, t) if follow else (t, file_status(root, t))
+        except CorruptFileError:
+            if strict:
+                raise
+            result[t] = (t, TaskStatus.UNREADABLE)
+    return result
 
 
 def read_submitted(root: Root, task_id: str) -> SubmittedMarker | None:
-    raw = read_bytes(os.path.join(root.task_path(task_id), SUBMITTED))
-    return msgspec.json.decode(raw, type=SubmittedMarker) if raw else None
+    path = os.path.join(root.task_path(task_id), SUBMITTED)
+    raw = read_bytes(path)
+    return decode(path, raw, _submitted_decoder, REMOVE_HINT) if raw else None
 
 
 def read_markers(root: Root, task_id: str) -> Markers:
     task_dir = root.task_dir(task_id)
-    submitted = read_bytes(task_dir / SUBMITTED)
-    running = read_bytes(task_dir / RUNNING)
-    finished = read_bytes(task_dir / FINISHED)
+    submitted, running, finished = (task_dir / SUBMITTED, task_dir / RUNNING, task_dir / FINISHED)
+    raw_submitted, raw_running, raw_finished = map(read_bytes, (submitted, running, finished))
     return Markers(
-        msgspec.json.decode(submitted, type=SubmittedMarker) if submitted else None,
-        msgspec.json.decode(running, type=RunningMarker) if running else None,
-        _finished_decoder.decode(finished) if finished else None,
+        decode(submitted, raw_submitted, _submitted_decoder, REMOVE_HINT)
+        if raw_submitted
+        else None,
+        decode(running, raw_running, _running_decoder, REMOVE_HINT) if raw_running else None,
+        decode(finished, raw_finished, _finished_decoder, REMOVE_HINT) if raw_finished else None,
     )
 
 
 def _in_task_dir(root: Root, task_id: str, name: str) -> Path:
-    """A file in the task's directory, which is made if the task has none yet."""
+    """A file in the task's directory, which is made if the task has none yet.
+
+    Never through a link planted in the root: the marker would land elsewhere.
+    """
     task_dir = root.task_dir(task_id)
-    task_dir.mkdir(exist_ok=True)
+    no_links(root.path, task_dir)
+    with writing(task_dir):
+        task_dir.mkdir(exist_ok=True)
     return task_dir / name
 
 
@@ -241,8 +342,7 @@ def mark_retried(root: Root, task_id: str, retry_id: str) -> bool:
 
 
 def retried_by(root: Root, task_id: str) -> str | None:
-    raw = read_bytes(os.path.join(root.task_path(task_id), RETRIED_BY))
-    return validate_task_id(raw.decode()) if raw else None
+    return _read_link(os.path.join(root.task_path(task_id), RETRIED_BY))
 
 
 def append_note(root: Root, task_id: str, line: str) -> None:
@@ -252,8 +352,14 @@ def append_note(root: Root, task_id: str, line: str) -> None:
     task, never by its node, so the file keeps one writer at a time.
     """
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-    with _in_task_dir(root, task_id, NOTES).open("a", encoding="utf-8") as f:
-        f.write(f"hipercow: {line} ({stamp})\n")
+    path = _in_task_dir(root, task_id, NOTES)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    with writing(path):
+        fd = os.open(path, flags, 0o666)
+        try:
+            os.write(fd, f"hipercow: {line} ({stamp})\n".encode())
+        finally:
+            os.close(fd)
 
 
 def read_notes(root: Root, task_id: str) -> str | None:
@@ -265,11 +371,23 @@ def log_path(root: Root, task_id: str) -> Path:
     return root.task_dir(task_id) / LOG
 
 
+def read_log(root: Root, task_id: str) -> bytes | None:
+    """The task's output as written (any bytes), or None before it started writing."""
+    return read_bytes(log_path(root, task_id))
+
+
 def remove_task(root: Root, task_id: str) -> None:
-    """Delete a task: its data first, so a half-removed task reads as missing."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(data_path(root, task_id))
-    shutil.rmtree(root.task_path(task_id), ignore_errors=True)
+    """Delete a task: its data first, so a half-removed task reads as missing.
+
+    A shard or task directory that is a symbolic link is refused, never
+    followed: deleting through it would delete outside the root.
+    """
+    task_dir = root.task_path(task_id)
+    no_links(root.path, task_dir)
+    with writing(task_dir), contextlib.suppress(FileNotFoundError):
+        os.unlink(task_dir + DATA_SUFFIX)
+    with writing(task_dir), contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(task_dir)
 
 
 def iter_task_ids(root: Root) -> Iterator[str]:
@@ -295,29 +413,40 @@ class TaskSummary(NamedTuple):
     status: TaskStatus
     created: datetime | None
     data: TaskData | None
+    problem: str | None = None  # for an unreadable task: which file, and why
 
 
 def summarise(root: Root, task_id: str) -> TaskSummary:
-    """Status and data of one task from its files."""
+    """Status and data of one task from its files; a corrupt file makes it `unreadable`."""
     task_dir = root.task_path(task_id)
-    raw = read_bytes(task_dir + DATA_SUFFIX)
+    path = task_dir + DATA_SUFFIX
+    raw = read_bytes(path)
     if raw is None:
         return TaskSummary(task_id, TaskStatus.MISSING, None, None)
-    data = _data_decoder.decode(raw)
     try:
-        status = _status_in(task_dir, os.listdir(task_dir))
-    except FileNotFoundError:
-        status = TaskStatus.CREATED
-    return TaskSummary(task_id, status, data.created if data else None, data)
+        data = decode(path, raw, _data_decoder, REMOVE_HINT)
+        try:
+            status = _status_in(task_dir, os.listdir(task_dir))
+        except FileNotFoundError:
+            status = TaskStatus.CREATED
+    except CorruptFileError as e:
+        return TaskSummary(task_id, TaskStatus.UNREADABLE, None, None, e.message)
+    return TaskSummary(task_id, status, data.created, data)
 
 
 def last_task_id(root: Root) -> str | None:
     raw = read_bytes(root.path / LAST)
     if raw is None:
         return None
-    task_id = raw.decode().strip()
-    validate_task_id(task_id)
-    return task_id
+    try:
+        return validate_task_id(raw.decode("utf-8", errors="replace").strip())
+    except InvalidTaskIdError:
+        path = root.path / LAST
+        raise CorruptFileError(
+            str(path),
+            f"'{path}' is unreadable (it names no task id)",
+            f"Remove '{path}'; the next task created writes it again.",
+        ) from None
 
 
 __all__ = [

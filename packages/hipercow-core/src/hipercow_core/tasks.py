@@ -57,6 +57,8 @@ from hipercow_core.store import (
 
 log = get_logger(__name__)
 
+LOG_TRUNCATED = "log.truncated"  # written by the runner when the output reached its cap
+
 _ENVVAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -79,6 +81,7 @@ class TaskSpec(msgspec.Struct, frozen=True):
     secrets: TaskSecrets | None = None
     name: str | None = None
     tags: dict[str, str] = {}
+    max_log_size: int | None = None
 
 
 def _check_envvars(envvars: Mapping[str, str]) -> None:
@@ -110,6 +113,22 @@ def _check_secret_names(spec: TaskSpec) -> None:
         raise InvalidInputError(
             f"'{both[0]}' is given both as --env and as --secret", "Give it only once."
         )
+
+
+def _check_text(spec: TaskSpec) -> None:
+    """Commands and variables are stored as UTF-8: bytes that are not (from a command line
+    in another encoding) are refused, since they could not be written or run as given."""
+    texts = [("the command", t) for t in spec.command]
+    texts += [(f"--env {name}", value) for name, value in spec.envvars.items()]
+    for what, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "backslashreplace").decode()
+            raise InvalidInputError(
+                f"{what} holds bytes that are not UTF-8: '{shown}'",
+                "Write it in UTF-8 (e.g. set LANG=C.UTF-8 and retype it).",
+            ) from None
 
 
 def create_tasks(
@@ -145,6 +164,7 @@ def create_tasks(
         _check_envvars(spec.envvars)
         _check_secret_names(spec)
         check_labels(spec.name, spec.tags)
+        _check_text(spec)
         assert cluster is not None
         if spec.resources not in validated:
             try:
@@ -175,6 +195,7 @@ def create_tasks(
                 secrets=spec.secrets,
                 name=spec.name,
                 tags=dict(spec.tags),
+                max_log_size=spec.max_log_size,
             )
         )
     _check_dependencies(root, {d for spec in specs for d in (*spec.depends_on, *spec.after_any)})
@@ -254,32 +275,54 @@ def _driver_of(root: Root, task_id: str) -> str | None:
 
 
 def tasks_status(
-    root: Root, ids: Iterable[str], *, reconcile: bool = True
+    root: Root,
+    ids: Iterable[str],
+    *,
+    reconcile: bool = True,
+    strict: bool = False,
+    waiting: dict[str, str] | None = None,
 ) -> dict[str, TaskStatus]:
-    """Statuses of many tasks; active ones are checked with their driver, batched."""
-    found = file_statuses(root, list(ids))
+    """Statuses of many tasks; active ones are checked with their driver, batched.
+
+    A task with a corrupt file is `unreadable`; with `strict` the error naming
+    the file is raised instead (for commands about that one task). `waiting`,
+    when given, is filled with why queued tasks have not started, in words,
+    from the same scheduler call.
+    """
+    found = file_statuses(root, list(ids), strict=strict)
     result = {task_id: status for task_id, (_, status) in found.items()}
-    return jobs.reconcile(root, result) if reconcile else result
+    return jobs.reconcile(root, result, waiting) if reconcile else result
 
 
 def followed_statuses(
-    root: Root, ids: Sequence[str], *, follow: bool = True
+    root: Root,
+    ids: Sequence[str],
+    *,
+    follow: bool = True,
+    strict: bool = False,
+    waiting: dict[str, str] | None = None,
 ) -> dict[str, tuple[str, TaskStatus]]:
-    """For each task, its latest retry (unless `follow=False`) and that retry's status."""
-    found = file_statuses(root, ids, follow=follow)
-    latest = jobs.reconcile(root, dict(found.values()))
+    """For each task, its latest retry (unless `follow=False`) and that retry's status.
+
+    A task with a corrupt file (or a cycle of retries) is `unreadable`; with
+    `strict` the error naming the file is raised instead. `waiting` is filled
+    (latest id -> words) as for `tasks_status`.
+    """
+    found = file_statuses(root, ids, follow=follow, strict=strict)
+    latest = jobs.reconcile(root, dict(found.values()), waiting)
     return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
 
 
 def task_status(root: Root, task_id: str, *, reconcile: bool = True) -> TaskStatus:
     """One task's status; a malformed id raises, an unknown one is `missing`."""
-    return tasks_status(root, [task_id], reconcile=reconcile)[task_id]
+    return tasks_status(root, [task_id], reconcile=reconcile, strict=True)[task_id]
 
 
 def task_info(root: Root, task_id: str) -> TaskInfo:
     """A task's data, status and times; also reconciles it with its driver."""
     data = read_task_data(root, task_id)
-    status = task_status(root, task_id)
+    waiting: dict[str, str] = {}
+    status = tasks_status(root, [task_id], strict=True, waiting=waiting)[task_id]
     markers = read_markers(root, task_id)
     submitted, running, finished = markers
     times = TaskTimes(
@@ -305,7 +348,9 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         ran_seconds=ran,
         held_zone=submitted.held_zone if submitted else None,
         usage=finished.usage if finished else None,
+        waiting_reason=waiting.get(task_id) if status == TaskStatus.SUBMITTED else None,
         node_version=running.hipercow_version if running else None,
+        log_truncated=(root.task_dir(task_id) / LOG_TRUNCATED).exists(),
     )
 
 

@@ -35,7 +35,7 @@ import msgspec
 from filelock import FileLock
 
 from hipercow_core.errors import HipercowError, InvalidInputError
-from hipercow_core.fsutil import atomic_write, read_bytes, write_once
+from hipercow_core.fsutil import atomic_write, decode, read_bytes, write_once
 from hipercow_core.schema import (
     AttemptStatus,
     PackageInfo,
@@ -53,6 +53,7 @@ RUNNING = "running.json"
 LOCK = "provision.lock"
 
 _ATTEMPT_ID = re.compile(r"\d{8}-\d{6}-\d{3}-[0-9a-f]{4}")
+_BROKEN = "Remove that attempt's directory (or the file), then provision again."
 _attempt_decoder = msgspec.json.Decoder(ProvisionAttempt)
 _result_decoder = msgspec.json.Decoder(ProvisionResult)
 _running_decoder = msgspec.json.Decoder(ProvisionRunning)
@@ -152,11 +153,12 @@ class HistoryStore:
             raise InvalidInputError(
                 f"attempt '{attempt_id}' does not exist", "See the attempts with 'history'."
             )
-        return _attempt_decoder.decode(raw)
+        return decode(self.attempt_dir(attempt_id) / ATTEMPT, raw, _attempt_decoder, _BROKEN)
 
     def read_result(self, attempt_id: str) -> ProvisionResult | None:
         raw = read_bytes(self.attempt_dir(attempt_id) / RESULT)
-        return _result_decoder.decode(raw) if raw else None
+        path = self.attempt_dir(attempt_id) / RESULT
+        return decode(path, raw, _result_decoder, _BROKEN) if raw else None
 
     def write_result(self, result: ProvisionResult) -> bool:
         """Record how an attempt ended unless that is known already; True if this call did."""
@@ -187,7 +189,7 @@ class HistoryStore:
 
     def read_running(self) -> ProvisionRunning | None:
         raw = read_bytes(self.running_path)
-        return _running_decoder.decode(raw) if raw else None
+        return decode(self.running_path, raw, _running_decoder, _BROKEN) if raw else None
 
     def claim(self, running: ProvisionRunning) -> bool:
         """Claim the history for an attempt; False if another attempt holds it."""

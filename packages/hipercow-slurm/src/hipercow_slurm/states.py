@@ -79,6 +79,37 @@ def shell_exit_code(job: JobState) -> int | None:
     return job.exit_code
 
 
+#: Slurm's pending reasons (squeue's %r) in words; others are shown as Slurm gives them.
+PENDING_REASONS = {
+    "Resources": "waiting for resources: every node that could run it is busy",
+    "Priority": "waiting for jobs of higher priority to start first",
+    "Dependency": "waiting for the tasks it depends on to finish",
+    "BeginTime": "held until its start time (--hold-until)",
+    "JobHeldUser": "held by its user",
+    "JobHeldAdmin": "held by an administrator",
+    "ReqNodeNotAvail": "a node it needs is not available",
+    "PartitionDown": "its partition is down",
+    "PartitionInactive": "its partition is not taking jobs",
+    "PartitionNodeLimit": "it asks for more nodes than its partition allows",
+    "PartitionTimeLimit": "its --max-runtime is longer than its partition allows",
+    "NodeDown": "a node it needs is down",
+    "Licenses": "waiting for licenses",
+    "Reservation": "waiting for its reservation",
+    "AssocGrpCpuLimit": "its account's CPU limit is reached",
+    "AssocGrpJobsLimit": "its account's job limit is reached",
+    "AssocMaxJobsLimit": "its account's limit of running jobs is reached",
+    "DependencyNeverSatisfied": "a task it depends on failed; it will never start",
+}
+
+
+def pending_words(reason: str) -> str:
+    """Why a job is pending, in words (QOS limits named as such), with Slurm's own word."""
+    words = PENDING_REASONS.get(reason)
+    if words is None and reason.startswith("QOS"):
+        words = "a limit of its QOS (quality of service) is reached"
+    return f"{words} ({reason})" if words else f"pending: {reason}"
+
+
 def job_state(job_id: str, job: JobState) -> ContractState:
     """What Slurm's record of a job tells core: still active, or ended with an outcome.
 
@@ -87,6 +118,8 @@ def job_state(job_id: str, job: JobState) -> ContractState:
     """
     ended = outcome(job)
     if ended is None:
+        if job.state == "PENDING" and job.reason and job.reason != "None":
+            return ContractState.active(waiting=pending_words(job.reason))
         return ContractState.active()
     reason = f" ({job.reason})" if job.reason and job.reason != "None" else ""
     return ContractState.ended(ended, f"Slurm job {job_id} ended {job.state}{reason}")

@@ -13,6 +13,7 @@ from hipercow_cli.commands.task import (
     DependsOn,
     Env,
     Environment,
+    MaxLogSize,
     Retries,
     RetryOn,
     RetryScale,
@@ -63,22 +64,43 @@ NoSubmit = Annotated[
     ),
 ]
 
+MaxTasks = Annotated[
+    int,
+    typer.Option(
+        "--max-tasks", min=1, help="Refuse to make more tasks than this (a guard against typos)."
+    ),
+]
+
 PREVIEW_EDGE = 3
 
 
-def load_data(specs: list[str] | None, zip_rows: bool, times: int | None = None) -> bulk.Table:
-    return bulk.read_data(specs or [], Path.cwd(), zip_rows=zip_rows, times=times)
+def load_data(
+    specs: list[str] | None,
+    zip_rows: bool,
+    times: int | None = None,
+    max_tasks: int | None = bulk.DEFAULT_MAX_TASKS,
+) -> bulk.Table:
+    return bulk.read_data(
+        specs or [], Path.cwd(), zip_rows=zip_rows, times=times, max_tasks=max_tasks
+    )
 
 
-def show_preview(lines: list[str]) -> None:
-    if len(lines) <= 2 * PREVIEW_EDGE + 1:
-        shown = lines
-    else:
-        hidden = len(lines) - 2 * PREVIEW_EDGE
-        shown = [*lines[:PREVIEW_EDGE], f"... {hidden} more ...", *lines[-PREVIEW_EDGE:]]
-    for line in shown:
+def show_preview(first: list[str], last: list[str], count: int, max_tasks: int) -> None:
+    """The first and last few tasks and how many there would be; nothing else is built."""
+    for line in first:
         output.out(line)
-    output.err(f"{len(lines)} task{'s' if len(lines) != 1 else ''} would be created (nothing was)")
+    if last:
+        output.out(f"... {count - len(first) - len(last):,} more ...")
+    for line in last:
+        output.out(line)
+    plural = "s" if count != 1 else ""
+    if count > max_tasks:
+        output.err(
+            f"{count:,} task{plural}: over the limit of {max_tasks:,}, so creating them would "
+            "be refused (raise it with --max-tasks)"
+        )
+    else:
+        output.err(f"{count:,} task{plural} would be created (nothing was)")
 
 
 def make_bundle(
@@ -124,6 +146,7 @@ def create(
     tag: Tag = None,
     preview: Preview = False,
     no_submit: NoSubmit = False,
+    max_tasks: MaxTasks = bulk.DEFAULT_MAX_TASKS,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
@@ -131,6 +154,7 @@ def create(
     retries: Retries = None,
     retry_on: RetryOn = None,
     retry_scale: RetryScale = None,
+    max_log_size: MaxLogSize = None,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -141,11 +165,16 @@ def create(
 
     Example: hipercow bulk create --data n=1..100 --data model=a,b -- python fit.py --n @n --model @model
     """
-    table = load_data(data, zip_rows, times)
-    commands = bulk.bulk_commands(template, table)
+    table = load_data(data, zip_rows, times, None if preview else max_tasks)
+    bulk.check_names(bulk.template_names(template), table)
     if preview:
-        show_preview([output.show_command(c) for c in commands])
+        first, last = bulk.preview_rows(table, PREVIEW_EDGE)
+        lines = [
+            [output.show_command(bulk.expand(template, r)) for r in part] for part in (first, last)
+        ]
+        show_preview(lines[0], lines[1], len(table), max_tasks)
         return
+    commands = bulk.bulk_commands(template, table)
     root = Root.find()
     shared = task_options(
         root,
@@ -157,6 +186,7 @@ def create(
         tags=tag,
         after_any=after_any,
         retry_policy=parse_retry_policy(retries, retry_on, retry_scale),
+        max_log_size=max_log_size,
     )
     shown = bulk.shown_rows(table, times)
     shared.pop("name")
@@ -182,6 +212,7 @@ def call(
     task_name: TaskNames = None,
     tag: Tag = None,
     preview: Preview = False,
+    max_tasks: MaxTasks = bulk.DEFAULT_MAX_TASKS,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
@@ -189,6 +220,7 @@ def call(
     retries: Retries = None,
     retry_on: RetryOn = None,
     retry_scale: RetryScale = None,
+    max_log_size: MaxLogSize = None,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -201,11 +233,19 @@ def call(
     """
     from hipercow_core import pytasks
 
-    table = load_data(data, zip_rows, times)
-    calls = [{k: pytasks.parse_cli_argument(v) for k, v in row.items()} for row in bulk.rows(table)]
+    table = load_data(data, zip_rows, times, None if preview else max_tasks)
+
+    def arguments(row: dict[str, str]) -> dict[str, object]:
+        return {k: pytasks.parse_cli_argument(v) for k, v in row.items()}
+
+    def shown(row: dict[str, str]) -> str:
+        return f"{target}({', '.join(f'{k}={v!r}' for k, v in arguments(row).items())})"
+
     if preview:
-        show_preview([f"{target}({', '.join(f'{k}={v!r}' for k, v in c.items())})" for c in calls])
+        first, last = bulk.preview_rows(table, PREVIEW_EDGE)
+        show_preview([shown(r) for r in first], [shown(r) for r in last], len(table), max_tasks)
         return
+    calls = [arguments(row) for row in bulk.rows(table)]
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
     shared = task_options(
@@ -218,12 +258,13 @@ def call(
         tags=tag,
         after_any=after_any,
         retry_policy=parse_retry_policy(retries, retry_on, retry_scale),
+        max_log_size=max_log_size,
     )
-    shown = bulk.shown_rows(table, times)
+    rows = bulk.shown_rows(table, times)
     shared.pop("name")
-    labels = bulk.row_labels(task_name, table, shown, shared.pop("tags"))
+    labels = bulk.row_labels(task_name, table, rows, shared.pop("tags"))
     specs = [
         pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, name=n, tags=t, **shared)
         for kwargs, (n, t) in zip(calls, labels, strict=True)
     ]
-    make_bundle(root, specs, name, (target,), driver, as_json, data=shown)
+    make_bundle(root, specs, name, (target,), driver, as_json, data=rows)

@@ -10,7 +10,7 @@ import typer
 
 from hipercow_cli import output
 from hipercow_cli.commands.task import NoFollow, parse_statuses
-from hipercow_cli.options import Driver, Json
+from hipercow_cli.options import Driver, Json, Timeout
 from hipercow_core import bundle_tasks, bundles
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
@@ -34,7 +34,9 @@ def show_counts(counts: dict[TaskStatus, int]) -> str:
 @app.command("list")
 def list_(as_json: Json = False) -> None:
     """Bundles of this root, newest first, with their tasks' statuses."""
-    rows = [(s.bundle, s.counts) for s in bundle_tasks.bundle_summaries(Root.find())]
+    root = Root.find()
+    rows = [(s.bundle, s.counts) for s in bundle_tasks.bundle_summaries(root)]
+    broken = bundles.scan_bundles(root)[1]
     if as_json:
         output.emit_json(
             [
@@ -46,12 +48,15 @@ def list_(as_json: Json = False) -> None:
                 }
                 for b, c in rows
             ]
+            + [{"name": n, "status": "unreadable", "problem": p} for n, p in broken.items()]
         )
         return
     for b, counts in rows:
         output.out(
             f"{b.name:<24} {output.show_time(b.created)}  {len(b.task_ids):>6} tasks  {show_counts(counts)}"
         )
+    for bundle_name, problem in sorted(broken.items()):
+        output.out(f"{bundle_name:<24} {output.status_text('unreadable')}  {problem}")
 
 
 @app.command("status")
@@ -78,10 +83,12 @@ def status(
             raise InvalidInputError("--usage and --summary cannot be used together", "Choose one.")
         show_usage(root, name, not no_follow, as_json)
         return
-    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
+    waiting: dict[str, str] = {}
+    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow, waiting=waiting)
     values = bundles.data_of(bundles.load_bundle(root, name))
     ids = list(found)
     statuses = [status for _, status in found.values()]
+    why = {i: waiting[latest] for i, (latest, s) in found.items() if latest in waiting}
     if summary == "counts":
         counts = bundles.counts(statuses)
         if as_json:
@@ -100,6 +107,7 @@ def status(
         output.emit_json(
             [
                 {"id": i, "status": s, "data": values.get(i, {})}
+                | ({"waiting": why[i]} if i in why else {})
                 for i, s in zip(ids, statuses, strict=True)
             ]
         )
@@ -107,7 +115,8 @@ def status(
         width = max((len(s) for s in statuses), default=0)
         sys.stdout.write(
             "".join(
-                f"{i}  {output.status_text(s)}{' ' * (width - len(s))}  {show_data(values.get(i))}".rstrip()
+                f"{i}  {output.status_text(s)}{' ' * (width - len(s))}  {show_data(values.get(i))}"
+                f"{'  (' + why[i] + ')' if i in why else ''}".rstrip()
                 + "\n"
                 for i, s in zip(ids, statuses, strict=True)
             )
@@ -143,7 +152,7 @@ def show_usage(root: Root, name: str, follow: bool, as_json: bool) -> None:
 @app.command("wait")
 def wait(
     name: BundleName,
-    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
+    timeout: Timeout = None,
     fail_early: Annotated[
         bool, typer.Option("--fail-early", help="Stop at the first task that does not succeed.")
     ] = False,

@@ -36,7 +36,7 @@ def purge(
     plan = plan_purge(
         root,
         statuses=parse_statuses(status_filter),
-        older_than=parse_since(older_than) if older_than else None,
+        older_than=parse_since(older_than, "--older-than") if older_than is not None else None,
         bundle=bundle,
     )
     if not dry_run:
@@ -49,6 +49,7 @@ def purge(
                 "details": plan.tasks,
                 "bundles": plan.bundles_emptied,
                 "kept": plan.kept,
+                "unreadable": plan.unreadable,
             }
         )
         return
@@ -64,6 +65,11 @@ def purge(
             f" and {len(dependents) - 3} more" if len(dependents) > 3 else ""
         )
         output.out(f"Kept {task_id}: unfinished task(s) depend on it ({shown})")
+    if plan.unreadable:
+        output.warn(
+            f"{plan.unreadable} unreadable task(s) left alone; "
+            "'hipercow purge --status unreadable' removes them"
+        )
 
 
 def show_plan(plan: PurgePlan) -> None:

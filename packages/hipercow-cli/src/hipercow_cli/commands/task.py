@@ -14,6 +14,7 @@ from hipercow_cli import output
 from hipercow_cli.options import (
     Driver,
     Json,
+    Timeout,
     given_resource_fields,
     parse_pairs,
     with_resource_options,
@@ -41,10 +42,14 @@ DependsOn = Annotated[
 
 
 def followed(root: Root, task_ids: list[str], no_follow: bool) -> list[str]:
-    """Each id followed to its latest retry, unless --no-follow."""
+    """Each id followed to its latest retry, unless --no-follow.
+
+    For one task a chain that cannot be followed is an error naming the file;
+    among several, that task stays itself (and reads as unreadable).
+    """
     from hipercow_core.retry import follow
 
-    return follow(root, task_ids, enabled=not no_follow)
+    return follow(root, task_ids, enabled=not no_follow, strict=len(task_ids) == 1)
 
 
 def exit_for(status: TaskStatus) -> None:
@@ -120,8 +125,11 @@ Env = Annotated[
 ]
 Environment = Annotated[str | None, typer.Option(help="Environment the task runs in.")]
 Wait = Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")]
-Timeout = Annotated[
-    float | None, typer.Option(help="With --wait: give up after this many seconds.")
+
+
+MaxLogSize = Annotated[
+    str | None,
+    typer.Option(help="Keep at most this much output per task, e.g. 100M (default 1G)."),
 ]
 
 
@@ -144,12 +152,17 @@ def task_options(
     tags: list[str] | None = None,
     after_any: list[str] | None = None,
     retry_policy: RetryPolicy | None = None,
+    max_log_size: str | None = None,
 ) -> dict[str, Any]:
     """The TaskSpec fields every creating command takes from its options.
 
     Secrets are read (keyring or environment) and sealed here, once for
     every task of the command; only their ciphertext goes further.
     """
+    if environment is not None:
+        from hipercow_core.environments import validate_name
+
+        validate_name(environment)
     from hipercow_core.dependencies import resolve_dependencies
 
     fields: dict[str, Any] = {
@@ -161,6 +174,7 @@ def task_options(
         "tags": parse_pairs(tags, "--tag"),
         "after_any": resolve_dependencies(root, after_any or []),
         "retry_policy": retry_policy,
+        "max_log_size": _log_size(max_log_size),
     }
     if secrets:
         from hipercow_core.secret_keys import seal
@@ -168,6 +182,19 @@ def task_options(
 
         fields["secrets"] = seal(root, resolve(secrets))
     return fields
+
+
+def _log_size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from hipercow_core.pytasks import parse_size
+
+    size = parse_size(text, "--max-log-size")
+    if size < 1000:
+        raise InvalidInputError(
+            f"--max-log-size '{text}' is under 1k", "Keep at least 1k of output, e.g. 10M."
+        )
+    return size
 
 
 def create_and_report(
@@ -218,6 +245,7 @@ def create(
     retries: Retries = None,
     retry_on: RetryOn = None,
     retry_scale: RetryScale = None,
+    max_log_size: MaxLogSize = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -246,10 +274,13 @@ def create(
         tag,
         after_any,
         parse_retry_policy(retries, retry_on, retry_scale),
+        max_log_size,
     )
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
     if python is not None:
+        if not python.strip():
+            raise InvalidInputError("--python is empty", "Give the code to run: --python 'CODE'.")
         if command:
             raise InvalidInputError(
                 "--python takes the code as its value and no command",
@@ -297,6 +328,7 @@ def call(
     retries: Retries = None,
     retry_on: RetryOn = None,
     retry_scale: RetryScale = None,
+    max_log_size: MaxLogSize = None,
     wait: Wait = False,
     timeout: Timeout = None,
     driver: Driver = None,
@@ -316,8 +348,20 @@ def call(
     keywords = {k: pytasks.parse_cli_argument(v) for k, v in parse_pairs(kwarg, "--kwarg").items()}
     if args_json is not None:
         more_args, more_kwargs = pytasks.parse_args_json(args_json)
+        if positional and more_args:
+            raise InvalidInputError(
+                "positional arguments are given both on the command line and in --args-json",
+                "Give them in one place: their order cannot be guessed.",
+            )
+        repeated = sorted(set(keywords) & set(more_kwargs))
+        if repeated:
+            raise InvalidInputError(
+                f"keyword argument '{repeated[0]}' is given both by --kwarg and in --args-json",
+                "Give each keyword argument once.",
+            )
         positional.extend(more_args)
         keywords.update(more_kwargs)
+    pytasks.check_keyword_names(keywords)
     limit = pytasks.parse_size(max_args_size, "--max-args-size")
     spec = pytasks.call_spec(
         target,
@@ -327,7 +371,17 @@ def call(
         cwd=Path.cwd(),
         max_args_size=limit,
         **task_options(
-            root, resources, env, environment, depends_on, secrets, name, tag, after_any
+            root,
+            resources,
+            env,
+            environment,
+            depends_on,
+            secrets,
+            name,
+            tag,
+            after_any,
+            parse_retry_policy(retries, retry_on, retry_scale),
+            max_log_size,
         ),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
@@ -359,7 +413,7 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
     from hipercow_core.tasks import followed_statuses
 
     root = Root.find()
-    by_id = followed_statuses(root, task_ids, follow=not no_follow)
+    by_id = followed_statuses(root, task_ids, follow=not no_follow, strict=len(task_ids) == 1)
     found = {task_id: by_id[task_id][1] for task_id in task_ids}
     if as_json:
         output.emit_json(
@@ -491,6 +545,7 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("ran", output.show_seconds(details.ran_seconds)),
         ("exit code", "-" if details.exit_code is None else str(details.exit_code)),
         ("reason", details.reason or "-"),
+        *([("waiting", details.waiting_reason)] if details.waiting_reason else []),
         ("host", details.host or "-"),
     ]
     if details.usage is not None:
@@ -509,6 +564,8 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         rows.insert(1, ("name", data.name))
     if data.tags:
         rows.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(data.tags.items()))))
+    if details.log_truncated:
+        rows.append(("log", "truncated: the output reached max_log_size, the rest was dropped"))
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
     if data.after_any:
@@ -563,26 +620,61 @@ def log(
 
     root = Root.find()
     task_id = followed(root, [task_id], no_follow)[0]
+    # Output goes out as the task wrote it, unless a terminal shows it.
+    raw = not sys.stdout.isatty()
     if follow and not outer:
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         for chunk in tasks.follow_log(root, task_id):
-            sys.stdout.buffer.write(chunk)
+            if raw:
+                sys.stdout.buffer.write(chunk)
+            else:
+                sys.stdout.write(decoder.decode(chunk))
             sys.stdout.flush()
         return
-    text = tasks.task_outer_log(root, task_id) if outer else tasks.task_log(root, task_id)
-    if text is None:
+    if outer:
+        text = tasks.task_outer_log(root, task_id)
+        content = None if text is None else text.encode()
+    else:
+        from hipercow_core.store import read_log, read_task_data
+
+        read_task_data(root, task_id)  # an unknown task is an error, not an empty log
+        content = read_log(root, task_id)
+    if content is None:
         what = "scheduler log" if outer else "log"
         output.err(f"No {what} yet for task {task_id}")
         return
-    sys.stdout.write(text)
+    if raw:
+        sys.stdout.buffer.write(content)
+    else:
+        sys.stdout.write(content.decode(errors="replace"))
 
 
 @app.command("result")
-def result(task_id: TaskId, no_follow: NoFollow = False, as_json: Json = False) -> None:
-    """The value a Python task returned; if it raised, the error and traceback (exit 1)."""
-    from hipercow_core.pytasks import TaskFailedError, task_result
+def result(
+    task_id: TaskId,
+    no_follow: NoFollow = False,
+    as_json: Json = False,
+    output_file: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the whole value to this file.", dir_okay=False),
+    ] = None,
+) -> None:
+    """The value a Python task returned; if it raised, the error and traceback (exit 1).
+
+    Large values are summarised on the terminal; --output FILE writes them whole.
+    """
+    from hipercow_core.pytasks import TaskFailedError, result_head, result_size, task_result
 
     root = Root.find()
     task_id = followed(root, [task_id], no_follow)[0]
+    size = result_size(root, task_id) or 0
+    if output_file is None and not as_json and size > output.LARGE_RESULT_BYTES:
+        head = result_head(root, task_id)
+        if head is not None:
+            output.out(output.summarise_head(head.kind, head.size, head.head))
+            return
     try:
         value = task_result(root, task_id)
     except TaskFailedError as e:
@@ -601,8 +693,12 @@ def result(task_id: TaskId, no_follow: NoFollow = False, as_json: Json = False) 
             sys.stderr.write(e.traceback)
             output.err(f"Error: task {task_id} raised {e.error_type}: {e.error_message}")
         raise typer.Exit(1) from None
-    if as_json:
+    if output_file is not None:
+        output.write_value(value, str(output_file), as_json)
+    elif as_json:
         output.emit_json_value(value)
+    elif size > output.LARGE_RESULT_BYTES:
+        output.out(output.summarise_value(value, size))
     else:
         output.out(output.show_value(value))
 
@@ -610,9 +706,7 @@ def result(task_id: TaskId, no_follow: NoFollow = False, as_json: Json = False) 
 @app.command("wait")
 def wait(
     task_id: TaskId,
-    timeout: Annotated[
-        float | None, typer.Option(help="Give up after this many seconds (exit code 1).")
-    ] = None,
+    timeout: Timeout = None,
     no_follow: NoFollow = False,
     as_json: Json = False,
 ) -> None:
@@ -667,20 +761,25 @@ def retry(
         output.out(f"{old} -> {new}")
 
 
-def parse_since(text: str) -> datetime:
-    from hipercow_core.resources import _duration_minutes
+def parse_since(text: str, option: str = "--since") -> datetime:
+    from hipercow_core.resources import duration_minutes
 
-    minutes = _duration_minutes(text.strip())
+    minutes = duration_minutes(text.strip())
     if minutes is not None:
-        return datetime.now(UTC) - timedelta(minutes=minutes)
+        try:
+            return datetime.now(UTC) - timedelta(minutes=minutes)
+        except OverflowError:
+            raise InvalidInputError(
+                f"{option} '{text}' reaches before the year 1", "Give a shorter duration."
+            ) from None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment if moment.tzinfo else moment.astimezone()
+    except (ValueError, OverflowError, OSError):
         raise InvalidInputError(
-            f"--since '{text}' is neither a duration nor a date-time",
+            f"{option} '{text}' is neither a duration nor a date-time",
             "Use a duration such as 30m, 2h or 7d, or a date such as 2026-11-01.",
         ) from None
-    return moment if moment.tzinfo else moment.astimezone()
 
 
 def parse_statuses(values: list[str] | None) -> list[TaskStatus] | None:
@@ -693,8 +792,9 @@ def parse_statuses(values: list[str] | None) -> list[TaskStatus] | None:
                 result.append(TaskStatus(name.strip()))
             except ValueError:
                 known = ", ".join(s.value for s in TaskStatus if s != TaskStatus.MISSING)
+                shown = name.strip() or value
                 raise InvalidInputError(
-                    f"'{name}' is not a task status", f"Use one of: {known}."
+                    f"'{shown}' is not a task status", f"Use one of: {known}."
                 ) from None
     return result
 
@@ -734,7 +834,7 @@ def list_(
     found = list_tasks(
         root,
         statuses=parse_statuses(status_filter),
-        since=parse_since(since) if since else None,
+        since=parse_since(since) if since is not None else None,
         name=name,
         tags=parse_pairs(tag, "--tag"),
         bundle=bundle,
@@ -755,6 +855,7 @@ def list_(
                     "bundle": s.bundle,
                     "provisioning": s.id in provisioning,
                 }
+                | ({"problem": s.problem} if s.problem else {})
                 for s in found
             ]
         )
@@ -763,7 +864,9 @@ def list_(
     for s in found:
         created = output.show_time(s.created)
         command = (
-            "(environment provisioning)" if s.id in provisioning else output.show_command(s.command)
+            s.problem
+            or ("(environment provisioning)" if s.id in provisioning else None)
+            or output.show_command(s.command)
         )
         label = f"[{s.name}]  " if s.name else ""
         lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {label}{command}")

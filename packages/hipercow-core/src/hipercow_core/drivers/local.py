@@ -9,13 +9,14 @@ detached, so tasks survive the command that submitted them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -47,12 +48,25 @@ LAUNCH_FILE = "local.json"
 OUTER_LOG = "local.log"
 CANCEL_FILE = "local-cancel"
 _QUEUED = "queued"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+# Tasks may share cores (waiting on disks or networks), but not without bound.
+OVERSUBSCRIBE = 4
 
 
 class LocalOptions(msgspec.Struct, forbid_unknown_fields=True):
     """`max_cores`: how many cores running tasks may use at once (default: all)."""
 
     max_cores: int | None = None
+
+    def __post_init__(self) -> None:
+        cores = os.cpu_count() or 1
+        if self.max_cores is not None and not 1 <= self.max_cores <= OVERSUBSCRIBE * cores:
+            raise ValueError(
+                f"max_cores must be from 1 to {OVERSUBSCRIBE * cores} "
+                f"(this machine has {cores} cores), not {self.max_cores}"
+            )
 
     def check_machine(self) -> None:
         """Warn (at `driver configure`) when this machine cannot give what is asked."""
@@ -111,13 +125,51 @@ def read_launch(root: Root, task_id: str) -> Launch | None:
 
 
 def append_outer_log(root: Root, task_id: str, line: str) -> None:
+    """One line of the driver's own log of a task; nothing when the task's directory is gone.
+
+    The line is a courtesy: a task purged or deleted under the driver, or a
+    full disk, must not stop the driver from looking after the other tasks.
+    """
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    with task_file(root, task_id, OUTER_LOG).open("a", encoding="utf-8") as f:
-        f.write(f"{stamp} {line}\n")
+    path = task_file(root, task_id, OUTER_LOG)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o666)
+    except OSError as e:
+        log.info("outer log not written", task=task_id, reason=str(e))
+        return
+    try:
+        os.write(fd, f"{stamp} {line}\n".encode())
+    except OSError as e:
+        log.info("outer log not written", task=task_id, reason=str(e))
+    finally:
+        os.close(fd)
 
 
 def lost_state(detail: str) -> JobState:
     return JobState.ended(outcomes.failure(outcomes.LOST), detail)
+
+
+def runner_pid(root: Root, task_id: str) -> int | None:
+    """The pid in the task's running marker, when a runner on this machine wrote one."""
+    import socket
+
+    from hipercow_core.store import read_markers
+
+    running = read_markers(root, task_id).running
+    if running is None or running.host != socket.gethostname():
+        return None
+    return running.pid
+
+
+def started_runner_alive(pid: int, task_id: str) -> bool:
+    """Whether `pid` is still a runner of this task (pids get reused)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and task_id in process.cmdline()
+    except psutil.Error:
+        return False
 
 
 def cancel_requested(root: Root, task_id: str) -> bool:
@@ -173,6 +225,7 @@ class LocalDriver(Driver[LocalOptions]):
     def __init__(self, root: Root, options: LocalOptions) -> None:
         self.root = root
         self.options = options
+        self._order: list[str] | None = None
 
     def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
         """Queue tasks for the daemon, each with its start-not-before time."""
@@ -192,7 +245,13 @@ class LocalDriver(Driver[LocalOptions]):
         return SubmitReport(accepted=accepted)
 
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
-        """Find runners that died without an outcome; restart a dead daemon for queued tasks."""
+        """Find runners that died without an outcome; restart a dead daemon for queued tasks.
+
+        A task accepted but missing from the queue (its submitter was killed
+        half-way, or the entry was lost) never ran: it is queued again rather
+        than called lost.
+        """
+        self._order = None
         result = {task_id: self._state(task_id) for task_id in jobs}
         if any(state.note == _QUEUED for state in result.values()):
             ensure_daemon(self.root)
@@ -201,15 +260,65 @@ class LocalDriver(Driver[LocalOptions]):
     def _state(self, task_id: str) -> JobState:
         launch = read_launch(self.root, task_id)
         if launch is None:
-            if (queue_dir(self.root) / task_id).exists():
-                return JobState.active(_QUEUED)
-            return lost_state("the task left the local queue without being started")
+            started = runner_pid(self.root, task_id)
+            if started is not None:  # its directory was rebuilt by its runner
+                if started_runner_alive(started, task_id):
+                    return JobState.active()
+                return lost_state(f"runner process {started} is gone")
+            entry = queue_dir(self.root) / task_id
+            if not entry.exists():
+                self._requeue(task_id, entry)
+                append_outer_log(self.root, task_id, "queued again: it was not in the local queue")
+            return JobState.active(_QUEUED, waiting=self._why_queued(task_id))
         if launch.host != hostname() or process_alive(launch.pid, launch.create_time):
             return JobState.active()
         kill_tree(launch.pid, grace=0.5, create_time=launch.create_time)  # its orphans
         if cancel_requested(self.root, task_id):
             return JobState.ended(outcomes.cancelled(), "cancelled")
         return lost_state(f"runner pid {launch.pid} is gone without recording an outcome")
+
+    def _queue_order(self) -> list[str]:
+        """The queued tasks oldest first, read once per status call."""
+        if self._order is None:
+            entries: list[tuple[int, str]] = []
+            with contextlib.suppress(FileNotFoundError):
+                for path in queue_dir(self.root).iterdir():
+                    raw = read_bytes(path)
+                    if raw is not None and not path.name.startswith("."):
+                        with contextlib.suppress(msgspec.DecodeError):
+                            queued = msgspec.json.decode(raw, type=QueueEntry).queued_ns
+                            entries.append((queued, path.name))
+            self._order = [name for _, name in sorted(entries)]
+        return self._order
+
+    def _why_queued(self, task_id: str) -> str:
+        """A queued task's place in words: held, waiting for dependencies, or for cores."""
+        raw = read_bytes(queue_dir(self.root) / task_id)
+        entry = msgspec.json.decode(raw, type=QueueEntry) if raw else None
+        if entry is not None and entry.not_before is not None:
+            held = entry.not_before.astimezone()
+            if held > datetime.now(UTC):
+                return f"held until {held:%Y-%m-%d %H:%M} {zone_name(held)}"
+        from hipercow_core.dependencies import Readiness, ended, readiness
+        from hipercow_core.store import read_task_data
+
+        data = read_task_data(self.root, task_id)
+        if readiness(self.root, data.depends_on) == Readiness.WAITING or not ended(
+            self.root, data.after_any
+        ):
+            return "waiting for the tasks it depends on to finish"
+        order = self._queue_order()
+        place = order.index(task_id) + 1 if task_id in order else len(order)
+        return f"number {place} of {len(order)} in the local queue, waiting for free cores"
+
+    def _requeue(self, task_id: str, entry: Path) -> None:
+        from hipercow_core.resources import resolve_hold_until
+        from hipercow_core.store import read_task_data
+
+        hold = read_task_data(self.root, task_id).resources.hold_until
+        not_before = resolve_hold_until(hold, datetime.now(UTC)) if hold is not None else None
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(entry, msgspec.json.encode(QueueEntry(time.time_ns(), not_before)))
 
     def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
         """Take queued tasks off the queue and kill running ones' whole process trees."""

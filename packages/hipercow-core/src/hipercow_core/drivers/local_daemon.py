@@ -6,10 +6,16 @@ runners, records a runner that died without an outcome as lost, and exits
 after a short idle spell. A submitter that finds the lock free starts a new
 daemon; a daemon about to exit re-checks the queue after releasing the lock,
 so no queued task is ever left without a daemon.
+
+Nothing that happens to one task stops the daemon: a task purged or deleted
+under it, a corrupt queue entry, a full disk. The error goes to the daemon's
+log (`local/<host>/daemon.log`), that task is dropped from the queue or left
+for a status check to settle, and the others go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -36,17 +42,28 @@ from hipercow_core.drivers.local import (
     lock_path,
     max_cores,
     queue_dir,
+    read_launch,
+    runner_pid,
+    started_runner_alive,
 )
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import configured_entry, parse_options
-from hipercow_core.errors import HipercowError
+from hipercow_core.errors import HipercowError, StorageError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.jobs import settle
-from hipercow_core.processes import detached_popen_kwargs, kill_tree, unpin, usable_cpus
+from hipercow_core.processes import (
+    detached_popen_kwargs,
+    kill_tree,
+    process_alive,
+    unpin,
+    usable_cpus,
+)
 from hipercow_core.root import Root, hostname
+from hipercow_core.run import EXIT_UNRECORDED
 from hipercow_core.schema import TaskData
 from hipercow_core.store import file_status, log_path, read_task_data
 
+_entry_decoder = msgspec.json.Decoder(QueueEntry)
 POLL_SECONDS = 0.1
 IDLE_SECONDS = 2.0
 
@@ -70,11 +87,27 @@ class Daemon:
         self.entries: dict[str, QueueEntry] = {}
         self.data: dict[str, TaskData] = {}
         self.cpus = usable_cpus()
+        # Runners that exited whose outcome could not be written yet (a full disk).
+        self.unsettled: dict[str, tuple[Running, int]] = {}
+        self.reported: set[str] = set()
 
     def limit(self) -> int:
-        entry = configured_entry(self.root.machine_config(), "local")
-        options: LocalOptions = parse_options(LocalDriver, entry.options)
+        """The configured core limit; all cores when the configuration cannot be read."""
+        try:
+            entry = configured_entry(self.root.machine_config(), "local")
+            options: LocalOptions = parse_options(LocalDriver, entry.options)
+        except HipercowError as e:
+            self.report(None, e)
+            options = LocalOptions()
         return max_cores(options)
+
+    def report(self, task_id: str | None, error: BaseException) -> None:
+        """One line in the daemon's log: what went wrong, and with which task."""
+        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        which = f"task {task_id}: " if task_id else ""
+        with contextlib.suppress(OSError, ValueError):  # the log's disk may be full too
+            sys.stderr.write(f"{stamp} {which}{type(error).__name__}: {error}\n")
+            sys.stderr.flush()
 
     def queued(self) -> list[str]:
         """Queued task ids, oldest first."""
@@ -85,8 +118,13 @@ class Daemon:
         for name in names:
             if name not in self.entries:
                 raw = read_bytes(queue_dir(self.root) / name)
-                if raw is not None:
-                    self.entries[name] = msgspec.json.decode(raw, type=QueueEntry)
+                if raw is None:
+                    continue
+                try:
+                    self.entries[name] = _entry_decoder.decode(raw)
+                except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                    self.report(name, e)  # not an entry we wrote whole: drop it
+                    (queue_dir(self.root) / name).unlink(missing_ok=True)
         present = [n for n in names if n in self.entries]
         return sorted(present, key=lambda n: (self.entries[n].queued_ns, n))
 
@@ -106,40 +144,61 @@ class Daemon:
         now = datetime.now(UTC)
         for task_id in self.queued():
             try:
-                data = self.data.get(task_id) or read_task_data(self.root, task_id)
-            except HipercowError:
+                if not self.consider(task_id, limit, used, now):
+                    return
+            except Exception as e:
+                self.report(task_id, e)
                 self.dequeue(task_id)
                 continue
-            self.data[task_id] = data
-            not_before = self.entries[task_id].not_before
-            if not_before is not None and now < not_before:
-                continue
-            if data.after_any and not ended(self.root, data.after_any):
-                continue
-            if data.depends_on:
-                state = readiness(self.root, data.depends_on)
-                if state == Readiness.FAILED:
-                    settle(
-                        self.root,
-                        task_id,
-                        outcomes.failure(outcomes.DEPENDENCY_FAILED),
-                        "not started: a dependency failed",
-                    )
-                    self.dequeue(task_id)
-                    continue
-                if state == Readiness.WAITING:
-                    continue
-            cores = (
-                limit if data.resources.cores == "node" else min(int(data.resources.cores), limit)
-            )
-            if used + cores > limit and self.running:
-                return
-            if file_status(self.root, task_id).is_terminal:  # cancelled while queued
-                self.dequeue(task_id)
-                continue
-            self.launch(task_id, cores)
+            if task_id in self.running:
+                used += self.running[task_id].cores
+
+    def consider(self, task_id: str, limit: int, used: int, now: datetime) -> bool:
+        """Start one queued task if it may start now; False when the cores are used up."""
+        try:
+            data = self.data.get(task_id) or read_task_data(self.root, task_id)
+        except HipercowError:
             self.dequeue(task_id)
-            used += cores
+            return True
+        self.data[task_id] = data
+        not_before = self.entries[task_id].not_before
+        if not_before is not None and now < not_before:
+            return True
+        if data.after_any and not ended(self.root, data.after_any):
+            return True
+        if data.depends_on:
+            state = readiness(self.root, data.depends_on)
+            if state == Readiness.FAILED:
+                settle(
+                    self.root,
+                    task_id,
+                    outcomes.failure(outcomes.DEPENDENCY_FAILED),
+                    "not started: a dependency failed",
+                )
+                self.dequeue(task_id)
+                return True
+            if state == Readiness.WAITING:
+                return True
+        cores = limit if data.resources.cores == "node" else min(int(data.resources.cores), limit)
+        if used + cores > limit and self.running:
+            return False
+        if file_status(self.root, task_id).is_terminal:  # cancelled while queued
+            self.dequeue(task_id)
+            return True
+        if self.runner_alive(task_id):  # submitted again while it runs: never run it twice
+            self.dequeue(task_id)
+            return True
+        self.launch(task_id, cores)
+        self.dequeue(task_id)
+        return True
+
+    def runner_alive(self, task_id: str) -> bool:
+        """Whether a runner of this task is alive: by its launch record, else its marker."""
+        launch = read_launch(self.root, task_id)
+        if launch is not None:
+            return launch.host == hostname() and process_alive(launch.pid, launch.create_time)
+        pid = runner_pid(self.root, task_id)
+        return pid is not None and started_runner_alive(pid, task_id)
 
     def free_cpus(self, cores: int) -> tuple[int, ...]:
         """CPUs no running task holds, `cores` of them; none when too few are free.
@@ -158,7 +217,8 @@ class Daemon:
         env.pop(LOCAL_CPUS_VARIABLE, None)  # a daemon started from inside a local task
         if cpus:
             env[LOCAL_CPUS_VARIABLE] = ",".join(map(str, cpus))
-        with log_path(self.root, task_id).open("ab") as log:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with open(os.open(log_path(self.root, task_id), flags, 0o666), "ab") as log:
             process = subprocess.Popen(
                 [
                     sys.executable,
@@ -197,22 +257,49 @@ class Daemon:
             if code is None:
                 continue
             del self.running[task_id]
-            append_outer_log(self.root, task_id, f"runner exited with code {code}")
-            if file_status(self.root, task_id).is_terminal or cancel_requested(self.root, task_id):
+            self.unsettled[task_id] = (running, code)
+        for task_id, (running, code) in list(self.unsettled.items()):
+            try:
+                self.settle_exited(task_id, running, code)
+            except StorageError as e:  # a full disk: try again next round
+                if task_id not in self.reported:
+                    self.report(task_id, e)
+                    self.reported.add(task_id)
                 continue
-            if settle(
-                self.root,
-                task_id,
-                outcomes.failure(outcomes.LOST),
-                f"runner pid {running.process.pid} {_ended(code)} without recording an outcome",
-            ):
-                kill_tree(running.process.pid, grace=0.5)
+            except Exception as e:  # e.g. the task was purged under us
+                self.report(task_id, e)
+            del self.unsettled[task_id]
+            self.reported.discard(task_id)
+
+    def settle_exited(self, task_id: str, running: Running, code: int) -> None:
+        """Record a runner that exited without writing the task's outcome."""
+        append_outer_log(self.root, task_id, f"runner exited with code {code}")
+        if not file_status(self.root, task_id).is_active or cancel_requested(self.root, task_id):
+            return  # finished, cancelled or gone: nothing to settle
+        if code == EXIT_UNRECORDED:
+            outcome = outcomes.failure(outcomes.UNRECORDED)
+            note = "the runner finished but could not write the outcome (full or read-only disk?)"
+        else:
+            outcome = outcomes.failure(outcomes.LOST)
+            note = f"runner pid {running.process.pid} {_ended(code)} without recording an outcome"
+        if settle(self.root, task_id, outcome, note):
+            kill_tree(running.process.pid, grace=0.5)
 
     def step(self) -> bool:
-        """One round of reaping and starting; True while there is work."""
-        self.reap()
-        self.start_queued()
-        return bool(self.running or self.queued())
+        """One round of reaping and starting; True while there is work.
+
+        Whatever goes wrong in a round is logged and the next round tries
+        again: the daemon outlives anything that happens to one task.
+        """
+        try:
+            self.reap()
+            self.start_queued()
+            return bool(self.running or self.unsettled or self.queued())
+        except Exception as e:
+            self.report(None, e)
+            return bool(
+                self.running
+            )  # idle out if this keeps failing; the next command restarts it
 
     def serve(self, lock: FileLock) -> None:
         idle_since: float | None = None

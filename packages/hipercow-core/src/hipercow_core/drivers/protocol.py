@@ -82,15 +82,18 @@ class JobState(msgspec.Struct, frozen=True, omit_defaults=True):
     `outcome` is what that means for a task whose runner recorded nothing;
     `unknown`: the scheduler no longer knows the job at all. `note` is a
     sentence for the task's outer log (the scheduler's own words, the job id).
+    `waiting` says, in words, why a queued job has not started (Slurm's
+    pending reason, the local queue position), for `task info`.
     """
 
     kind: JobStateKind
     outcome: Outcome | None = None
     note: str | None = None
+    waiting: str | None = None
 
     @classmethod
-    def active(cls, note: str | None = None) -> JobState:
-        return cls("active", note=note)
+    def active(cls, note: str | None = None, waiting: str | None = None) -> JobState:
+        return cls("active", note=note, waiting=waiting)
 
     @classmethod
     def ended(cls, outcome: Outcome, note: str | None = None) -> JobState:

@@ -15,7 +15,7 @@ import msgspec.inspect
 
 from hipercow_core import plugins
 from hipercow_core.drivers.protocol import AnyDriver, DriverFactory, OptionsT
-from hipercow_core.errors import DriverError, HipercowWarning, InvalidInputError
+from hipercow_core.errors import CorruptFileError, DriverError, HipercowWarning, InvalidInputError
 from hipercow_core.root import Root
 from hipercow_core.schema import DriverEntry, MachineConfig
 
@@ -101,7 +101,7 @@ def _example(wanted: str) -> str:
 
 def configured_entry(config: MachineConfig, name: str | None) -> DriverEntry:
     """The configured driver to use: the one named, else the default, else `local`."""
-    wanted = name or config.default
+    wanted = name if name is not None else config.default
     if wanted is None:
         if len(config.drivers) == 1:
             return config.drivers[0]
@@ -148,7 +148,10 @@ def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEn
     changed one at a time; an empty value (`key=`) returns one to its default.
     """
     factory = load_driver_class(name)
-    config = root.machine_config()
+    try:
+        config = root.machine_config()
+    except CorruptFileError:
+        config = MachineConfig()  # configuring is how a broken file is replaced
     earlier = next((e.options for e in config.drivers if e.name == name), {})
     merged = {k: v for k, v in {**earlier, **options}.items() if v != ""}
     parsed = parse_options(factory, merged)
