@@ -15,7 +15,6 @@ import platform
 import msgspec
 
 from hipercow_core import __version__
-from hipercow_core.errors import HipercowError
 from hipercow_core.resources import parse_resources
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
@@ -167,7 +166,3 @@ def _checks(root: Root, found: NodeReport, node_version: str | None, cores: int)
 def _gb(value: int) -> str:
     return f"{value / 1e9:.1f} GB"
 
-
-def describe_failure(error: HipercowError) -> Check:
-    """The one ✖ line when the task could not even be created or submitted."""
-    return Check("task", False, error.message + (f" ({error.hint})" if error.hint else ""))
