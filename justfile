@@ -38,6 +38,14 @@ fmt: setup
     uv run ruff format .
     uv run ruff check --fix .
 
+# Build the documentation site into site/ (strict: a warning, broken link or missing reference fails)
+docs: setup
+    NO_MKDOCS_2_WARNING=1 uv run mkdocs build --strict
+
+# Serve the documentation site while you edit it, at http://127.0.0.1:8000
+docs-serve: setup
+    NO_MKDOCS_2_WARNING=1 uv run mkdocs serve
+
 # Benchmarks against the earlier tool, side by side (see tools/bench/README.md)
 bench *args: setup
     uv run python tools/bench/bench.py {{args}}

@@ -47,6 +47,11 @@ class TerminalRunner(CliRunner):
             yield streams
 
 
+def _plain(raw: bytes) -> str:
+    """Captured output with Windows line ends (text streams there write CRLF) made plain."""
+    return raw.decode().replace("\r\n", "\n")
+
+
 def in_process(*, terminal: bool) -> Run:
     """`hipercow ARGS...` run by `main`, returning what it printed and its exit code."""
     runner = TerminalRunner() if terminal else CliRunner()
@@ -70,6 +75,6 @@ def in_process(*, terminal: bool) -> Run:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             sys.stdout.flush()
             sys.stderr.flush()
-            return Result(code, out.getvalue().decode(), err.getvalue().decode())
+            return Result(code, _plain(out.getvalue()), _plain(err.getvalue()))
 
     return run

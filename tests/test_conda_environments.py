@@ -217,7 +217,7 @@ def test_standalone_hipercow_provision_builds_a_conda_prefix(
         text=True,
         check=False,
     )
-    assert wrong.returncode == 2 and "are for the conda engine" in wrong.stderr
+    assert wrong.returncode == 1 and "are for the conda engine" in wrong.stderr
 
 
 def test_compare_shows_a_rebuild_from_another_channel(

@@ -269,3 +269,32 @@ def test_json_everywhere(cli: Cli, command: str) -> None:
     args = ["task", command, task_id]
     if command != "log":
         json.loads(cli(*args, "--json", check=False).stdout)
+
+
+def daemons_started_by(me: psutil.Process) -> list[psutil.Process]:
+    """This process's children that are local daemons (spares that exited count too)."""
+    found = []
+    for child in me.children():
+        try:
+            if "hipercow_core.drivers.local_daemon" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.ZombieProcess:
+            found.append(child)  # exited already: only daemons are started here
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_a_command_that_waits_starts_one_daemon_not_one_per_round(project: Root) -> None:
+    """Waits call `ensure_daemon` every round; a daemon still starting is not started again."""
+    from hipercow_core.drivers.local import ensure_daemon
+
+    me = psutil.Process()
+    try:
+        for _ in range(5):  # faster than an interpreter starts and takes the daemon's lock
+            ensure_daemon(project)
+        assert len(daemons_started_by(me)) == 1
+    finally:
+        for daemon in daemons_started_by(me):
+            daemon.kill()
+            daemon.wait(10)

@@ -33,6 +33,7 @@ from slurm.helpers import cluster_is_up, cluster_tool, controller_answers
 from hipercow_testing import Cli
 
 ACCESS_LOCK = Path(tempfile.gettempdir()) / "hipercow-slurm-tests.lock"
+ACCESS_GATE = Path(tempfile.gettempdir()) / "hipercow-slurm-tests.gate"
 CAN_RUN = sys.platform.startswith("linux") and os.geteuid() == 0
 
 
@@ -51,8 +52,11 @@ def cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with FileLock(str(shared / "slurm-cluster-session.lock")):
         state = json.loads(state_file.read_text()) if state_file.exists() else {"users": 0}
         if state["users"] == 0:
-            state["started_here"] = not cluster_is_up()
-            cluster_tool("start")
+            # Under the access lock: a disruptive test of another run may have stopped
+            # the controller on purpose, and a start now would bring it back under it.
+            with cluster_access(exclusive=False):
+                state["started_here"] = not cluster_is_up()
+                cluster_tool("start")
         state["users"] += 1
         state_file.write_text(json.dumps(state))
     try:
@@ -68,9 +72,23 @@ def cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @contextlib.contextmanager
 def cluster_access(exclusive: bool) -> Iterator[None]:
-    """Hold the tests' access lock, shared or exclusive, making sure the cluster is up."""
-    with ACCESS_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    """Hold the tests' access lock, shared or exclusive, making sure the cluster is up.
+
+    flock has no fairness: with several workers taking turns at the shared
+    lock, an exclusive request could wait for ever. So a second lock, the
+    gate, is held by an exclusive holder from before it asks until it is
+    done, and a shared holder passes through the gate (holding it only for
+    the instant of taking its share): once an exclusive request is at the
+    gate, no new shared holder starts.
+    """
+    with ACCESS_GATE.open("a") as gate, ACCESS_LOCK.open("a") as handle:
+        if exclusive:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        else:
+            fcntl.flock(gate, fcntl.LOCK_EX)  # an instant, unless an exclusive holder has it
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            fcntl.flock(gate, fcntl.LOCK_UN)
         try:
             if not controller_answers():
                 # Someone (another run, another engineer) stopped it: bring it back.
@@ -78,6 +96,7 @@ def cluster_access(exclusive: bool) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
 
 
 def configure(cli: Cli) -> None:

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 from slurm.cluster import cluster_access, cluster_session, configure
-from slurm.helpers import User, cancel_jobs_of
+from slurm.helpers import Reconfigure, User, cancel_jobs_of, cluster_tool
 
 from hipercow_core.root import Root
+from hipercow_slurm import cluster_info, queue
 from hipercow_testing import Cli
 
 
@@ -42,3 +43,36 @@ def disruptive(project: Root, cli: Cli) -> Iterator[User]:
         configure(cli)
         yield User(project, cli)
         cancel_jobs_of(project)
+
+
+@pytest.fixture
+def reconfigure(disruptive: User) -> Iterator[Reconfigure]:
+    """Change the cluster's configuration for one test, alone on it; restored afterwards.
+
+    `reconfigure("MaxJobCount=50", accounting=True)` restarts the daemons with those
+    settings (tools/slurm-cluster `configure`); the shipped configuration is put back
+    after the test, before the lock is let go, so the ordinary tests see it unchanged.
+    """
+    changed = False
+
+    def apply(*settings: str, accounting: bool = False) -> None:
+        nonlocal changed
+        changed = True
+        mode = "--accounting" if accounting else "--no-accounting"
+        cluster_tool("configure", "--reset", mode, *settings)
+        forget_cluster()
+
+    yield apply
+    if changed:
+        cancel_jobs_of(disruptive.root)
+        cluster_tool("configure", "--reset")
+        forget_cluster()
+
+
+def forget_cluster() -> None:
+    """This test process outlives a cluster change: drop what the driver learnt of the old one.
+
+    (Whether accounting exists, the limits in `scontrol show config`.)
+    """
+    queue.reset()
+    cluster_info.forget()

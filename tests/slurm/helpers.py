@@ -26,6 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / "tools" / "slurm-cluster" / "cluster.py"
 SCRATCH = Path(os.environ.get("HIPERCOW_SLURM_DIR") or "/tmp/hipercow-slurm")
 
+#: Apply a cluster configuration for one test: slurm.conf settings, and accounting or not.
+Reconfigure = Callable[..., None]
+
 
 def cluster_tool(*args: str, timeout: float = 300) -> str:
     """Run tools/slurm-cluster/cluster.py as documented; its stdout."""

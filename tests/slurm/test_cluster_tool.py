@@ -12,10 +12,12 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sh
+from slurm.cluster import cluster_access
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL = REPO_ROOT / "tools" / "slurm-cluster" / "cluster.py"
@@ -55,10 +57,16 @@ def job_state(job_id: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture(scope="module")
-def cluster() -> None:
-    """Start (or reuse) the cluster once for this module; never stop it here."""
-    run_tool("start")
+@pytest.fixture
+def cluster() -> Iterator[None]:
+    """Start (or reuse) the cluster, holding the tests' shared access lock; never stop it here.
+
+    Without the lock, a `start` here would bring back a controller that a
+    disruptive test (in this run or another) had stopped on purpose.
+    """
+    with cluster_access(exclusive=False):
+        run_tool("start")
+        yield
 
 
 def test_sinfo_lists_nodes_and_partitions(cluster: None) -> None:

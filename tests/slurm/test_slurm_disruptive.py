@@ -22,6 +22,9 @@ pytestmark = [
 
 
 def test_a_crashed_node_ends_its_task_as_failure(disruptive: User) -> None:
+    # Slurm requeues a crashed node's jobs (JobRequeue=1, as on real clusters) unless
+    # they ask not to be; this user does.
+    disruptive.cli("driver", "configure", "slurm", "sbatch_args=--no-requeue")
     task_id = disruptive.create("--node", "n2", "--", "sleep", "600")
     disruptive.wait_running(task_id)
     os.kill(slurmd_pid("n2"), signal.SIGKILL)

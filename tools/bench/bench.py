@@ -1,8 +1,9 @@
 """Entry point: `uv run python tools/bench/bench.py [--quick] [--case NAME] [--repeat N]`.
 
-`--case workers` runs the worker pool's case (`tools/bench/workers.py`) and
-`--case slurm-bundle` the Slurm case against submitit (`tools/bench/slurm_bundle.py`),
-each on its own.
+`--case workers` runs the worker pool's case (`tools/bench/workers.py`),
+`--case slurm-bundle` the Slurm case against submitit (`tools/bench/slurm_bundle.py`)
+and `--case executor-map` the executor against submitit's map_array
+(`tools/bench/executor_map.py`), each on its own.
 
 Run as a script, Python puts `tools/bench` (not the repository) on sys.path.
 The repository root is added so that the harness modules import as
@@ -27,6 +28,10 @@ if __name__ == "__main__":
     # own runner; it runs only when asked for by name.
     if "slurm-bundle" in args:
         sys.exit(slurm_bundle.main(args))
+    if "executor-map" in args:
+        from tools.bench.executor_map import main as executor_map_main
+
+        sys.exit(executor_map_main(args))
     if any(a == "workers" and b == "--case" for b, a in itertools.pairwise(args)):
         # The pool's case compares three sides (ours, rq, local) on a real Redis.
         from tools.bench.workers import main as workers_main

@@ -14,7 +14,17 @@ Usage (from the workspace root, where ``sh`` is a dev dependency)::
     uv run python tools/slurm-cluster/cluster.py restart-node n2
     uv run python tools/slurm-cluster/cluster.py stop-controller
     uv run python tools/slurm-cluster/cluster.py start-controller
+    uv run python tools/slurm-cluster/cluster.py configure --accounting MaxJobCount=20000
+    uv run python tools/slurm-cluster/cluster.py configure --reset
+    uv run python tools/slurm-cluster/cluster.py stop-dbd
+    uv run python tools/slurm-cluster/cluster.py start-dbd
     uv run python tools/slurm-cluster/cluster.py stop [--purge]
+
+``configure`` changes the cluster the way a test needs it (accounting through slurmdbd and
+a MariaDB of its own, any slurm.conf setting), restarts the daemons to apply it and saves
+it, so a later ``start`` brings the same cluster back; ``configure --reset`` returns to the
+shipped configuration.  In accounting mode the cluster, an account and root's association
+exist, and ``sacctmgr`` can set QOS or association limits (``MaxSubmitJobs``).
 
 Scratch directory (state, spool, logs, pid files): ``$HIPERCOW_SLURM_DIR`` or
 ``/tmp/hipercow-slurm``.  Needs root (it installs packages and runs the daemons as root).
@@ -25,11 +35,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import pwd
 import secrets
 import shutil
 import signal
+import socket
 import string
 import sys
 import time
@@ -49,7 +61,15 @@ CTLD_PORT = 6817
 SLURMD_TIMEOUT = 20
 NODES: tuple[str, ...] = ("n1", "n2", "n3")
 PARTITIONS: tuple[str, ...] = ("main", "short")
-PACKAGES: tuple[str, ...] = ("slurmctld", "slurmd", "slurm-client", "munge")
+PACKAGES: tuple[str, ...] = (
+    "slurmctld",
+    "slurmd",
+    "slurm-client",
+    "munge",
+    "slurmdbd",
+    "mariadb-server",
+    "lmod",
+)
 # Binaries whose absence means "install the packages"; checking binaries rather than dpkg
 # state lets the tool also run on a machine where Slurm came from somewhere else.
 BINARIES: tuple[str, ...] = (
@@ -63,7 +83,31 @@ BINARIES: tuple[str, ...] = (
     "munged",
     "munge",
     "unmunge",
+    "slurmdbd",
+    "sacct",
+    "sacctmgr",
+    "mariadbd",
+    "mariadb-install-db",
 )
+#: Lmod's shell start-up file (not on PATH): nodes then have `module`, as real clusters do.
+LMOD_INIT = Path("/etc/profile.d/lmod.sh")
+
+# Accounting: slurmdbd on its own port, storing into a MariaDB that listens on another
+# port of its own (never the machine's 3306), with its data in the scratch directory.
+DBD_PORT = 6819
+DB_PORT = 3317
+DB_NAME = "slurm_acct_db"
+DB_USER = "slurm"
+#: slurm.conf settings of accounting mode; `AccountingStorageEnforce` makes QOS and
+#: association limits (MaxSubmitJobs) apply, as on real clusters.
+ACCOUNTING_SETTINGS: dict[str, str] = {
+    "AccountingStorageType": "accounting_storage/slurmdbd",
+    "AccountingStorageHost": "localhost",
+    "AccountingStoragePort": str(DBD_PORT),
+    "AccountingStorageEnforce": "associations,limits,qos",
+    "JobAcctGatherType": "jobacct_gather/linux",
+    "JobAcctGatherFrequency": "5",
+}
 
 MUNGE_USER = "munge"
 MUNGE_KEY = Path("/etc/munge/munge.key")
@@ -135,6 +179,30 @@ class Layout:
         return self.root / "run"
 
     @property
+    def profile(self) -> Path:
+        """The saved `configure` choices, applied again by every ``start``."""
+        return self.root / "profile.json"
+
+    @property
+    def dbd_conf(self) -> Path:
+        """slurmdbd.conf: beside slurm.conf, where slurmdbd 22.05 looks (it has no -f)."""
+        return self.root / "slurmdbd.conf"
+
+    @property
+    def db_data(self) -> Path:
+        """MariaDB's data directory."""
+        return self.root / "mariadb"
+
+    @property
+    def db_socket(self) -> Path:
+        return self.run / "mariadb.sock"
+
+    @property
+    def db_secret(self) -> Path:
+        """The slurm database user's password, made once (mode 600)."""
+        return self.root / "mariadb.secret"
+
+    @property
     def munged_owned(self) -> Path:
         """Marker: munged was started by us, so ``stop`` may stop it."""
         return self.run / "munged.started-by-tool"
@@ -189,6 +257,22 @@ def slurmd_daemon(layout: Layout, node: str) -> Daemon:
         layout.run / f"slurmd-{node}.pid",
         layout.logs / f"slurmd-{node}.log",
         ("-N", node),
+    )
+
+
+def slurmdbd_daemon(layout: Layout) -> Daemon:
+    """The accounting daemon, between slurmctld and the database."""
+    return Daemon("slurmdbd", "slurmdbd", layout.run / "slurmdbd.pid", layout.logs / "slurmdbd.log")
+
+
+def mariadb_daemon(layout: Layout) -> Daemon:
+    """The database behind slurmdbd; the socket marker tells it from any other MariaDB."""
+    return Daemon(
+        "mariadbd",
+        "mariadbd",
+        layout.run / "mariadb.pid",
+        layout.logs / "mariadb.log",
+        (f"--socket={layout.db_socket}",),
     )
 
 
@@ -463,13 +547,83 @@ def ensure_munge(layout: Layout) -> None:
         raise ClusterError(f"munge self-test failed: {error_text(exc)}") from exc
 
 
-def render_conf(layout: Layout) -> str:
-    """Fill the shipped slurm.conf.in template with this layout's paths.
+@dataclass(frozen=True)
+class Profile:
+    """What ``configure`` chose: accounting on or off, and slurm.conf settings to change.
+
+    Saved in the scratch directory, so every later ``start`` (CI, or a test bringing the
+    cluster back after someone stopped it) renders the same configuration.
+    """
+
+    accounting: bool = False
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def conf_settings(self) -> dict[str, str]:
+        """The slurm.conf lines this profile replaces or adds, in order."""
+        chosen = dict(ACCOUNTING_SETTINGS) if self.accounting else {}
+        chosen.update(self.settings)
+        return chosen
+
+
+def load_profile(layout: Layout) -> Profile:
+    """The saved profile, or the shipped configuration when none was saved."""
+    try:
+        raw = json.loads(layout.profile.read_text())
+    except (OSError, ValueError):
+        return Profile()
+    return Profile(
+        bool(raw.get("accounting", False)),
+        tuple((str(k), str(v)) for k, v in dict(raw.get("settings", {})).items()),
+    )
+
+
+def save_profile(layout: Layout, profile: Profile) -> None:
+    """Keep the profile for later starts; the shipped configuration is no file at all."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    if profile == Profile():
+        layout.profile.unlink(missing_ok=True)
+        return
+    text = json.dumps({"accounting": profile.accounting, "settings": dict(profile.settings)})
+    layout.profile.write_text(text + "\n")
+
+
+def parse_settings(words: Iterable[str], base: Profile) -> tuple[tuple[str, str], ...]:
+    """``Name=Value`` words merged over the base profile's; ``Name=`` drops a setting."""
+    merged = dict(base.settings)
+    for word in words:
+        name, sep, value = word.partition("=")
+        if not sep or not name.isalnum():
+            raise ClusterError(f"not a slurm.conf setting: {word!r} (write Name=Value)")
+        if value:
+            merged[name] = value
+        else:
+            merged.pop(name, None)
+    return tuple(merged.items())
+
+
+def apply_settings(text: str, settings: dict[str, str]) -> str:
+    """Replace each setting's line in a rendered slurm.conf, or add it at the end."""
+    lines = text.splitlines()
+    added: list[str] = []
+    for name, value in settings.items():
+        prefix = f"{name.lower()}="
+        found = [i for i, line in enumerate(lines) if line.lower().startswith(prefix)]
+        for index in found:
+            lines[index] = f"{name}={value}"
+        if not found:
+            added.append(f"{name}={value}")
+    if added:
+        lines += ["", "# Set by `cluster.py configure`:", *added]
+    return "\n".join(lines) + "\n"
+
+
+def render_conf(layout: Layout, profile: Profile) -> str:
+    """Fill the shipped slurm.conf.in template with this layout's paths, then the profile.
 
     ``substitute`` (not ``safe_substitute``) so a placeholder typo fails loudly.
     """
     template = string.Template(TEMPLATE.read_text())
-    return template.substitute(
+    text = template.substitute(
         cluster_name=CLUSTER_NAME,
         ctld_port=CTLD_PORT,
         slurmd_timeout=SLURMD_TIMEOUT,
@@ -478,17 +632,19 @@ def render_conf(layout: Layout) -> str:
         log_dir=layout.logs,
         run_dir=layout.run,
     )
+    return apply_settings(text, profile.conf_settings())
 
 
-def write_conf(layout: Layout) -> None:
+def write_conf(layout: Layout, profile: Profile | None = None) -> bool:
     """Write slurm.conf to the scratch dir and /etc/slurm (so plain sbatch works).
 
-    Files are only rewritten when their content changes, keeping ``start`` idempotent.  A
-    change under running daemons is reported, not applied: node definitions need a restart.
+    Files are only rewritten when their content changes, keeping ``start`` idempotent;
+    True when one was.  A change under running daemons is reported by the callers that do
+    not apply it (``start``): ``configure`` restarts the daemons itself.
     """
     for directory in layout.dirs():
         directory.mkdir(parents=True, exist_ok=True)
-    text = render_conf(layout)
+    text = render_conf(layout, load_profile(layout) if profile is None else profile)
     changed = False
     for path in (layout.conf, ETC_CONF):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -496,8 +652,165 @@ def write_conf(layout: Layout) -> None:
             path.write_text(text)
             changed = True
             log(f"wrote {path}")
-    if changed and slurmctld_daemon(layout).running():
-        log("slurm.conf changed while slurmctld runs: run `stop` then `start` to apply it")
+    return changed
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+def db_password(layout: Layout) -> str:
+    """The slurm database user's password: made on first use, then read back."""
+    if layout.db_secret.exists():
+        return layout.db_secret.read_text().strip()
+    password = secrets.token_hex(16)
+    layout.db_secret.write_text(password + "\n")
+    layout.db_secret.chmod(0o600)
+    return password
+
+
+def mariadb(layout: Layout, sql: str) -> str:
+    """Run SQL as MariaDB's root through its socket (root logs in by socket, no password)."""
+    return str(
+        sh.mariadb("--no-defaults", f"--socket={layout.db_socket}", "-N", "-e", sql, _timeout=30)
+    )
+
+
+def database_answers(layout: Layout) -> bool:
+    try:
+        return mariadb(layout, "SELECT 1").strip() == "1"
+    except (sh.ErrorReturnCode, sh.TimeoutException):
+        return False
+
+
+def start_database(layout: Layout) -> None:
+    """A MariaDB of the cluster's own: data in the scratch dir, on port DB_PORT only.
+
+    ``--no-defaults`` keeps the machine's /etc/mysql settings (and any MariaDB it runs)
+    out of it; ``setsid -f`` detaches it, since mariadbd does not daemonise itself.
+    """
+    daemon = mariadb_daemon(layout)
+    if not daemon.running():
+        if not (layout.db_data / "mysql").is_dir():
+            log(f"creating the accounting database in {layout.db_data}")
+            layout.db_data.mkdir(parents=True, exist_ok=True)
+            try:
+                sh.Command("mariadb-install-db")(
+                    "--no-defaults",
+                    "--user=root",
+                    f"--datadir={layout.db_data}",
+                    "--auth-root-authentication-method=socket",
+                    "--skip-test-db",
+                    _timeout=120,
+                )
+            except sh.ErrorReturnCode as exc:
+                raise ClusterError(f"mariadb-install-db failed:\n{error_text(exc)}") from exc
+        log(f"starting mariadbd on port {DB_PORT}")
+        with layout.daemon_stdio("mariadb").open("ab") as stdio:
+            sh.setsid(
+                "-f",
+                "mariadbd",
+                "--no-defaults",
+                "--user=root",
+                f"--datadir={layout.db_data}",
+                f"--port={DB_PORT}",
+                "--bind-address=127.0.0.1",
+                f"--socket={layout.db_socket}",
+                f"--pid-file={daemon.pid_file}",
+                f"--log-error={daemon.log_file}",
+                "--innodb-buffer-pool-size=64M",
+                _out=stdio,
+                _err=stdio,
+                _timeout=30,
+            )
+    if not wait_until(lambda: database_answers(layout), START_TIMEOUT):
+        raise ClusterError(f"mariadbd did not answer; {daemon.log_file}:\n{tail(daemon.log_file)}")
+    password = db_password(layout)
+    grants = " ".join(
+        f"CREATE USER IF NOT EXISTS '{DB_USER}'@'{host}' IDENTIFIED BY '{password}';"
+        f" GRANT ALL ON {DB_NAME}.* TO '{DB_USER}'@'{host}';"
+        for host in ("localhost", "127.0.0.1")
+    )
+    mariadb(layout, grants)
+
+
+def write_dbd_conf(layout: Layout) -> None:
+    """slurmdbd.conf, mode 600 (slurmdbd refuses a readable one: it holds a password)."""
+    daemon = slurmdbd_daemon(layout)
+    text = "\n".join(
+        [
+            "# Written by tools/slurm-cluster/cluster.py for accounting mode.",
+            "AuthType=auth/munge",
+            "DbdHost=localhost",
+            f"DbdPort={DBD_PORT}",
+            "SlurmUser=root",
+            "StorageType=accounting_storage/mysql",
+            "StorageHost=127.0.0.1",
+            f"StoragePort={DB_PORT}",
+            f"StorageUser={DB_USER}",
+            f"StoragePass={db_password(layout)}",
+            f"StorageLoc={DB_NAME}",
+            f"PidFile={daemon.pid_file}",
+            f"LogFile={daemon.log_file}",
+            "DebugLevel=info",
+            "",
+        ]
+    )
+    if not layout.dbd_conf.exists() or layout.dbd_conf.read_text() != text:
+        layout.dbd_conf.write_text(text)
+    layout.dbd_conf.chmod(0o600)
+
+
+def dbd_answers(layout: Layout) -> bool:
+    """Whether slurmdbd listens on its port.
+
+    A connection, not a `sacctmgr` call: restarted under a running slurmctld,
+    slurmdbd first takes in what slurmctld kept for it, and sacctmgr's answer
+    can wait for that.
+    """
+    if not slurmdbd_daemon(layout).running():
+        return False
+    try:
+        with socket.create_connection(("127.0.0.1", DBD_PORT), timeout=2.0):
+            return True
+    except OSError:
+        return False
+
+
+def start_dbd(layout: Layout) -> None:
+    """Start slurmdbd (and its database) unless running, and wait until sacctmgr answers."""
+    start_database(layout)
+    write_dbd_conf(layout)
+    daemon = slurmdbd_daemon(layout)
+    if not daemon.running():
+        log(f"starting slurmdbd on port {DBD_PORT}")
+        _spawn(layout, "slurmdbd", "slurmdbd")
+    if not wait_until(lambda: dbd_answers(layout), START_TIMEOUT, 1.0):
+        raise ClusterError(
+            f"slurmdbd did not answer within {START_TIMEOUT:.0f} s; {daemon.log_file}:\n"
+            f"{tail(daemon.log_file)}\n{tail(layout.daemon_stdio('slurmdbd'), 10)}"
+        )
+
+
+def ensure_cluster_registered(layout: Layout) -> None:
+    """Register the cluster with slurmdbd before slurmctld starts.
+
+    slurmctld would register it by itself, but only minutes later; until then ``sacct``
+    knows nothing.  root's association (account ``root``) comes with the database, so
+    enforced limits let root's jobs in; ``sacctmgr`` sets limits on it or on a QOS.
+    """
+    out = slurm_cmd(layout, "sacctmgr", "--noheader", "--parsable2", "list", "cluster")
+    if CLUSTER_NAME in out.replace("|", " ").split():
+        return
+    log(f"sacctmgr add cluster {CLUSTER_NAME}")
+    try:
+        slurm_cmd(layout, "sacctmgr", "-i", "add", "cluster", CLUSTER_NAME)
+    except sh.ErrorReturnCode as exc:
+        raise ClusterError(f"sacctmgr add cluster: {error_text(exc)}") from exc
+
+
+def start_accounting(layout: Layout) -> None:
+    start_dbd(layout)
+    ensure_cluster_registered(layout)
 
 
 def _spawn(layout: Layout, name: str, program: str, *args: str) -> None:
@@ -598,7 +911,10 @@ def wait_for_nodes(layout: Layout, nodes: Iterable[str], timeout: float = START_
 
 def daemon_report(layout: Layout) -> list[tuple[str, list[int]]]:
     """(label, pids) for every daemon the cluster needs, in start order."""
-    daemons = [munged_daemon(), slurmctld_daemon(layout)]
+    daemons = [munged_daemon()]
+    if load_profile(layout).accounting:
+        daemons += [mariadb_daemon(layout), slurmdbd_daemon(layout)]
+    daemons.append(slurmctld_daemon(layout))
     daemons += [slurmd_daemon(layout, node) for node in NODES]
     return [(daemon.label, daemon.pids()) for daemon in daemons]
 
@@ -622,13 +938,18 @@ def cmd_start(layout: Layout) -> int:
     """Install, configure and start whatever is missing; then wait for idle nodes."""
     require_root()
     ensure_installed()
-    write_conf(layout)
+    profile = load_profile(layout)
+    if write_conf(layout, profile) and slurmctld_daemon(layout).running():
+        log("slurm.conf changed while slurmctld runs: run `stop` then `start` to apply it")
     ensure_munge(layout)
+    if profile.accounting:
+        start_accounting(layout)
     start_controller(layout)
     for node in NODES:
         start_node(layout, node)
     wait_for_nodes(layout, NODES)
-    print(f"Slurm cluster '{CLUSTER_NAME}' is up (scratch dir {layout.root})")
+    mode = "with accounting" if profile.accounting else "without accounting"
+    print(f"Slurm cluster '{CLUSTER_NAME}' is up {mode} (scratch dir {layout.root})")
     print_daemons(layout)
     print(slurm_cmd(layout, "sinfo").rstrip())
     print(f"config: {layout.conf} (copied to {ETC_CONF}); logs: {layout.logs}")
@@ -678,6 +999,8 @@ def cmd_stop(layout: Layout, purge: bool) -> int:
     for node in NODES:
         stop_daemon(slurmd_daemon(layout, node))
     stop_daemon(slurmctld_daemon(layout))
+    stop_daemon(slurmdbd_daemon(layout))
+    stop_daemon(mariadb_daemon(layout), timeout=30.0)
     munged = munged_daemon()
     owned = layout.munged_owned.exists()
     if owned:
@@ -694,7 +1017,7 @@ def cmd_stop(layout: Layout, purge: bool) -> int:
         log(f"killing leftover job steps and their processes: {doomed}")
         send_signal(doomed, signal.SIGKILL)
     # Fallback by exact process name: catches daemons whose pid files were lost.
-    names = ["slurmd", "slurmctld", "slurmstepd"] + (["munged"] if owned else [])
+    names = ["slurmd", "slurmctld", "slurmstepd", "slurmdbd"] + (["munged"] if owned else [])
     for name in names:
         if scan_processes(name):
             log(f"killing leftover {name} processes: {scan_processes(name)}")
@@ -783,6 +1106,64 @@ def cmd_start_controller(layout: Layout) -> int:
     return 0
 
 
+def restart_daemons(layout: Layout) -> None:
+    """Stop slurmctld and every slurmd, then start them on the current slurm.conf.
+
+    Jobs survive: slurmctld saves them, and their processes belong to slurmstepd.  Some
+    settings (MaxJobCount, accounting, JobAcctGather*) take effect only this way.
+    """
+    for node in NODES:
+        stop_daemon(slurmd_daemon(layout, node))
+    stop_daemon(slurmctld_daemon(layout))
+    start_controller(layout)
+    for node in NODES:
+        start_node(layout, node)
+    wait_for_nodes(layout, NODES)
+
+
+def cmd_configure(layout: Layout, accounting: bool | None, reset: bool, settings: list[str]) -> int:
+    """Change and save the cluster's configuration, then apply it (restarting if needed)."""
+    require_root()
+    base = Profile() if reset else load_profile(layout)
+    profile = Profile(
+        base.accounting if accounting is None else accounting, parse_settings(settings, base)
+    )
+    save_profile(layout, profile)
+    ensure_installed()
+    changed = write_conf(layout, profile)
+    ensure_munge(layout)
+    if profile.accounting:
+        start_accounting(layout)
+    if changed and slurmctld_daemon(layout).running():
+        log("applying the new slurm.conf: restarting slurmctld and the nodes")
+        restart_daemons(layout)
+    else:
+        start_controller(layout)
+        for node in NODES:
+            start_node(layout, node)
+        wait_for_nodes(layout, NODES)
+    for name, value in profile.conf_settings().items():
+        print(f"{name}={value}")
+    print("accounting: " + ("on (slurmdbd)" if profile.accounting else "off"))
+    return 0
+
+
+def cmd_stop_dbd(layout: Layout) -> int:
+    """Stop slurmdbd only: sacct then fails, and slurmctld queues what it would record."""
+    require_root()
+    stopped = stop_daemon(slurmdbd_daemon(layout))
+    print("slurmdbd stopped" if stopped else "slurmdbd was not running")
+    return 0
+
+
+def cmd_start_dbd(layout: Layout) -> int:
+    """Start slurmdbd (and its database) again and wait until it answers."""
+    require_root()
+    start_dbd(layout)
+    print(f"slurmdbd running (pid {slurmdbd_daemon(layout).pids()[0]})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface; one subcommand per action tests and developers need."""
     parser = argparse.ArgumentParser(
@@ -801,6 +1182,18 @@ def build_parser() -> argparse.ArgumentParser:
         node_parser.add_argument("node", choices=NODES)
     sub.add_parser("stop-controller", help="stop slurmctld only")
     sub.add_parser("start-controller", help="start slurmctld again")
+    configure = sub.add_parser(
+        "configure", help="change slurm.conf settings or accounting, apply and keep them"
+    )
+    mode = configure.add_mutually_exclusive_group()
+    mode.add_argument("--accounting", dest="accounting", action="store_true", default=None)
+    mode.add_argument("--no-accounting", dest="accounting", action="store_false")
+    configure.add_argument(
+        "--reset", action="store_true", help="start from the shipped configuration"
+    )
+    configure.add_argument("settings", nargs="*", metavar="Name=Value")
+    sub.add_parser("stop-dbd", help="stop slurmdbd only (accounting unreachable)")
+    sub.add_parser("start-dbd", help="start slurmdbd again")
     return parser
 
 
@@ -816,6 +1209,9 @@ def main(argv: list[str] | None = None) -> int:
         "kill-node": lambda: cmd_kill_node(layout, args.node),
         "stop-controller": lambda: cmd_stop_controller(layout),
         "start-controller": lambda: cmd_start_controller(layout),
+        "configure": lambda: cmd_configure(layout, args.accounting, args.reset, args.settings),
+        "stop-dbd": lambda: cmd_stop_dbd(layout),
+        "start-dbd": lambda: cmd_start_dbd(layout),
     }
     try:
         return actions[args.command]()

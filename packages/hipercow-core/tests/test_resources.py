@@ -112,6 +112,9 @@ TZ = timezone(timedelta(hours=0))
 def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
     """Make this process's local time zone the named one (as a user's machine has it)."""
 
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX-only: Windows takes its zone from the system settings")
+
     def use(name: str) -> None:
         monkeypatch.setenv("TZ", name)
         time.tzset()

@@ -86,6 +86,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))  # Path.home() on Windows
     monkeypatch.setenv("LOGNAME", "alice")
     return home
 
@@ -100,8 +101,9 @@ def test_keygen_writes_a_private_key_only_its_owner_can_read(home: Path, root: R
     record, made = keygen(root)
     path = home / ".hipercow" / "secret-key.json"
     assert made and record.user == "alice"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    if os.name != "nt":  # Windows guards the profile folder by ACL, not by file modes
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert record.public_key in public_key_path(root, "alice").read_text()
     assert load_private_key(path).private_key not in public_key_path(root, "alice").read_text()
     again, made_again = keygen(root)
@@ -129,6 +131,7 @@ def test_another_users_key_does_not_open_and_says_whose_was_needed(
     keygen(root)
     secrets = seal(root, {"TOKEN": VALUE})
     monkeypatch.setenv("HOME", str(home.parent / "bob"))
+    monkeypatch.setenv("USERPROFILE", str(home.parent / "bob"))
     monkeypatch.setenv("LOGNAME", "bob")
     keygen(root)
     with pytest.raises(SecretError) as error:
@@ -138,6 +141,7 @@ def test_another_users_key_does_not_open_and_says_whose_was_needed(
     assert VALUE not in f"{error.value.message} {error.value.hint}"
 
 
+@pytest.mark.skipif(os.name == "nt", reason="file modes are POSIX; Windows guards files by ACL")
 def test_a_key_others_can_read_is_refused(home: Path, root: Root) -> None:
     keygen(root)
     secrets = seal(root, {"TOKEN": VALUE})

@@ -21,8 +21,13 @@ SCRIPT = Path(sys.executable).parent / "hipercow-provision"
 MISSING = "hipercow-no-such-package-4f1e"
 
 
-def provision(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HIPERCOW_ROOT", "VIRTUAL_ENV")}
+def provision(
+    cwd: Path, *args: str, check: bool = True, traceback: bool = False
+) -> subprocess.CompletedProcess[str]:
+    hidden = ("HIPERCOW_ROOT", "VIRTUAL_ENV", "HIPERCOW_TRACEBACK", "HIPERCOW_PROVISION_HISTORY")
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    if traceback:
+        env["HIPERCOW_TRACEBACK"] = "1"
     done = subprocess.run(
         [str(SCRIPT), *args],
         cwd=cwd,
@@ -143,7 +148,7 @@ def test_a_second_run_on_the_same_history_is_refused(empty_dir: Path) -> None:
     store = HistoryStore(empty_dir / "hist")
     with store.lock():
         busy = provision(empty_dir, "run", "env", "--history", "hist", "six==1.16.0", check=False)
-    assert busy.returncode == 2
+    assert busy.returncode == 1
     assert "another provisioning is using the history" in busy.stderr
     assert not (empty_dir / "env").exists()
 
@@ -177,3 +182,58 @@ def test_pip_engine(empty_dir: Path) -> None:
     entries = json.loads(provision(empty_dir, "history", *h, "--json").stdout)
     assert entries[0]["attempt"]["engine"] == "pip"
     assert entries[0]["result"]["commands"][0][1:3] == ["-m", "venv"]
+
+
+def test_errors_read_as_hipercows_do(empty_dir: Path) -> None:
+    """Two lines (what is wrong, what to do), exit 1; usage errors exit 2; a traceback on request."""
+    missing = provision(empty_dir, "history", check=False)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr.splitlines() == [
+        "Error: no history directory given",
+        "  Give --history DIR, or set $HIPERCOW_PROVISION_HISTORY.",
+    ]
+    provision(empty_dir, "run", "env", "--history", "hist", "six==1.16.0", "-q")
+    unknown = provision(empty_dir, "log", "7", "--history", "hist", check=False)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    lines = unknown.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Error: ") and lines[1].startswith("  ")
+    assert "Traceback" not in unknown.stderr
+    shown = provision(empty_dir, "log", "7", "--history", "hist", check=False, traceback=True)
+    assert shown.returncode == 1 and "Traceback (most recent call last)" in shown.stderr
+    usage = provision(empty_dir, "history", "--hisotry", "hist", check=False)
+    assert usage.returncode == 2 and "No such option" in usage.stderr
+    assert "Traceback" not in usage.stderr
+
+
+def test_json_verbose_and_help(empty_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json is the history's records, -v logs the build's commands, help names every command."""
+    empty = provision(empty_dir, "history", "--history", "none-yet", "--json")
+    assert json.loads(empty.stdout) == []
+    built = provision(empty_dir, "-v", "run", "env", "--history", "hist", "six==1.16.0", "--json")
+    entry = json.loads(built.stdout)  # the build's own output goes nowhere near stdout
+    assert entry["status"] == "success" and entry["number"] == 1
+    assert "running" in built.stderr and "uv" in built.stderr  # the debug log of each command
+    monkeypatch.setenv("HIPERCOW_PROVISION_HISTORY", str(empty_dir / "hist"))
+    env_given = subprocess.run(
+        [str(SCRIPT), "history", "--json"],
+        cwd=empty_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert [e["number"] for e in json.loads(env_given.stdout)] == [1]
+    helped = provision(empty_dir, "--help").stdout
+    for command in ("run", "history", "compare", "check", "log"):
+        assert command in helped
+    assert "--json" in provision(empty_dir, "compare", "-h").stdout
+    assert "--install-completion" in helped  # typer's completion, as for hipercow
+    completing = {
+        **{k: v for k, v in os.environ.items() if k != "HIPERCOW_PROVISION_HISTORY"},
+        "_HIPERCOW_PROVISION_COMPLETE": "complete_bash",
+        "COMP_WORDS": "hipercow-provision c",
+        "COMP_CWORD": "1",
+    }
+    offered = subprocess.run(
+        [str(SCRIPT)], cwd=empty_dir, env=completing, capture_output=True, text=True, check=True
+    )
+    assert offered.stdout.split() == ["compare", "check"]

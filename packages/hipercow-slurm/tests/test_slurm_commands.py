@@ -35,7 +35,6 @@ def calls(bin_dir: Path, name: str) -> int:
     [
         "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
         "squeue: error: slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
-        "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying",
     ],
 )
 def test_transient_messages(message: str) -> None:
@@ -119,3 +118,57 @@ def test_stderr_is_kept_on_success(fake_bin: Path) -> None:
     fake(fake_bin, "scancel", 'echo "scancel: error: Kill job error on job id 5: done" >&2')
     output = commands.run("scancel", ["5"])
     assert "job id 5" in output.stderr
+
+
+@pytest.mark.parametrize(
+    ("message", "queue_full", "submit_limit"),
+    [
+        # At MaxJobCount sbatch retries by itself, then gives up with these words.
+        (
+            "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\n"
+            "sbatch: error: Batch job submission failed: Resource temporarily unavailable",
+            True,
+            False,
+        ),
+        (
+            "sbatch: error: AssocMaxSubmitJobLimit\nsbatch: error: Batch job submission failed: "
+            "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)",
+            False,
+            True,
+        ),
+        ("sbatch: error: QOSMaxSubmitJobPerUserLimit", False, True),
+    ],
+)
+def test_full_queues_and_submit_limits_are_recognised_and_not_retried(
+    message: str, queue_full: bool, submit_limit: bool
+) -> None:
+    error = SlurmError("sbatch", message, transient=is_transient(message))
+    assert (error.queue_full, error.submit_limit, error.transient) == (
+        queue_full,
+        submit_limit,
+        False,
+    )
+
+
+def test_a_refused_connection_is_not_looked_up_and_costs_only_the_budget(fake_bin: Path) -> None:
+    """The controller is down: no job can exist, so no squeue per attempt, and no overrun."""
+    fake(
+        fake_bin,
+        "sbatch",
+        'echo "sbatch: error: Batch job submission failed: Unable to contact slurm controller'
+        ' (connect failure)" >&2; sleep 0.5; exit 1',
+    )
+    looked_up: list[int] = []
+
+    def recover() -> Output | None:
+        looked_up.append(1)
+        return None
+
+    started = time.monotonic()
+    with pytest.raises(DriverError, match="cannot reach the Slurm controller"):
+        commands.run_retrying(
+            "sbatch", [], budget=Budget(2.0), recover=recover, attempt_timeout=120
+        )
+    assert time.monotonic() - started < 3.5
+    assert looked_up == []
+    assert calls(fake_bin, "sbatch") >= 2

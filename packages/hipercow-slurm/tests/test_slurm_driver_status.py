@@ -7,6 +7,7 @@ after core's status check (`tasks_status`) put the tasks to the driver.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from hipercow_core.drivers.registry import configure_driver, get_driver
 from hipercow_core.errors import SchedulerUnavailableError
 from hipercow_core.root import Root
 from hipercow_core.schema import (
+    ClusterInfo,
     FinishedMarker,
     SubmittedMarker,
     TaskData,
@@ -63,13 +65,17 @@ def answer(
 ) -> list[Collection[str]]:
     asked: list[Collection[str]] = []
 
-    def job_states(job_ids: Collection[str], *, budget: Budget) -> States:
+    def job_states(
+        job_ids: Collection[str], *, budget: Budget, cache: Path | None = None
+    ) -> States:
         asked.append(list(job_ids))
         if during is not None:
             during()
         return states
 
-    def accounting_states(job_ids: Collection[str], *, budget: Budget) -> States | None:
+    def accounting_states(
+        job_ids: Collection[str], *, budget: Budget, names: object = None
+    ) -> States | None:
         return {} if accounting is None else accounting
 
     monkeypatch.setattr(queue, "job_states", job_states)
@@ -173,7 +179,7 @@ def test_nothing_is_concluded_when_accounting_cannot_be_asked(
 ) -> None:
     submitted_task(root, A, "10")
     answer(monkeypatch, {}, accounting=None)
-    monkeypatch.setattr(queue, "accounting_states", lambda job_ids, *, budget: None)
+    monkeypatch.setattr(queue, "accounting_states", lambda job_ids, *, budget, names=None: None)
     assert tasks_status(root, [A]) == {A: TaskStatus.SUBMITTED}
     assert read_markers(root, A).finished is None
 
@@ -199,7 +205,7 @@ def test_a_slurm_refusal_is_a_readable_error(
 ) -> None:
     submitted_task(root, A, "10")
 
-    def refuse(job_ids: Collection[str], *, budget: Budget) -> States:
+    def refuse(job_ids: Collection[str], *, budget: Budget, cache: Path | None = None) -> States:
         raise SlurmError("squeue", "squeue: error: Invalid user: nobody", transient=False)
 
     monkeypatch.setattr(queue, "job_states", refuse)
@@ -207,3 +213,23 @@ def test_a_slurm_refusal_is_a_readable_error(
         driver.status({A: "10"})
     assert "Invalid user" in error.value.message
     assert error.value.hint
+
+
+def test_a_job_missing_from_both_is_lost_only_after_the_grace_period(
+    root: Root, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sacct may lag behind the controller: missing from both is not lost at once."""
+    submitted_task(root, A, "10")
+    answer(monkeypatch, {}, accounting={})
+    monkeypatch.setattr(queue, "has_accounting", lambda: True)
+    info = ClusterInfo("c", "slurm", 2, 4000, extra={"min_job_age": "60"})
+    monkeypatch.setattr(SlurmDriver, "_cluster", lambda self, budget: info)
+    assert tasks_status(root, [A]) == {A: TaskStatus.SUBMITTED}
+    assert read_markers(root, A).finished is None
+    # A minute later it is still missing from both: now it is lost.
+    since = datetime.fromtimestamp(time.time() - 61, UTC).isoformat()
+    (root.task_dir(A) / "slurm-missing").write_text(since)
+    assert tasks_status(root, [A]) == {A: TaskStatus.FAILURE}
+    finished = read_markers(root, A).finished
+    assert finished is not None
+    assert finished.reason == "lost"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hipercow_slurm.cluster_info import build, max_array_size
+from hipercow_slurm.cluster_info import build, max_array_size, max_job_count, min_job_age
 from hipercow_slurm.parsing import (
     decode_wait_status,
     normalise_state,
@@ -16,6 +16,7 @@ from hipercow_slurm.parsing import (
     parse_scancel_errors,
     parse_sinfo,
     parse_squeue,
+    parse_submitted,
     parse_submitted_job_id,
     parse_time_limit,
 )
@@ -25,21 +26,43 @@ Captured = Callable[[str], str]
 
 def test_squeue_states_of_live_and_finished_jobs(captured: Captured) -> None:
     early = parse_squeue(captured("squeue-early.txt"))
-    assert early["5"].state == "PENDING"
-    assert early["5"].reason == "BeginTime"
-    assert early["6_2"].reason == "JobArrayTaskLimit"
-    assert early["8"].state == "RUNNING"
-    assert early["9"].state == "CANCELLED"
-    assert early["3"].state == "FAILED"
-    assert (early["3"].exit_code, early["3"].signal) == (3, 0)
-    assert (early["4"].exit_code, early["4"].signal) == (0, 9)
-    assert early["2"].reason is None
+    assert early["11"].state == "PENDING"
+    assert early["11"].reason == "BeginTime"
+    assert early["14"].state == "RUNNING"
+    assert early["15"].state == "CANCELLED"
+    assert early["9"].state == "FAILED"
+    assert (early["9"].exit_code, early["9"].signal) == (3, 0)
+    assert (early["10"].exit_code, early["10"].signal) == (0, 9)
+    assert (early["17"].exit_code, early["17"].signal) == (137, 0)
+    assert early["8"].reason is None
+    assert early["8"].restarts == 0
 
     late = parse_squeue(captured("squeue-late.txt"))
-    assert late["10"].state == "TIMEOUT"
-    assert late["10"].signal == 15
-    assert [late[f"6_{i}"].exit_code for i in range(4)] == [0, 1, 2, 3]
-    assert {f"7_{i}" for i in range(5)} <= late.keys()
+    assert late["16"].state == "TIMEOUT"
+    assert late["16"].signal == 15
+    assert [late[f"12_{i}"].exit_code for i in range(4)] == [0, 1, 2, 3]
+    assert {f"13_{i}" for i in range(5)} <= late.keys()
+
+
+def test_squeue_shows_requeues_and_launch_failures(captured: Captured) -> None:
+    late = parse_squeue(captured("squeue-late.txt"))
+    assert (late["20"].state, late["20"].restarts) == ("PENDING", 1)
+    # The output file's directory was missing: slurmd's error 4021, not a wait status.
+    assert late["18"].launch_error == 4021
+    assert late["18"].signal is None
+
+
+def test_sacct_takes_128_off_exit_codes_and_shows_launch_errors_as_signals(
+    captured: Captured,
+) -> None:
+    states = parse_sacct(captured("sacct.txt"))
+    assert (states["9"].exit_code, states["9"].signal) == (3, 0)
+    assert (states["17"].exit_code, states["17"].signal) == (9, 0)  # it was exit 137
+    assert (states["10"].exit_code, states["10"].signal) == (0, 9)
+    assert states["18"].launch_error == 53
+    assert states["15"].state == "CANCELLED"
+    assert (states["8"].name, states["8"].source) == ("wrap", "sacct")
+    assert states["8"].submitted == "2026-12-01T09:55:38"
 
 
 def test_wait_status_decoding() -> None:
@@ -82,6 +105,7 @@ def test_config_and_cluster_info(captured: Captured) -> None:
     assert info.default_queue == "main"
     assert max_array_size(info) == 1001
     assert info.extra["slurm_version"] == "22.05.8"
+    assert (min_job_age(info), max_job_count(info)) == (300, 10000)
 
 
 def test_scancel_errors_name_the_jobs_not_cancelled(captured: Captured) -> None:
@@ -110,7 +134,8 @@ def test_time_limits(text: str, minutes: int | None) -> None:
 
 def test_sbatch_job_id() -> None:
     assert parse_submitted_job_id("1234\n") == "1234"
-    assert parse_submitted_job_id("1234;othercluster\n") == "1234"
+    assert parse_submitted("1234;othercluster\n") == ("1234", "othercluster")
+    assert parse_submitted("1234\n") == ("1234", None)
     with pytest.raises(ValueError):
         parse_submitted_job_id("sbatch: error: nope")
 

@@ -1,35 +1,24 @@
-"""Turning failures into one or two readable lines and an exit code."""
+"""Turning failures into one or two readable lines and an exit code.
+
+The wording and exit codes are `hipercow_core.error_text`'s, shared with the
+standalone `hipercow-provision`; this module only decides colour and writes.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from hipercow_core.errors import HipercowError
+from hipercow_core.error_text import TRACEBACK_ENV, error_text, want_traceback
 
-TRACEBACK_ENV = "HIPERCOW_TRACEBACK"
-
-
-def want_traceback() -> bool:
-    return os.environ.get(TRACEBACK_ENV, "") not in ("", "0", "false")
+__all__ = ["TRACEBACK_ENV", "report", "want_traceback"]
 
 
 def report(error: BaseException) -> int:
-    """Print an error for a person; returns the exit code to use."""
-    red = sys.stderr.isatty() and "NO_COLOR" not in os.environ
-    label = "\x1b[31mError:\x1b[0m" if red else "Error:"
-    if isinstance(error, OSError):
-        from hipercow_core.fsutil import storage_error
-
-        error = storage_error(error) or error
-    if isinstance(error, HipercowError):
-        sys.stderr.write(f"{label} {error.message}\n")
-        if error.hint:
-            sys.stderr.write(f"  {error.hint}\n")
-        return 1
-    sys.stderr.write(f"{label} unexpected {type(error).__name__}: {error}\n")
-    sys.stderr.write(f"  This is a bug in hipercow; set {TRACEBACK_ENV}=1 to see the traceback.\n")
-    return 70
+    """Print an error for a person on stderr; returns the exit code to use."""
+    text, code = error_text(error, colour=sys.stderr.isatty() and "NO_COLOR" not in os.environ)
+    sys.stderr.write(text)
+    return code
 
 
 def check_arguments(argv: list[str]) -> None:

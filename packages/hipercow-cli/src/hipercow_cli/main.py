@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 import typer.core
 
 from hipercow_cli import output
+from hipercow_cli.completion import COMPLETE_VAR
 from hipercow_cli.errors import check_arguments, report, want_traceback
 from hipercow_core import __version__
 from hipercow_core.errors import HipercowError
@@ -104,7 +106,9 @@ def _root_app() -> typer.Typer:
         help="Run your project's work on an HPC cluster: tasks, logs, results, environments.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        # --install-completion / --show-completion, and answering the shell;
+        # values come from `hipercow_cli.completion`
+        add_completion=True,
         # click already suggests a close command name; typer's own would repeat it
         suggest_commands=False,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -186,15 +190,39 @@ def _show_warning(
 _python_show_warning = warnings.showwarning
 
 
+def _words_for_attaching(args: list[str]) -> list[str]:
+    """The words that say which sub-command to attach: the shell's when it asks for completions.
+
+    The shell runs `hipercow` with no arguments and the command line in the
+    environment; reading it back keeps a TAB as quick as the command itself.
+    """
+    if not os.environ.get(COMPLETE_VAR):
+        return args
+    from hipercow_cli.completion import command_words
+
+    return command_words()
+
+
+def _writes_completion_script(args: list[str]) -> bool:
+    """Whether this run installs or prints the shell's completion script."""
+    shown = any(a in ("--install-completion", "--show-completion") for a in args)
+    return shown or os.environ.get(COMPLETE_VAR, "").startswith("source")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; typer reports usage errors, we report the rest."""
     warnings.showwarning = _show_warning
+    output.never_fail_on_encoding()
     args = sys.argv[1:] if argv is None else argv
     try:
         check_arguments(args)
     except HipercowError as e:
         sys.exit(report(e))
-    app = command_for(args)
+    if _writes_completion_script(args):
+        from hipercow_cli.completion import keep_our_order_in_bash
+
+        keep_our_order_in_bash()
+    app = command_for(_words_for_attaching(args))
     try:
         app(args, prog_name="hipercow")
     except BrokenPipeError:

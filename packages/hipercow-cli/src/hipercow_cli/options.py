@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from hipercow_cli import completion
 from hipercow_core.resources import parse_resources
 from hipercow_core.schema import Resources
 
@@ -52,7 +53,11 @@ RequestedNodes = Annotated[
 Priority = Annotated[str | None, typer.Option(help="'low' or 'normal'.", rich_help_panel=RESOURCES)]
 Queue = Annotated[
     str | None,
-    typer.Option(help="Queue or partition (default: the cluster's).", rich_help_panel=RESOURCES),
+    typer.Option(
+        help="Queue or partition (default: the cluster's).",
+        rich_help_panel=RESOURCES,
+        autocompletion=completion.queues,
+    ),
 ]
 ThreadsPerProcess = Annotated[
     str | None,
@@ -85,7 +90,9 @@ def check_driver(value: str | None) -> str | None:
 Driver = Annotated[
     str | None,
     typer.Option(
-        callback=check_driver, help="Driver to use (default: the configured one, or 'local')."
+        callback=check_driver,
+        help="Driver to use (default: the configured one, or 'local').",
+        autocompletion=completion.driver_names,
     ),
 ]
 

@@ -34,8 +34,41 @@ _STATUS_COLOURS = {
 
 
 def colour_enabled(stream: Any = None) -> bool:
+    """Colour for a person at a terminal that draws ANSI codes (not a legacy Windows console)."""
     stream = stream or sys.stdout
-    return stream.isatty() and "NO_COLOR" not in os.environ
+    if not stream.isatty() or "NO_COLOR" in os.environ:
+        return False
+    from hipercow_core.consoles import ansi_console
+
+    return ansi_console(stream)
+
+
+def speaks_unicode(stream: Any = None) -> bool:
+    """Whether `stream` can carry marks like ✔: a UTF-8 terminal or pipe, not cp1252."""
+    import codecs
+
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "ascii"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def mark(fancy: str, plain: str, stream: Any = None) -> str:
+    """`fancy` where the stream can encode it, else `plain` (a Windows console or pipe)."""
+    return fancy if speaks_unicode(stream) else plain
+
+
+def never_fail_on_encoding() -> None:
+    """Make unencodable output come out as `?` rather than stop a command that did its work.
+
+    A Windows console or pipe is cp1252: a task log or a name with characters
+    beyond it must still print.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
 
 
 def out(text: str = "") -> None:
@@ -145,19 +178,22 @@ def write_value(value: Any, path: str, as_json: bool) -> None:
 
 
 def success(text: str) -> None:
-    mark = "\x1b[32m✔\x1b[0m" if colour_enabled() else "✔"
-    out(f"{mark} {text}")
+    tick = mark("✔", "+")
+    out(f"{_paint(tick, '32') if colour_enabled() else tick} {text}")
 
 
 def warn(text: str) -> None:
-    mark = "\x1b[33m!\x1b[0m" if colour_enabled(sys.stderr) else "!"
-    err(f"{mark} {text}")
+    err(f"{_paint('!', '33') if colour_enabled(sys.stderr) else '!'} {text}")
 
 
 def failed(text: str) -> None:
     """A check that did not pass, on stdout beside the ones that did (`success`)."""
-    mark = "\x1b[31m✖\x1b[0m" if colour_enabled() else "✖"
-    out(f"{mark} {text}")
+    cross = mark("✖", "x")
+    out(f"{_paint(cross, '31') if colour_enabled() else cross} {text}")
+
+
+def _paint(text: str, code: str) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m"
 
 
 def console(stderr: bool = False) -> Console:

@@ -15,12 +15,24 @@ the answer with the helpers below; errors are raised as
 `hipercow` command turns into two lines and exit code 1 (`report`), so a
 command never prints its own "Error:" line.
 
+Values for shell completion (`task_ids`, `bundle_names`, `environment_names`,
+`driver_names`, `engines`, `statuses`, `queues`) go in a parameter's `autocompletion=`.
+
 Everything else in `hipercow_cli` (`output`, `options`, `commands.*`) may
 change without notice; these names are kept stable.
 """
 
 from __future__ import annotations
 
+from hipercow_cli.completion import (
+    bundle_names,
+    driver_names,
+    engines,
+    environment_names,
+    queues,
+    statuses,
+    task_ids,
+)
 from hipercow_cli.errors import report, want_traceback
 from hipercow_cli.options import (
     Driver,
@@ -55,10 +67,14 @@ from hipercow_cli.output import (
 __all__ = [
     "Driver",
     "Json",
+    "bundle_names",
     "colour_enabled",
     "console",
+    "driver_names",
     "emit_json",
     "emit_json_value",
+    "engines",
+    "environment_names",
     "err",
     "failed",
     "given_resource_fields",
@@ -66,6 +82,7 @@ __all__ = [
     "parse_pairs",
     "print_table",
     "progress",
+    "queues",
     "report",
     "show_command",
     "show_duration",
@@ -73,9 +90,11 @@ __all__ = [
     "show_time",
     "spinner",
     "status_text",
+    "statuses",
     "styled",
     "success",
     "table",
+    "task_ids",
     "want_traceback",
     "warn",
     "with_resource_options",

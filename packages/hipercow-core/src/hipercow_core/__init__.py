@@ -42,7 +42,17 @@ _EXPORTS = {
     "TaskFailedError": "hipercow_core.pytasks",
     "configure_driver": "hipercow_core.drivers.registry",
     "resolve_dependencies": "hipercow_core.dependencies",
-    "Bundle": "hipercow_core.schema",
+    "Bundle": "hipercow_core.bundle_handles",
+    "BundleRecord": "hipercow_core.schema",
+    "create_bulk": "hipercow_core.bundle_handles",
+    "bulk_call": "hipercow_core.bundle_handles",
+    "Task": "hipercow_core.task_handles",
+    "as_completed": "hipercow_core.task_waits",
+    "wait": "hipercow_core.task_waits",
+    "HipercowExecutor": "hipercow_core.executor",
+    "TaskFuture": "hipercow_core.executor",
+    "ResultTable": "hipercow_core.sweep_results",
+    "bundle_results": "hipercow_core.sweep_results",
     "load_bundle": "hipercow_core.bundles",
     "list_bundles": "hipercow_core.bundles",
     "delete_bundle": "hipercow_core.bundles",
@@ -70,6 +80,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from hipercow_core.bulk import bulk_commands, parse_data, read_data
+    from hipercow_core.bundle_handles import Bundle, bulk_call, create_bulk
     from hipercow_core.bundle_tasks import (
         bundle_statuses,
         bundle_summaries,
@@ -84,6 +95,7 @@ if TYPE_CHECKING:
     from hipercow_core.dependencies import resolve_dependencies
     from hipercow_core.drivers.registry import configure_driver, get_driver
     from hipercow_core.errors import HipercowError
+    from hipercow_core.executor import HipercowExecutor, TaskFuture
     from hipercow_core.purge import plan_purge, purge_tasks
     from hipercow_core.pytasks import (
         TaskFailedError,
@@ -94,14 +106,17 @@ if TYPE_CHECKING:
     from hipercow_core.resources import parse_resources
     from hipercow_core.retry import follow, retry_chain, retry_tasks
     from hipercow_core.root import Root
+    from hipercow_core.schema import Bundle as BundleRecord
     from hipercow_core.schema import (
-        Bundle,
         ClusterInfo,
         Resources,
         TaskData,
         TaskInfo,
         TaskStatus,
     )
+    from hipercow_core.sweep_results import ResultTable, bundle_results
+    from hipercow_core.task_handles import Task
+    from hipercow_core.task_waits import as_completed, wait
     from hipercow_core.tasks import (
         TaskSpec,
         cancel_tasks,
@@ -131,16 +146,24 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Bundle",
+    "BundleRecord",
     "ClusterInfo",
     "HipercowError",
+    "HipercowExecutor",
     "Resources",
+    "ResultTable",
     "Root",
+    "Task",
     "TaskData",
     "TaskFailedError",
+    "TaskFuture",
     "TaskInfo",
     "TaskSpec",
     "TaskStatus",
+    "as_completed",
+    "bulk_call",
     "bulk_commands",
+    "bundle_results",
     "bundle_statuses",
     "bundle_summaries",
     "bundle_task_ids",
@@ -148,6 +171,7 @@ __all__ = [
     "cancel_tasks",
     "cancel_tasks_explained",
     "configure_driver",
+    "create_bulk",
     "create_bundle",
     "create_call_task",
     "create_expression_task",
@@ -180,6 +204,7 @@ __all__ = [
     "task_status",
     "tasks_status",
     "threads_per_process",
+    "wait",
     "wait_bundle",
     "wait_task",
     "wait_tasks",

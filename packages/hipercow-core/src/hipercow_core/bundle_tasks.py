@@ -9,7 +9,7 @@ not to, since a retried task stands for the work the bundle was made for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -25,7 +25,7 @@ from hipercow_core.errors import InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.retry import retry_tasks
 from hipercow_core.root import Root
-from hipercow_core.schema import Bundle, TaskStatus, Usage
+from hipercow_core.schema import Bundle, DataValue, TaskStatus, Usage
 from hipercow_core.store import file_statuses, last_path, remove_task
 from hipercow_core.tasks import (
     TaskSpec,
@@ -56,7 +56,7 @@ def create_bundle(
     command: Sequence[str] = (),
     driver: str | None = None,
     submit: bool = True,
-    data: Sequence[dict[str, str]] = (),
+    data: Sequence[Mapping[str, DataValue]] = (),
 ) -> Bundle:
     """Create tasks as one bundle, record it, then submit them in one batch.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from hipercow_core.errors import CorruptFileError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, decode, no_links, read_bytes, write_once, writing
 from hipercow_core.names import case_twin, refuse_case_twin
 from hipercow_core.root import Root
-from hipercow_core.schema import Bundle, TaskStatus
+from hipercow_core.schema import Bundle, DataValue, TaskStatus
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -154,7 +154,7 @@ def save_bundle(
     task_ids: Sequence[str],
     name: str | None = None,
     command: Sequence[str] = (),
-    data: Sequence[dict[str, str]] = (),
+    data: Sequence[Mapping[str, DataValue]] = (),
 ) -> Bundle:
     """Write a new bundle; a given name must be free, a default one is picked to be."""
     if name is not None:
@@ -175,7 +175,11 @@ def save_bundle(
                 "a bundle", name, twin and twin.removesuffix(".json"), "Choose another --name."
             )
         bundle = Bundle(
-            chosen, datetime.now(UTC), tuple(task_ids), tuple(command), data=tuple(data)
+            chosen,
+            datetime.now(UTC),
+            tuple(task_ids),
+            tuple(command),
+            data=tuple(dict(row) for row in data),
         )
         if twin is None and write_once(bundle_path(root, chosen), msgspec.json.encode(bundle)):
             return bundle
@@ -249,7 +253,7 @@ def list_bundles(root: Root) -> list[Bundle]:
     return scan_bundles(root)[0]
 
 
-def data_of(bundle: Bundle) -> dict[str, dict[str, str]]:
+def data_of(bundle: Bundle) -> dict[str, dict[str, DataValue]]:
     """Each task's data values by task id (empty for bundles made before they were kept)."""
     return dict(zip(bundle.task_ids, bundle.data, strict=False))
 

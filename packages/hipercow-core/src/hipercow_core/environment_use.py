@@ -8,7 +8,6 @@ so it sits above `tasks`, never below it.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from datetime import UTC, datetime, timedelta
 
 from hipercow_core.environments import (
@@ -20,7 +19,7 @@ from hipercow_core.environments import (
     read_running,
 )
 from hipercow_core.errors import CorruptFileError, InvalidInputError
-from hipercow_core.fsutil import no_links, writing
+from hipercow_core.fsutil import no_links, remove_tree, retry_sharing, writing
 from hipercow_core.root import Root
 from hipercow_core.schema import ProvisionRunning, TaskStatus
 from hipercow_core.tasks import list_tasks, task_status
@@ -78,5 +77,5 @@ def delete_environment(root: Root, name: str, *, force: bool = False) -> None:
     no_links(root.path, directory)  # never delete through a link planted in the root
     # Remove the record first: a half-deleted environment then reads as absent.
     with writing(directory):
-        (directory / RECORD).unlink()
-    shutil.rmtree(directory, ignore_errors=True)
+        retry_sharing((directory / RECORD).unlink)
+        remove_tree(directory)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+import shutil
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
 from hipercow_core.errors import CorruptFileError, StorageError, UnsafePathError
+from hipercow_core.processes import IS_WINDOWS
 
 _TMP_PREFIX = ".tmp-"
 T = TypeVar("T")
@@ -33,6 +36,10 @@ _STORAGE_ERRNOS = {
     errno.EACCES: ("permission denied", "Check who owns the directory and its permissions."),
     errno.EPERM: ("permission denied", "Check who owns the directory and its permissions."),
 }
+
+
+#: A failed hard link that means the disk refuses writes, not that links are unsupported.
+_DISK_REFUSALS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def storage_error(error: OSError, path: object = None) -> StorageError | None:
@@ -56,6 +63,41 @@ def writing(path: object) -> Iterator[None]:
         raise translated from e
 
 
+#: How long Windows sharing violations are waited out: a reader, an indexer or a
+#: virus scanner holding a file open blocks replacing or deleting it for a moment.
+SHARING_RETRY_SECONDS = 5.0
+
+
+def _sharing_violation(error: OSError) -> bool:
+    """Access denied (5) or in use by another process (32): Windows only, and passing."""
+    return IS_WINDOWS and getattr(error, "winerror", None) in (5, 32)
+
+
+def retry_sharing(operation: Callable[[], T]) -> T:
+    """Run `operation`, waiting out Windows sharing violations for a few seconds."""
+    deadline = time.monotonic() + SHARING_RETRY_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            return operation()
+        except PermissionError as e:
+            if not _sharing_violation(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def remove_tree(path: Path | str) -> None:
+    """Delete a directory and everything in it; raises OSError if anything is left.
+
+    `rmtree(ignore_errors=True)` would leave files another process holds open
+    on Windows without a word; here they are waited for, then reported.
+    """
+    if not os.path.exists(path):
+        return
+    retry_sharing(lambda: shutil.rmtree(path))
+
+
 def _write_temp(path: Path, data: bytes) -> Path:
     """Write `data` under a temporary name beside `path`; nothing is left behind on failure."""
     tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
@@ -75,7 +117,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = _write_temp(path, data)
     try:
         with writing(path):
-            os.replace(tmp, path)
+            retry_sharing(lambda: os.replace(tmp, path))
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -91,22 +133,28 @@ def write_once(path: Path, data: bytes) -> bool:
     tmp = _write_temp(path, data)
     try:
         try:
-            with writing(path):
-                os.link(tmp, path)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        except OSError:
+        except OSError as e:
+            full = storage_error(e, path) if e.errno in _DISK_REFUSALS else None
+            if full is not None:
+                raise full from e
+            # Not a full disk: links are refused here (EPERM on FAT and some shares).
             # Filesystems without hard links: rename refuses to replace on
             # Windows; elsewhere check first, which is the best available.
-            if path.exists():
+            if not IS_WINDOWS and path.exists():
                 return False
             with writing(path):
-                os.rename(tmp, path)
+                try:
+                    os.rename(tmp, path)
+                except FileExistsError:
+                    return False
             return True
         return True
     finally:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            retry_sharing(tmp.unlink)
 
 
 def read_bytes(path: Path | str) -> bytes | None:

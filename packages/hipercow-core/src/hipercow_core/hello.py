@@ -165,4 +165,3 @@ def _checks(root: Root, found: NodeReport, node_version: str | None, cores: int)
 
 def _gb(value: int) -> str:
     return f"{value / 1e9:.1f} GB"
-

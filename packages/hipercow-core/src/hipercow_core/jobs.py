@@ -262,7 +262,7 @@ class _Batch:
                     not_before=request.not_before,
                     held_zone=zone_name(held) if held is not None else None,
                 )
-                mark_submitted(self.root, task_id, marker)
+                mark_submitted(self.root, task_id, marker, dir_ready=True)
                 self.accepted[task_id] = job_id
             else:
                 why = report.refused.get(task_id) or report.unreachable or "not tried"
@@ -536,6 +536,8 @@ def _cancel_group(root: Root, backend: AnyDriver, jobs: Mapping[str, str]) -> di
             done = settle(
                 root, task_id, outcomes.cancelled(), f"{backend.name} job {job_id} cancelled"
             )
+            # a poll elsewhere (a waiting executor) may record this very cancel first
+            done = done or file_status(root, task_id) == TaskStatus.CANCELLED
             result[task_id] = None if done else FINISHED_MEANWHILE
         else:
             why = report.refused.get(task_id, f"{backend.name} did not answer for job {job_id}")

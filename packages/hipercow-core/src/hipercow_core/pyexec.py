@@ -111,7 +111,7 @@ def load_arguments(task_dir: Path) -> tuple[list[Any], dict[str, Any]]:
         return list(args), dict(kwargs)
     plain = task_dir / ARGS_JSON
     if plain.exists():
-        record = untag_floats(json.loads(plain.read_text()))
+        record = untag_floats(json.loads(plain.read_bytes()))
         return list(record["args"]), dict(record["kwargs"])
     return [], {}
 
@@ -165,7 +165,7 @@ def execute(data: dict[str, Any], task_dir: Path) -> Any:
 def main(argv: list[str]) -> int:
     root, task_id = Path(argv[0]), argv[1]
     task_dir = root / "hipercow" / "tasks" / task_id[:2] / task_id[2:]
-    data = json.loads(task_dir.with_name(task_id[2:] + ".json").read_text())
+    data = json.loads(task_dir.with_name(task_id[2:] + ".json").read_bytes())  # UTF-8, any locale
     sys.path.insert(0, os.getcwd())
     try:
         value = execute(data, task_dir)

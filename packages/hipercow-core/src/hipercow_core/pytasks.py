@@ -35,16 +35,56 @@ Serialization = Literal["json", "pickle"]
 
 
 class TaskFailedError(HipercowError):
-    """A Python task raised: carries the exception's type, message and traceback."""
+    """A task did not succeed: a Python task's exception (type, message, remote traceback),
+    or how another task ended, with the end of its log and the scheduler's log when known.
 
-    def __init__(self, task_id: str, error_type: str, message: str, trace: str) -> None:
-        super().__init__(
-            f"task {task_id} raised {error_type}: {message}",
-            "The traceback is in 'hipercow task log'.",
+    The remote traceback and the log's end are also attached as notes (PEP 678),
+    so a notebook or a Python traceback shows them under the error itself; the
+    CLI shows only the message and the hint.
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        error_type: str,
+        message: str,
+        trace: str,
+        *,
+        ended: str | None = None,
+        log_tail: str | None = None,
+        outer_log: str | None = None,
+    ) -> None:
+        summary = (
+            f"task {task_id} {ended}" if ended else f"task {task_id} raised {error_type}: {message}"
         )
+        super().__init__(summary, "The traceback is in 'hipercow task log'.")
+        self.task_id = task_id
         self.error_type = error_type
         self.error_message = message
         self.traceback = trace
+        self.ended = ended
+        self.log_tail = log_tail
+        self.outer_log = outer_log
+        if trace:
+            self.add_note(f"Remote traceback:\n{trace.rstrip()}")
+        if log_tail:
+            self.add_note(f"End of the task's log:\n{log_tail.rstrip()}")
+        if outer_log:
+            self.add_note(f"The scheduler's log:\n{outer_log.rstrip()}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (a future's exception may cross processes): rebuilt from its parts."""
+        extra = {"ended": self.ended, "log_tail": self.log_tail, "outer_log": self.outer_log}
+        return (
+            _rebuild_failure,
+            (self.task_id, self.error_type, self.error_message, self.traceback, extra),
+        )
+
+
+def _rebuild_failure(
+    task_id: str, error_type: str, message: str, trace: str, extra: dict[str, str | None]
+) -> TaskFailedError:
+    return TaskFailedError(task_id, error_type, message, trace, **extra)
 
 
 def expression_spec(code: str, **options: Any) -> TaskSpec:

@@ -33,6 +33,14 @@ from hipercow_core import outcomes
 from hipercow_core.cores import LOCAL_CPUS_VARIABLE, core_variables, granted_cores, parse_cpus
 from hipercow_core.errors import HipercowError, SecretError, UnsafePathError
 from hipercow_core.fsutil import no_links
+from hipercow_core.processes import (
+    OPEN_FLAGS,
+    contain_own_tree,
+    runnable_command,
+    stop_signals,
+    stopper,
+    task_environment_defaults,
+)
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus, Usage
 
@@ -66,7 +74,7 @@ EXIT_UNRECORDED = 75
 _RESULT_FILES = ("result.json", "result.pkl")
 MARKER_CHECK_SECONDS = 1.0
 _CHUNK = 1 << 16
-_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+_OPEN_LOG = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
 
 
 class _Stopped:
@@ -100,8 +108,7 @@ def task_environment(
     env.update(secrets or {})
     env["HIPERCOW_TASK_ID"] = data.id
     env["HIPERCOW_ROOT"] = str(root.project)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+    return task_environment_defaults(env)
 
 
 def node_name() -> str:
@@ -147,7 +154,7 @@ def _record(root: Root, task_id: str, marker: FinishedMarker) -> None:
 def task_command(root: Root, data: TaskData) -> list[str]:
     """What to execute: a shell task's own command, or the Python executor for the others."""
     if data.kind == "shell":
-        return list(data.command)
+        return runnable_command(data.command)
     from hipercow_core.interpreters import pyexec_command
 
     return pyexec_command(root, data.id, data.environment)
@@ -291,11 +298,13 @@ def _has_result(root: Root, task_id: str) -> bool:
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
+    stop = stopper(process)
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         _Stopped.signal = signum
-        process.send_signal(signum)
+        stop(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in stop_signals():
         signal.signal(sig, handler)
 
 
@@ -355,6 +364,7 @@ def _run(root: Root, task_id: str) -> int:
 
     submitted = read_submitted(root, task_id)
     driver = submitted.driver if submitted else data.driver
+    contain_own_tree()
     _pin(driver)
     running = RunningMarker(_now(), node_name(), os.getpid(), __version__)
     mark_running(root, task_id, running)

@@ -326,18 +326,23 @@ class RootMeta(msgspec.Struct, frozen=True):
     hipercow_version: str
 
 
+#: A value in a bundle's row of data: text from the command line, or plain data from Python.
+DataValue = str | int | float | bool | None
+
+
 class Bundle(msgspec.Struct, frozen=True):
     """A named list of tasks made together; deleting it never deletes the tasks.
 
     `data` holds, for each task (in the order of `task_ids`), the values that
-    filled its template, so listings can say which task is which run.
+    filled its template or the arguments of its call, so listings can say which
+    task is which run and a sweep's results come back beside their inputs.
     """
 
     name: str
     created: datetime
     task_ids: tuple[str, ...]
     command: tuple[str, ...] = ()
-    data: tuple[dict[str, str], ...] = ()
+    data: tuple[dict[str, DataValue], ...] = ()
 
 
 # Environments and provisioning (hipercow_core.environments, hipercow_provision).

@@ -25,6 +25,7 @@ import msgspec
 
 from hipercow_core.errors import SecretError
 from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.processes import OPEN_FLAGS
 from hipercow_core.root import Root
 from hipercow_core.schema import PrivateKeyFile, PublicKeyRecord, TaskSecrets
 
@@ -109,7 +110,7 @@ def _write_private(path: Path, key: PrivateKeyFile) -> None:
     """Write the key file readable by its owner only, never briefly readable by others."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(msgspec.json.encode(key) + b"\n")
     os.replace(temp, path)

@@ -24,8 +24,18 @@ from typing import NamedTuple
 import msgspec
 
 from hipercow_core.errors import CorruptFileError, InvalidTaskIdError, TaskNotFoundError
-from hipercow_core.fsutil import atomic_write, decode, no_links, read_bytes, write_once, writing
+from hipercow_core.fsutil import (
+    atomic_write,
+    decode,
+    no_links,
+    read_bytes,
+    remove_tree,
+    retry_sharing,
+    write_once,
+    writing,
+)
 from hipercow_core.ids import validate_task_id
+from hipercow_core.processes import OPEN_FLAGS
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     FinishedMarker,
@@ -322,9 +332,19 @@ def _in_task_dir(root: Root, task_id: str, name: str) -> Path:
     return task_dir / name
 
 
-def mark_submitted(root: Root, task_id: str, marker: SubmittedMarker) -> None:
-    """Record a submission; a re-submission replaces the earlier record."""
-    atomic_write(_in_task_dir(root, task_id, SUBMITTED), msgspec.json.encode(marker))
+def mark_submitted(
+    root: Root, task_id: str, marker: SubmittedMarker, *, dir_ready: bool = False
+) -> None:
+    """Record a submission; a re-submission replaces the earlier record.
+
+    `dir_ready`: the caller made and checked the task's directory just before
+    (`ensure_task_dir`), so a batch of 1,000 does not check each one twice.
+    """
+    if dir_ready:
+        path = Path(root.task_path(task_id)) / SUBMITTED
+    else:
+        path = _in_task_dir(root, task_id, SUBMITTED)
+    atomic_write(path, msgspec.json.encode(marker))
 
 
 def mark_running(root: Root, task_id: str, marker: RunningMarker) -> None:
@@ -353,7 +373,7 @@ def append_note(root: Root, task_id: str, line: str) -> None:
     """
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
     path = _in_task_dir(root, task_id, NOTES)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
     with writing(path):
         fd = os.open(path, flags, 0o666)
         try:
@@ -385,9 +405,9 @@ def remove_task(root: Root, task_id: str) -> None:
     task_dir = root.task_path(task_id)
     no_links(root.path, task_dir)
     with writing(task_dir), contextlib.suppress(FileNotFoundError):
-        os.unlink(task_dir + DATA_SUFFIX)
-    with writing(task_dir), contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(task_dir)
+        retry_sharing(lambda: os.unlink(task_dir + DATA_SUFFIX))
+    with writing(task_dir):
+        remove_tree(task_dir)
 
 
 def iter_task_ids(root: Root) -> Iterator[str]:

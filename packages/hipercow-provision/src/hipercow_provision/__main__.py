@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from hipercow_provision.cli import main
 
-sys.exit(main())
+main()

@@ -31,7 +31,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Name = Annotated[str, typer.Argument(help="Environment name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="Environment name.", show_default=False, autocompletion=cli.environment_names
+    ),
+]
 Packages = Annotated[
     list[str] | None,
     typer.Argument(help="Packages to install, e.g. numpy 'pandas>=2'.", show_default=False),
@@ -120,7 +125,11 @@ def _inputs(
 def new(
     name: Name,
     engine: Annotated[
-        str, typer.Option(help="How it is built: uv (default), pip, conda, or empty.")
+        str,
+        typer.Option(
+            help="How it is built: uv (default), pip, conda, or empty.",
+            autocompletion=cli.engines,
+        ),
     ] = "uv",
     python: Annotated[
         str | None,

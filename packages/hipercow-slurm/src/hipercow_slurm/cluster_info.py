@@ -19,6 +19,7 @@ creating and then submitting tasks asks Slurm once.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ MAX_AGE = 600.0
 QUICK_TIMEOUT = 5.0
 #: Slurm's default MaxArraySize, used when the configuration does not say.
 DEFAULT_MAX_ARRAY_SIZE = 1001
+DEFAULT_MIN_JOB_AGE = 300
 DRIVER = "slurm"
 
 _memory: dict[Path, tuple[float, ClusterInfo]] = {}
@@ -136,6 +138,10 @@ def build(sinfo_text: str, config_text: str) -> ClusterInfo:
     }
     if config.get("SLURM_VERSION"):
         extra["slurm_version"] = config["SLURM_VERSION"]
+    for key, name in (("MinJobAge", "min_job_age"), ("MaxJobCount", "max_job_count")):
+        digits = re.match(r"\d+", config.get(key, ""))
+        if digits:
+            extra[name] = digits[0]
     return ClusterInfo(
         name=config.get("ClusterName") or "slurm",
         driver=DRIVER,
@@ -146,6 +152,18 @@ def build(sinfo_text: str, config_text: str) -> ClusterInfo:
         nodes=summary.nodes,
         extra=extra,
     )
+
+
+def min_job_age(info: ClusterInfo) -> int:
+    """Seconds the controller keeps a finished job (MinJobAge; Slurm's default 300)."""
+    value = info.extra.get("min_job_age", "")
+    return int(value) if value.isdigit() else DEFAULT_MIN_JOB_AGE
+
+
+def max_job_count(info: ClusterInfo) -> int | None:
+    """How many jobs the whole cluster may hold (MaxJobCount), if the configuration says."""
+    value = info.extra.get("max_job_count", "")
+    return int(value) if value.isdigit() else None
 
 
 def max_array_size(info: ClusterInfo) -> int:

@@ -26,10 +26,14 @@ log = get_logger(__name__)
 
 #: Seconds one driver call may spend retrying before it reports the scheduler unreachable.
 DEFAULT_BUDGET = 20.0
+#: Seconds one sbatch may take: a loaded controller, or one behind a job_submit plugin,
+#: takes seconds per job, and at MaxJobCount sbatch keeps retrying by itself.
+SBATCH_TIMEOUT = 120.0
 #: Seconds one command may take when the caller has no budget of its own.
 DEFAULT_TIMEOUT = 60.0
 FIRST_DELAY = 0.5
 MAX_DELAY = 4.0
+MIN_ATTEMPT = 5.0  # seconds: a Slurm client gives up on a down controller after ~10
 
 # Lower-case fragments of Slurm client messages for failures that go away by themselves.
 TRANSIENT_MESSAGES = (
@@ -49,6 +53,17 @@ TRANSIENT_MESSAGES = (
     "try again",
 )
 
+# Lower-case fragments of sbatch's messages when the cluster holds as many jobs as it may
+# (MaxJobCount): sbatch says so and keeps retrying by itself until it is killed.
+QUEUE_FULL_MESSAGES = ("temporarily unable to accept job", "maxjobcount")
+# ... and when a per-user or per-account limit on submitted jobs is reached.
+SUBMIT_LIMIT_MESSAGES = (
+    "maxsubmitjob",
+    "maxsubmit",
+    "job submit limit",
+    "submitlimit",
+)
+
 #: The hint shown when the scheduler stays unreachable.
 UNREACHABLE_HINT = "Check that the cluster is up ('sinfo' should answer) and try again in a moment."
 
@@ -64,6 +79,7 @@ class SlurmError(Exception):
         transient: bool,
         stdout: str = "",
         exit_code: int | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(f"{program}: {message}")
         self.program = program
@@ -71,6 +87,27 @@ class SlurmError(Exception):
         self.transient = transient
         self.stdout = stdout
         self.exit_code = exit_code
+        #: Killed at its timeout: the command may have taken effect (a submission).
+        self.timed_out = timed_out
+
+    @property
+    def answer_lost(self) -> bool:
+        """The request may have reached the controller and taken effect, its answer lost.
+
+        A timeout (ours, or Slurm's "Socket timed out on send/recv") leaves that
+        open; a refused connection ("connect failure") does not.
+        """
+        return self.timed_out or "timed out" in self.message.lower()
+
+    @property
+    def queue_full(self) -> bool:
+        """The cluster holds as many jobs as it may (MaxJobCount)."""
+        return is_queue_full(self.message)
+
+    @property
+    def submit_limit(self) -> bool:
+        """A QOS or association limit on submitted jobs (MaxSubmitJobs) was reached."""
+        return is_submit_limit(self.message)
 
 
 class Output(NamedTuple):
@@ -97,7 +134,20 @@ class Budget:
 
 def is_transient(message: str) -> bool:
     text = message.lower()
+    if is_submit_limit(message) or is_queue_full(message):
+        # Only fewer jobs help (and sbatch already retried a full queue by itself).
+        return False
     return any(fragment in text for fragment in TRANSIENT_MESSAGES)
+
+
+def is_queue_full(message: str) -> bool:
+    text = message.lower()
+    return any(fragment in text for fragment in QUEUE_FULL_MESSAGES)
+
+
+def is_submit_limit(message: str) -> bool:
+    text = message.lower().replace(" ", "")
+    return any(fragment.replace(" ", "") in text for fragment in SUBMIT_LIMIT_MESSAGES)
 
 
 def _text(raw: bytes | str | None) -> str:
@@ -121,14 +171,28 @@ def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) 
             "or add Slurm's bin directory to PATH.",
         ) from None
     started = time.monotonic()
+    # stderr is gathered as it comes, so that a command killed at its timeout still
+    # tells what it said (sbatch at MaxJobCount prints why it waits, then waits).
+    said: list[str] = []
     try:
-        done = command(*args, _timeout=max(timeout, 0.1), _tty_out=False, _return_cmd=True)
+        done = command(
+            *args,
+            _timeout=max(timeout, 0.1),
+            _tty_out=False,
+            _return_cmd=True,
+            _err=lambda chunk: said.append(_text(chunk)),
+        )
     except sh.TimeoutException:
+        stderr = "".join(said).strip()
+        last = f"; it said: {stderr.splitlines()[-1]}" if stderr else ""
         raise SlurmError(
-            program, f"no answer within {timeout:.0f}s (Socket timed out)", transient=True
+            program,
+            f"no answer within {timeout:.0f}s (Socket timed out){last}",
+            transient=True,
+            timed_out=True,
         ) from None
     except sh.ErrorReturnCode as e:
-        stderr = _text(e.stderr).strip()
+        stderr = "".join(said).strip()
         message = stderr or f"exited with code {e.exit_code}"
         raise SlurmError(
             program,
@@ -138,7 +202,7 @@ def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) 
             exit_code=e.exit_code,
         ) from None
     log.debug("slurm command", program=program, args=len(args), seconds=time.monotonic() - started)
-    return Output(_text(done.stdout), _text(done.stderr))
+    return Output(_text(done.stdout), "".join(said))
 
 
 def run_retrying(
@@ -147,42 +211,56 @@ def run_retrying(
     *,
     budget: Budget,
     recover: Callable[[], Output | None] | None = None,
+    attempt_timeout: float | None = None,
 ) -> Output:
     """Run a command, retrying transient failures with back-off until the budget is spent.
 
-    `recover` is asked before each retry whether the failed attempt had in
-    fact taken effect (a submission whose answer was lost in a timeout), and
-    its answer, if any, is returned instead of running the command again.
-    A permanent failure is raised at once; a transient one that outlasts the
-    budget becomes a DriverError saying the scheduler cannot be reached.
+    The first attempt may take `attempt_timeout` seconds (default: the
+    budget), so a slow but working controller is not cut short; retries
+    get at most what is left of the budget, so a controller that is down
+    costs the budget and not a multiple of it. `recover` is asked after an
+    attempt that timed out whether it had in fact taken effect (a
+    submission whose answer was lost), even when the budget is spent, and
+    its answer, if any, is returned instead of running the command again;
+    a refused connection took no effect, so it is not asked then. A
+    permanent failure is raised at once; a transient one that outlasts the
+    budget becomes a DriverError saying the scheduler cannot be reached,
+    whose message keeps what Slurm last said.
     """
     delay = FIRST_DELAY
     attempts = 0
     while True:
         attempts += 1
+        first = attempt_timeout if attempt_timeout is not None else budget.remaining()
+        timeout = first if attempts == 1 else min(first, budget.remaining())
         try:
-            return run(program, args, timeout=max(budget.remaining(), 1.0))
+            return run(program, args, timeout=max(timeout, 1.0))
         except SlurmError as e:
             if not e.transient:
                 raise
             last = e
         log.info("slurm command failed, will retry", program=program, error=last.message)
-        if budget.remaining() <= delay:
-            raise unreachable(last, attempts, budget)
-        time.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY)
-        if recover is not None:
+        if recover is not None and last.answer_lost:
             try:
                 recovered = recover()
             except SlurmError:
                 recovered = None
             if recovered is not None:
                 return recovered
+        # An attempt with only a moment left would be cut off by our own timeout, which
+        # says less than Slurm's last words and makes a lost answer to look for.
+        if budget.remaining() <= delay + min(MIN_ATTEMPT, budget.seconds / 4):
+            if last.queue_full:  # sbatch waited on a full queue until its timeout
+                raise SlurmError(program, last.message, transient=False, timed_out=True)
+            raise unreachable(last, attempts, budget)
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_DELAY)
 
 
 def unreachable(error: SlurmError, attempts: int, budget: Budget) -> DriverError:
     """The error a user sees when Slurm stayed unreachable for the whole budget."""
     detail = error.message.strip().splitlines()[-1] if error.message.strip() else "no answer"
+    detail = detail.removeprefix(f"{error.program}: error: ")
     tries = "once" if attempts == 1 else f"{attempts} times"
     return SchedulerUnavailableError(
         f"cannot reach the Slurm controller: '{error.program}' failed {tries} "

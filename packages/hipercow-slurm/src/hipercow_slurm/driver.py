@@ -10,6 +10,7 @@ job states, cancellations); core writes every marker from these answers
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
@@ -30,11 +31,17 @@ from hipercow_core.store import file_status
 from hipercow_slurm import cluster_info, commands, jobfiles, queue
 from hipercow_slurm.commands import Budget, SlurmError
 from hipercow_slurm.options import SlurmOptions
+from hipercow_slurm.parsing import JobState as SlurmState
 from hipercow_slurm.parsing import parse_scancel_errors
-from hipercow_slurm.states import job_state
+from hipercow_slurm.states import is_active, is_requeued, job_state
 from hipercow_slurm.submission import DRIVER, Submission
 
 log = get_logger(__name__)
+
+#: Seconds a job may be missing from both squeue and sacct before it is unknown, at
+#: least (else the cluster's MinJobAge): slurmctld hands finished jobs to slurmdbd in
+#: the background, seconds or more later when slurmdbd was away.
+MIN_GRACE = 60
 
 
 class SlurmDriver(Driver[SlurmOptions]):
@@ -60,13 +67,20 @@ class SlurmDriver(Driver[SlurmOptions]):
         try:
             return Submission(self.root, self.options, cluster, budget).run(requests)
         finally:
-            queue.forget()
+            queue.forget(self.root.cache_dir())
 
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
-        """What squeue (and, for jobs it forgot, sacct) says of these jobs."""
+        """What squeue (and, for jobs it forgot, sacct) says of these jobs.
+
+        A job that ended is judged with its output (memory kills, failed setup
+        lines, exact exit codes). A job in neither squeue nor sacct is unknown
+        only once it has been missing for the cluster's MinJobAge when there
+        is accounting, since sacct may lag behind the controller that long.
+        """
         budget = Budget()
+        cache = self.root.cache_dir()
         try:
-            states = queue.job_states(jobs.values(), budget=budget)
+            states = queue.job_states(jobs.values(), budget=budget, cache=cache)
         except SlurmError as e:
             raise _refusal("squeue", e) from None
         result: dict[str, JobState] = {}
@@ -76,20 +90,47 @@ class SlurmDriver(Driver[SlurmOptions]):
             if state is None:
                 forgotten.append(task_id)
             else:
-                result[task_id] = job_state(job_id, state)
+                result[task_id] = self._judge(task_id, job_id, state)
         if forgotten:
-            accounting = queue.accounting_states([jobs[t] for t in forgotten], budget=budget)
+            names = {jobs[t]: n for t in forgotten if (n := self._job_name(t)) is not None}
+            accounting = queue.accounting_states(
+                [jobs[t] for t in forgotten], budget=budget, names=names
+            )
             if accounting is None:
                 return result  # sacct could not be asked now; conclude nothing yet
             for task_id in forgotten:
                 job_id = jobs[task_id]
                 known = accounting.get(job_id)
-                result[task_id] = (
-                    job_state(job_id, known)
-                    if known is not None
-                    else JobState.unknown(f"Slurm no longer knows job {job_id}")
-                )
+                if known is not None:
+                    jobfiles.clear_missing(self.root, task_id)
+                    result[task_id] = self._judge(task_id, job_id, known)
+                else:
+                    result[task_id] = self._missing(task_id, job_id, budget)
         return result
+
+    def _judge(self, task_id: str, job_id: str, state: SlurmState) -> JobState:
+        """The contract's state of one job, reading its output only once it has ended."""
+        if is_active(state.state):
+            return job_state(job_id, state)
+        record = jobfiles.read_record(self.root, task_id)
+        output = jobfiles.read_output(self.root, record) if record is not None else None
+        return job_state(job_id, state, output)
+
+    def _job_name(self, task_id: str) -> str | None:
+        record = jobfiles.read_record(self.root, task_id)
+        return record.job_name if record is not None else None
+
+    def _missing(self, task_id: str, job_id: str, budget: Budget) -> JobState:
+        """A job in neither squeue nor sacct: unknown, after a grace period with accounting."""
+        gone = f"Slurm no longer knows job {job_id}"
+        if not queue.has_accounting():
+            return JobState.unknown(gone)
+        now = datetime.now(UTC)
+        since = jobfiles.mark_missing(self.root, task_id, now)
+        grace = max(MIN_GRACE, cluster_info.min_job_age(self._cluster(budget)))
+        if (now - since).total_seconds() < grace:
+            return JobState.active(f"{gone} yet; waiting up to {grace} s for accounting")
+        return JobState.unknown(f"{gone}, in the queue or in accounting")
 
     def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
         """One scancel for all the jobs; a task counts as stopped only if Slurm cancelled it."""
@@ -101,7 +142,7 @@ class SlurmDriver(Driver[SlurmOptions]):
         except SlurmError as e:
             raise _refusal("scancel", e) from None
         finally:
-            queue.forget()
+            queue.forget(self.root.cache_dir())
         refused = parse_scancel_errors(output.stderr)
         report = CancelReport()
         for task_id, job_id in jobs.items():
@@ -115,23 +156,40 @@ class SlurmDriver(Driver[SlurmOptions]):
         """Slurm's output for the task's job.
 
         Before the job has started Slurm has written nothing, so the log says
-        what squeue says about it (e.g. pending until its begin time).
+        what squeue says about it (e.g. pending until its begin time); a job
+        Slurm requeued says so, since its output is the earlier run's.
         """
         record = jobfiles.read_record(self.root, task_id)
         if record is None:
             return None
         output = jobfiles.read_output(self.root, record)
-        if output:
-            return output
-        if file_status(self.root, task_id).is_active:
+        if not file_status(self.root, task_id).is_active:
+            return output or None
+        if not output:
             return self._queue_note(record.job_id) + "\n"
-        return None
+        requeued = self._requeue_note(record.job_id)
+        return output + (f"{requeued}\n" if requeued else "")
+
+    def _requeue_note(self, job_id: str) -> str | None:
+        try:
+            state = queue.job_states(
+                [job_id], budget=Budget(commands.DEFAULT_BUDGET / 2), cache=self.root.cache_dir()
+            ).get(job_id)
+        except (DriverError, SlurmError):
+            return None
+        if state is None or not is_requeued(state):
+            return None
+        reason = f", reason: {state.reason}" if state.reason else ""
+        return (
+            f"hipercow: Slurm requeued job {job_id} (restart {state.restarts}); "
+            f"it waits to run again{reason}"
+        )
 
     def _queue_note(self, job_id: str) -> str:
         try:
-            state = queue.job_states([job_id], budget=Budget(commands.DEFAULT_BUDGET / 2)).get(
-                job_id
-            )
+            state = queue.job_states(
+                [job_id], budget=Budget(commands.DEFAULT_BUDGET / 2), cache=self.root.cache_dir()
+            ).get(job_id)
         except (DriverError, SlurmError) as e:  # the log is worth showing without the queue
             return f"hipercow: Slurm job {job_id} has written no output yet ({e})"
         if state is None:

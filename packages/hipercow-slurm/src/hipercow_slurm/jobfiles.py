@@ -27,6 +27,7 @@ from hipercow_core.root import Root
 RECORD = "slurm.json"
 SINGLE_OUTPUT = "slurm.out"
 NOTES = "slurm-driver.log"
+MISSING = "slurm-missing"
 JOBS_DIR = "slurm/jobs"
 
 
@@ -41,6 +42,11 @@ class JobRecord(msgspec.Struct, frozen=True):
     output: str
     script: str
     submitted: datetime
+
+    @property
+    def job_name(self) -> str:
+        """The name the job was submitted with: its batch directory's (jobs/NAME/job.sh)."""
+        return PurePosixPath(self.script).parent.name
 
 
 def jobs_dir(root: Root) -> Path:
@@ -75,3 +81,26 @@ def read_output(root: Root, record: JobRecord) -> str | None:
 def read_notes(root: Root, task_id: str) -> str | None:
     raw = read_bytes(task_file(root, task_id, NOTES))
     return raw.decode(errors="replace") if raw is not None else None
+
+
+def missing_since(root: Root, task_id: str) -> datetime | None:
+    """When the driver first found the task's job in neither squeue nor sacct, if it did."""
+    raw = read_bytes(task_file(root, task_id, MISSING))
+    try:
+        return datetime.fromisoformat(raw.decode().strip()) if raw else None
+    except ValueError:
+        return None
+
+
+def mark_missing(root: Root, task_id: str, when: datetime) -> datetime:
+    """Remember the first time the job was missing (kept if already set); that time."""
+    earlier = missing_since(root, task_id)
+    if earlier is not None:
+        return earlier
+    atomic_write(task_file(root, task_id, MISSING), when.isoformat().encode())
+    return when
+
+
+def clear_missing(root: Root, task_id: str) -> None:
+    """The job was found again (sacct caught up): start any later grace period afresh."""
+    task_file(root, task_id, MISSING).unlink(missing_ok=True)

@@ -34,6 +34,12 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     `build_partition`: where environment provisioning jobs run (default: as tasks).
     `conda_executable`: a micromamba, mamba or conda on the nodes for conda
     environments to be built with (default: py-rattler, no tool needed).
+    `login_shell`: run the batch script as a login shell (`bash -l`), so the
+    site's profile defines `module` even when jobs start with --export=NONE.
+    `node_project`: where the project is on the nodes, when they mount it at
+    another path than this machine (as the portal driver maps shares).
+    `submit_timeout`: seconds one sbatch may take (a busy controller, or one
+    behind a job_submit plugin, takes seconds per job).
     """
 
     partition: str | None = None
@@ -46,6 +52,9 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     low_priority_nice: int = 100
     build_partition: str | None = None
     conda_executable: str | None = None
+    login_shell: bool = False
+    node_project: str | None = None
+    submit_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         self.partition = self.partition or None
@@ -56,11 +65,19 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
         self.sbatch_args = split_words(self.sbatch_args, "sbatch_args")
         self.runner = split_words(self.runner, "runner")
         self.setup = split_lines(self.setup)
+        refuse_other_clusters(self.sbatch_args)
+        self.node_project = self.node_project or None
+        if self.node_project is not None and not self.node_project.startswith("/"):
+            raise ValueError(
+                f"node_project must be an absolute path on the nodes, not {self.node_project!r}"
+            )
         if self.array_limit is not None and self.array_limit < 1:
             raise ValueError(
                 f"array_limit must be at least 1, not {self.array_limit} "
                 "(leave it out to run as many array tasks at once as fit)"
             )
+        if self.submit_timeout <= 0:
+            raise ValueError("submit_timeout must be a positive number of seconds")
         if self.low_priority_nice < 0:
             raise ValueError("low_priority_nice must not be negative (that raises priority)")
 
@@ -78,6 +95,26 @@ class SlurmOptions(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
         if self.runner:
             return list(self.runner)
         return [sys.executable, "-m", "hipercow_core.run"]
+
+
+#: sbatch's options that send a job to another cluster of a multi-cluster site.
+_CLUSTER_OPTIONS = ("-M", "--clusters", "--cluster")
+
+
+def refuse_other_clusters(args: list[str] | str) -> None:
+    """Refuse `-M`/`--clusters`: every later squeue and scancel would have to name it too.
+
+    sbatch then prints `jobid;cluster`, and a job id without its cluster is
+    "invalid" to the commands of this machine's own cluster.
+    """
+    for word in args if isinstance(args, list) else [args]:
+        name = word.split("=", 1)[0]
+        if name in _CLUSTER_OPTIONS or (word.startswith("-M") and not word.startswith("--")):
+            raise ValueError(
+                f"sbatch_args: {word!r} sends jobs to another cluster, which hipercow does not "
+                "follow; run hipercow on a login node of that cluster (or point SLURM_CONF at "
+                "its configuration) instead"
+            )
 
 
 def split_words(value: list[str] | str, field: str) -> list[str]:

@@ -16,41 +16,67 @@ import msgspec
 from hipercow_core.schema import NodeInfo, QueueInfo
 
 #: squeue -O fields: the job id as `<job>` or `<array job>_<index>`, state,
-#: raw wait status (exit code << 8 | signal) and the reason, last because
-#: reasons may contain spaces and commas.
-SQUEUE_FORMAT = "JobArrayID:0|,State:0|,exit_code:0|,Reason:0"
+#: raw wait status (exit code << 8 | signal), how often Slurm requeued the job,
+#: and the reason, last because reasons may contain spaces and commas.
+SQUEUE_FORMAT = "JobArrayID:0|,State:0|,exit_code:0|,RestartCnt:0|,Reason:0"
 #: sinfo per node and partition: name, CPUs, memory (MB), state, partition
 #: (`*` marks the default), and the partition's time limit.
 SINFO_FORMAT = "%N|%c|%m|%T|%P|%l"
-#: sacct fields for jobs that have left the controller's memory.
-SACCT_FORMAT = "JobID,State,ExitCode"
+#: sacct fields for jobs that have left the controller's memory: the name and
+#: submit time tell this job from an older one with the same number (ids
+#: start again from 1 when a cluster's state is reset).
+SACCT_FORMAT = "JobID,State,ExitCode,JobName,Submit"
+#: slurmd's own error codes (ESLURMD_*), which Slurm stores in a job's exit
+#: status when it could not start the job on the node (e.g. 4021 when the
+#: output file cannot be opened). As a wait status they would read as signals.
+LAUNCH_ERRORS = range(4000, 5000)
+#: The highest standard signal: sacct shows a launch error's low bits as a
+#: "signal" above it (4021 as `0:53`), never a signal a task dies of.
+MAX_SIGNAL = 31
 
 
 class JobState(NamedTuple):
-    """What Slurm says about one job (or one array element)."""
+    """What Slurm says about one job (or one array element).
+
+    `source` says which command answered, since they encode exit statuses
+    differently: squeue gives the raw wait status, which is exact; sacct
+    gives `code:signal` with 128 taken off codes of 128 and over, so its
+    `9:0` is either exit 9 or exit 137 (a shell reporting a SIGKILLed child).
+    `launch_error` is set when Slurm could not start the job on its node.
+    """
 
     job_id: str
     state: str
     exit_code: int | None = None
     signal: int | None = None
     reason: str | None = None
+    restarts: int = 0
+    launch_error: int | None = None
+    source: str = "squeue"
+    name: str | None = None
+    submitted: str | None = None
 
 
 def parse_squeue(text: str) -> dict[str, JobState]:
     """Job states by job id from `squeue --noheader --array -O SQUEUE_FORMAT`."""
     result: dict[str, JobState] = {}
     for line in text.splitlines():
-        fields = line.strip().split("|", 3)
-        if len(fields) < 4 or not fields[0]:
+        fields = line.strip().split("|", 4)
+        if len(fields) < 5 or not fields[0]:
             continue
-        job_id, state, raw, reason = fields
+        job_id, state, raw, restarts, reason = fields
         exit_code, signal = decode_wait_status(raw)
+        launch = int(raw) if raw.strip().isdigit() and int(raw) in LAUNCH_ERRORS else None
+        if launch is not None:
+            exit_code, signal = None, None
         result[job_id] = JobState(
             job_id,
             normalise_state(state),
             exit_code,
             signal,
             None if reason in ("", "None", "(null)") else reason,
+            int(restarts) if restarts.strip().isdigit() else 0,
+            launch,
         )
     return result
 
@@ -80,23 +106,51 @@ def normalise_state(state: str) -> str:
 
 
 def parse_sacct(text: str) -> dict[str, JobState]:
-    """Job states by job id from `sacct --noheader --parsable2 --allocations`."""
+    """Job states by job id from `sacct --noheader --parsable2 --allocations`.
+
+    When sacct lists a job number more than once (ids reset), the last line,
+    its most recent job, is kept; the caller compares name and submit time.
+    """
     result: dict[str, JobState] = {}
     for line in text.splitlines():
         fields = line.strip().split("|")
         if len(fields) < 3 or not fields[0] or "." in fields[0]:
             continue
         exit_code, signal = parse_exit_code(fields[2])
-        result[fields[0]] = JobState(fields[0], normalise_state(fields[1]), exit_code, signal)
+        launch = None
+        if signal is not None and signal > MAX_SIGNAL:
+            launch, exit_code, signal = signal, None, None
+        result[fields[0]] = JobState(
+            fields[0],
+            normalise_state(fields[1]),
+            exit_code,
+            signal,
+            launch_error=launch,
+            source="sacct",
+            name=fields[3] if len(fields) > 3 and fields[3] else None,
+            submitted=fields[4] if len(fields) > 4 and fields[4] else None,
+        )
     return result
+
+
+class SubmittedJob(NamedTuple):
+    """What `sbatch --parsable` printed: the job id, and the cluster when `-M` was used."""
+
+    job_id: str
+    cluster: str | None = None
 
 
 def parse_submitted_job_id(text: str) -> str:
     """The job id from `sbatch --parsable` (`1234` or `1234;cluster`)."""
+    return parse_submitted(text).job_id
+
+
+def parse_submitted(text: str) -> SubmittedJob:
+    """Job id and cluster from `sbatch --parsable`: `1234`, or `1234;cluster` with `-M`."""
     for line in reversed(text.strip().splitlines()):
-        job_id = line.strip().split(";", 1)[0]
+        job_id, _, cluster = line.strip().partition(";")
         if job_id.isdigit():
-            return job_id
+            return SubmittedJob(job_id, cluster.strip() or None)
     raise ValueError(f"sbatch did not print a job id: {text.strip()!r}")
 
 

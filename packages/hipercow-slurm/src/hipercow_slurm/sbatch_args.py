@@ -168,3 +168,13 @@ def export_arg(env: Mapping[str, str]) -> str:
     value from the environment it runs in. SLURM_* are always passed.
     """
     return "--export=" + ",".join(sorted(name for name in env if is_base_variable(name)))
+
+
+def filename_pattern(directory: str, name: str) -> str:
+    """An --output pattern: `directory` as it is, `name` with Slurm's `%` symbols.
+
+    sbatch expands `%` sequences in the whole path, so a project under a
+    directory whose name has a `%` would send the output somewhere else (or
+    nowhere: the job then fails to launch). `%%` is Slurm's literal `%`.
+    """
+    return f"{directory.replace('%', '%%').rstrip('/')}/{name}"

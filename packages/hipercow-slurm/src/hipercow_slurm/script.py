@@ -16,6 +16,9 @@ from pathlib import Path
 from hipercow_core import templates
 
 TEMPLATE = "job.sh"
+#: The interpreter line: a login shell reads /etc/profile, where sites define `module`.
+SHELL = "/bin/bash"
+LOGIN_SHELL = "/bin/bash -l"
 
 
 def render_script(
@@ -26,6 +29,7 @@ def render_script(
     setup: Sequence[str],
     sbatch_args: Sequence[str],
     written: datetime,
+    login_shell: bool = False,
 ) -> str:
     """The batch script for one sbatch call: one task, or one array of tasks.
 
@@ -35,12 +39,32 @@ def render_script(
     if not task_ids:
         raise ValueError("a batch script needs at least one task")
     values = {
+        "shell": LOGIN_SHELL if login_shell else SHELL,
         "count": str(len(task_ids)),
         "written": written.astimezone().isoformat(timespec="seconds"),
         "sbatch_args": shlex.join(sbatch_args).replace("\n", " "),
         "task_ids": "\n".join(f"    {task_id}" for task_id in task_ids),
-        "setup": "\n".join(setup) if setup else ":",
+        "setup": setup_block(setup),
         "project": shlex.quote(str(project)),
         "runner": shlex.join(runner),
     }
     return templates.render(templates.load("hipercow_slurm", TEMPLATE), values)
+
+
+def setup_block(lines: Sequence[str]) -> str:
+    """The setup lines, each after a note of itself, so a failure can say which failed.
+
+    The template's ERR trap prints `hipercow_setup`: bash's own idea of the
+    failing command would be the last one inside a function such as `module`.
+    A line continued with a backslash keeps its continuation next to it.
+    """
+    if not lines:
+        return ":"
+    block: list[str] = []
+    continued = False
+    for line in lines:
+        if not continued:
+            block.append(f"hipercow_setup={shlex.quote(line)}")
+        block.append(line)
+        continued = line.endswith("\\")
+    return "\n".join(block)

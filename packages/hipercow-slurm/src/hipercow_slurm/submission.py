@@ -26,14 +26,14 @@ from hipercow_core.fsutil import atomic_write
 from hipercow_core.log import get_logger
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo
-from hipercow_slurm import commands
+from hipercow_slurm import commands, limits
 from hipercow_slurm.arrays import JobPlan, plan_jobs
 from hipercow_slurm.cluster_info import max_array_size
 from hipercow_slurm.commands import Budget, Output, SlurmError
 from hipercow_slurm.jobfiles import SINGLE_OUTPUT, JobRecord, jobs_dir, relative, write_record
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.parsing import parse_submitted_job_id
-from hipercow_slurm.sbatch_args import array_arg, export_arg, task_args
+from hipercow_slurm.sbatch_args import array_arg, export_arg, filename_pattern, task_args
 from hipercow_slurm.script import render_script
 
 log = get_logger(__name__)
@@ -43,6 +43,14 @@ SCRIPT = "job.sh"
 #: Characters kept out of job names (they are also batch directory names).
 _JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 HINT = "Check the tasks' resources and the driver's options ('hipercow driver show slurm')."
+QUEUE_FULL_HINT = (
+    "The cluster holds as many jobs as it may (MaxJobCount); submit the rest once some "
+    "have finished."
+)
+LIMIT_HINT = (
+    "Your jobs in the queue count towards the limit ('squeue --me'); submit the rest once "
+    "some have finished."
+)
 
 
 class Submission:
@@ -57,6 +65,11 @@ class Submission:
         self.budget = budget
         self.now = datetime.now(UTC)
         self.report = SubmitReport(hint=HINT)
+        #: Why the rest of the submission is not tried (a full queue), once that is known.
+        self.stopped: str | None = None
+        #: How many more jobs a submit limit lets in, once one was met.
+        self.room: int | None = None
+        self.limit_reason = "the cluster's limit on submitted jobs was reached"
 
     def run(self, requests: Sequence[JobRequest]) -> SubmitReport:
         pairs: list[tuple[str, list[str]]] = []
@@ -69,18 +82,76 @@ class Submission:
         for plan in plan_jobs(pairs, max_array_size(self.cluster)):
             if self.report.unreachable is not None:
                 break
-            try:
-                job_id, batch = self._sbatch(plan)
-            except DriverError as e:
-                self.report.unreachable = e.message
-                self.report.hint = e.hint
-            except SlurmError as e:
-                log.info("sbatch refused a job", tasks=len(plan.task_ids), error=e.message)
-                for task_id in plan.task_ids:
-                    self.report.refused[task_id] = f"sbatch refused the job: {e.message}"
-            else:
-                self._accept(plan, job_id, batch)
+            if self.stopped is not None:
+                self._refuse(plan.task_ids, self.stopped)
+                continue
+            fitted = self._fit(plan)
+            if fitted is not None:
+                self._submit(fitted)
         return self.report
+
+    def _submit(self, plan: JobPlan) -> None:
+        """One sbatch for a plan; what Slurm said decides what happens to the rest."""
+        try:
+            job_id, batch = self._sbatch(plan)
+        except DriverError as e:
+            self.report.unreachable = e.message
+            self.report.hint = e.hint
+        except SlurmError as e:
+            log.info("sbatch refused a job", tasks=len(plan.task_ids), error=e.message)
+            if e.submit_limit:
+                self._over_limit(plan, e)
+            elif e.queue_full:
+                self.stopped = f"the cluster's queue is full ({_last_line(e.message)})"
+                self.report.hint = QUEUE_FULL_HINT
+                self._refuse(plan.task_ids, self.stopped)
+            else:
+                self._refuse(plan.task_ids, f"sbatch refused the job: {e.message}")
+        else:
+            self._accept(plan, job_id, batch)
+            if self.room is not None:
+                self.room -= len(plan.task_ids)
+
+    def _fit(self, plan: JobPlan) -> JobPlan | None:
+        """The part of a plan that fits under a submit limit met earlier; the rest refused."""
+        if self.room is None or len(plan.task_ids) <= self.room:
+            return plan
+        fits, rest = plan.task_ids[: self.room], plan.task_ids[self.room :]
+        self._refuse(rest, self.limit_reason)
+        return JobPlan(plan.args, fits) if fits else None
+
+    def _over_limit(self, plan: JobPlan, error: SlurmError) -> None:
+        """sbatch refused a whole array at a submit limit: send the part that fits, if any.
+
+        The room left is read from the limits and the jobs queued now, so the
+        rest of this submission is cut to fit as well, without asking sbatch
+        to refuse each array in turn. Each retry is smaller than the array
+        before it, so a limit read wrongly cannot make this loop.
+        """
+        self.report.hint = LIMIT_HINT
+        said = _last_line(error.message)
+        limit = limits.submit_limit(self.options.qos)
+        queued = limits.queued_jobs() if limit is not None else None
+        if limit is None or queued is None:
+            self.limit_reason = f"the cluster's limit on submitted jobs was reached ({said})"
+            self.stopped = self.limit_reason
+            self._refuse(plan.task_ids, self.limit_reason)
+            return
+        self.limit_reason = (
+            f"the cluster's limit on submitted jobs was reached ({said}): "
+            f"at most {limit} may be queued and {queued} are"
+        )
+        self.room = max(0, limit - queued)
+        fitted = self._fit(plan) if self.room < len(plan.task_ids) else None
+        if fitted is None:
+            self.room = 0
+            self._refuse(plan.task_ids, self.limit_reason)
+            return
+        self._submit(fitted)
+
+    def _refuse(self, task_ids: Sequence[str], reason: str) -> None:
+        for task_id in task_ids:
+            self.report.refused[task_id] = reason
 
     def _args(self, request: JobRequest) -> list[str]:
         return task_args(
@@ -114,9 +185,9 @@ class Submission:
         args = [
             "--parsable",
             f"--job-name={name}",
-            f"--output={self._output(plan, batch, '%a')}",
+            f"--output={self._output_pattern(plan, batch)}",
             "--open-mode=append",
-            f"--chdir={self.root.project}",
+            f"--chdir={self._on_node(self.root.project)}",
             export_arg(os.environ),
         ]
         if plan.is_array:
@@ -125,20 +196,38 @@ class Submission:
         args.extend(self.options.extra_args)
         text = render_script(
             task_ids=plan.task_ids,
-            project=self.root.project,
+            project=self._on_node(self.root.project),
             runner=self.options.runner_command,
             setup=self.options.setup_lines,
             sbatch_args=args,
             written=self.now,
+            login_shell=self.options.login_shell,
         )
         atomic_write(script, text.encode())
         output = commands.run_retrying(
-            "sbatch", [*args, str(script)], budget=self.budget, recover=lambda: _find_job(name)
+            "sbatch",
+            [*args, str(script)],
+            budget=Budget(self.budget.seconds),  # each sbatch its own, not what is left
+            recover=lambda: _find_job(name),
+            attempt_timeout=self.options.submit_timeout,
         )
         try:
             return parse_submitted_job_id(output.stdout), batch
         except ValueError as e:
             raise SlurmError("sbatch", str(e), transient=False) from None
+
+    def _on_node(self, path: Path) -> Path:
+        """A path of the project as the nodes see it (`node_project`), else as here."""
+        if self.options.node_project is None:
+            return path
+        return Path(self.options.node_project) / path.relative_to(self.root.project)
+
+    def _output_pattern(self, plan: JobPlan, batch: Path) -> str:
+        """--output: the output file on the node, `%` in its directory kept literal."""
+        if plan.is_array:
+            return filename_pattern(str(self._on_node(batch)), "%a.out")
+        directory = self._on_node(self.root.task_dir(plan.task_ids[0]))
+        return filename_pattern(str(directory), SINGLE_OUTPUT)
 
     def _output(self, plan: JobPlan, batch: Path, index: str) -> Path:
         """Where Slurm writes a task's output: its task directory, or the array's directory."""
@@ -156,6 +245,12 @@ class Submission:
             write_record(self.root, task_id, JobRecord(task_job, output, script, accepted))
             self.report.accepted[task_id] = task_job
         log.debug("submitted", job=job_id, tasks=len(plan.task_ids))
+
+
+def _last_line(message: str) -> str:
+    """Slurm's own words, from the last line of what it said (its summary of the error)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1].removeprefix("sbatch: error: ") if lines else "no message"
 
 
 def _find_job(name: str) -> Output | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from hipercow_cli.commands.task import (
 from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
-from hipercow_core.schema import Resources
+from hipercow_core.schema import DataValue, Resources
 from hipercow_core.secret_store import SecretRequest
 from hipercow_core.tasks import TaskSpec
 
@@ -111,7 +112,7 @@ def make_bundle(
     driver: str | None,
     as_json: bool,
     submit: bool = True,
-    data: list[dict[str, str]] | None = None,
+    data: Sequence[Mapping[str, DataValue]] | None = None,
 ) -> None:
     """Create the tasks as one bundle (see `bundle_tasks.create_bundle`) and say so."""
     from hipercow_core.bundle_tasks import create_bundle
@@ -266,5 +267,10 @@ def call(
     specs = [
         pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, name=n, tags=t, **shared)
         for kwargs, (n, t) in zip(calls, labels, strict=True)
+    ]
+    # the bundle keeps the arguments as the function got them (2, not "2"): a sweep's inputs
+    rows = [
+        {k: v if k == "copy" else pytasks.parse_cli_argument(v) for k, v in row.items()}
+        for row in bulk.shown_rows(table, times)
     ]
     make_bundle(root, specs, name, (target,), driver, as_json, data=rows)

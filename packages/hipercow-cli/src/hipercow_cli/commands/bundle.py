@@ -8,21 +8,24 @@ from typing import Annotated
 import msgspec
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.commands.task import NoFollow, parse_statuses
 from hipercow_cli.options import Driver, Json, Timeout
 from hipercow_core import bundle_tasks, bundles
 from hipercow_core.root import Root
-from hipercow_core.schema import TaskStatus
+from hipercow_core.schema import DataValue, TaskStatus
 
 app = typer.Typer(
     help="Groups of tasks made together: status, wait, retry, logs.", no_args_is_help=True
 )
 
-BundleName = Annotated[str, typer.Argument(help="Bundle name.", show_default=False)]
+BundleName = Annotated[
+    str,
+    typer.Argument(help="Bundle name.", show_default=False, autocompletion=completion.bundle_names),
+]
 
 
-def show_data(values: dict[str, str] | None) -> str:
+def show_data(values: dict[str, DataValue] | None) -> str:
     """A task's data values as they were given: x=0.1 model=a."""
     return " ".join(f"{k}={v}" for k, v in (values or {}).items())
 
@@ -191,7 +194,9 @@ def retry(
     status_filter: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", help="Retry tasks with these statuses (default: failure,cancelled)."
+            "--status",
+            help="Retry tasks with these statuses (default: failure,cancelled).",
+            autocompletion=completion.statuses,
         ),
     ] = None,
     driver: Driver = None,
@@ -241,17 +246,47 @@ def log(
         sys.stdout.write(task_log(root, task_id) or "")
 
 
+ResultFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="One row per task with its inputs, status, value, error and runtime:"
+        " table, csv, tsv or jsonl.",
+    ),
+]
+
+
 @app.command("result")
-def result(name: BundleName, no_follow: NoFollow = False, as_json: Json = False) -> None:
+def result(
+    name: BundleName,
+    no_follow: NoFollow = False,
+    as_json: Json = False,
+    table_format: ResultFormat = None,
+) -> None:
     """Results of a bundle's Python tasks in task order; exits 1 if any task has none.
 
     As `task result`: values as Python shows them, or with --json one JSON
-    array with an object per task (errors as objects).
+    array with an object per task (errors as objects). With --format, the
+    sweep as one table: the task's data (its inputs), status, value (a dict's
+    keys as columns), error message and runtime.
     """
-    from hipercow_core.errors import HipercowError
+    from hipercow_core.errors import HipercowError, InvalidInputError
     from hipercow_core.pytasks import TaskFailedError, task_result
 
     root = Root.find()
+    if table_format is not None:
+        from hipercow_cli.result_tables import render_results
+        from hipercow_core.sweep_results import bundle_results
+
+        if table_format not in ("table", "csv", "tsv", "jsonl"):
+            raise InvalidInputError(
+                f"--format '{table_format}' is not known", "Use table, csv, tsv or jsonl."
+            )
+        rows = bundle_results(root, name, follow=not no_follow)
+        render_results(rows, table_format)
+        if any(row["status"] != TaskStatus.SUCCESS for row in rows):
+            raise typer.Exit(1)
+        return
     latest = bundle_tasks.bundle_task_ids(root, name, follow=not no_follow)
     values: list[dict[str, object]] = []
     for task_id in latest:

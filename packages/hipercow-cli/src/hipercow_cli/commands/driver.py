@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.options import Driver, Json, parse_pairs
 from hipercow_core.drivers import registry
 from hipercow_core.root import Root, hostname
@@ -17,7 +17,13 @@ app = typer.Typer(
 )
 cluster_app = typer.Typer(help="What the cluster offers.", no_args_is_help=True)
 
-DriverName = Annotated[str, typer.Argument(help="Driver name, e.g. local, slurm, windows-hpc.")]
+DriverName = Annotated[
+    str,
+    typer.Argument(
+        help="Driver name, e.g. local, slurm, windows-hpc.",
+        autocompletion=completion.driver_names,
+    ),
+]
 
 
 @app.command("configure")
@@ -72,7 +78,12 @@ def list_(as_json: Json = False) -> None:
 
 @app.command("show")
 def show(
-    name: Annotated[str | None, typer.Argument(help="Driver (default: the default one).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Driver (default: the default one).", autocompletion=completion.driver_names
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """A driver's configuration on this machine."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.commands.task import parse_since, parse_statuses
 from hipercow_cli.options import Json
 from hipercow_core.root import Root
@@ -18,12 +18,19 @@ if TYPE_CHECKING:
 def purge(
     status_filter: Annotated[
         list[str] | None,
-        typer.Option("--status", help="Only tasks with these statuses (default: all finished)."),
+        typer.Option(
+            "--status",
+            help="Only tasks with these statuses (default: all finished).",
+            autocompletion=completion.statuses,
+        ),
     ] = None,
     older_than: Annotated[
         str | None, typer.Option(help="Only tasks created longer ago than this: 7d, 12h.")
     ] = None,
-    bundle: Annotated[str | None, typer.Option(help="Only tasks of this bundle.")] = None,
+    bundle: Annotated[
+        str | None,
+        typer.Option(help="Only tasks of this bundle.", autocompletion=completion.bundle_names),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would go; remove nothing.")
     ] = False,

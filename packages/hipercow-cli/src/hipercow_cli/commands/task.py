@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from hipercow_cli import output
+from hipercow_cli import completion, output
 from hipercow_cli.options import (
     Driver,
     Json,
@@ -28,15 +28,23 @@ from hipercow_core.tasks import TaskSpec
 
 app = typer.Typer(help="Create tasks and see what happened to them.", no_args_is_help=True)
 
-TaskId = Annotated[str, typer.Argument(help="Task id.", show_default=False)]
-TaskIds = Annotated[list[str], typer.Argument(help="Task ids.", show_default=False)]
+TaskId = Annotated[
+    str,
+    typer.Argument(help="Task id.", show_default=False, autocompletion=completion.task_ids),
+]
+TaskIds = Annotated[
+    list[str],
+    typer.Argument(help="Task ids.", show_default=False, autocompletion=completion.task_ids),
+]
 NoFollow = Annotated[
     bool, typer.Option("--no-follow", help="This task itself, not its latest retry.")
 ]
 DependsOn = Annotated[
     list[str] | None,
     typer.Option(
-        "--depends-on", help="Run only after this task (or every task of this bundle) succeeded."
+        "--depends-on",
+        help="Run only after this task (or every task of this bundle) succeeded.",
+        autocompletion=completion.task_ids_and_bundles,
     ),
 ]
 
@@ -123,7 +131,10 @@ Tag = Annotated[
 Env = Annotated[
     list[str] | None, typer.Option("--env", help="Environment variable NAME=VALUE (repeatable).")
 ]
-Environment = Annotated[str | None, typer.Option(help="Environment the task runs in.")]
+Environment = Annotated[
+    str | None,
+    typer.Option(help="Environment the task runs in.", autocompletion=completion.environment_names),
+]
 Wait = Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")]
 
 
@@ -390,7 +401,11 @@ def call(
 @app.command("submit")
 def submit(
     task_ids: Annotated[
-        list[str] | None, typer.Argument(help="Tasks to submit (default: every 'created' task).")
+        list[str] | None,
+        typer.Argument(
+            help="Tasks to submit (default: every 'created' task).",
+            autocompletion=completion.task_ids,
+        ),
     ] = None,
     driver: Driver = None,
     as_json: Json = False,
@@ -472,7 +487,7 @@ def show_chain(
 
     parts = [shown(chain[0])]
     parts.extend(f"retried as {t}: {shown(t)}" for t in chain[1:])
-    return " → ".join(parts)
+    return output.mark(" → ", " -> ").join(parts)
 
 
 def outcome_rows(root: Root, task_id: str, own: TaskStatus) -> list[tuple[str, str]]:
@@ -804,7 +819,9 @@ def list_(
     status_filter: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", help="Only tasks with this status (repeatable, or comma-separated)."
+            "--status",
+            help="Only tasks with this status (repeatable, or comma-separated).",
+            autocompletion=completion.statuses,
         ),
     ] = None,
     since: Annotated[

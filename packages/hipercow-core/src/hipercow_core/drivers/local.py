@@ -37,7 +37,7 @@ from hipercow_core.drivers.protocol import (
 from hipercow_core.errors import HipercowWarning
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.log import get_logger
-from hipercow_core.processes import detached_popen_kwargs, kill_tree, process_alive
+from hipercow_core.processes import OPEN_FLAGS, kill_tree, process_alive, start_detached
 from hipercow_core.resources import zone_name
 from hipercow_core.root import Root, hostname
 from hipercow_core.schema import ClusterInfo, NodeInfo
@@ -48,7 +48,10 @@ LAUNCH_FILE = "local.json"
 OUTER_LOG = "local.log"
 CANCEL_FILE = "local-cancel"
 _QUEUED = "queued"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NOFOLLOW = OPEN_FLAGS
+DAEMON_START_FILE = "daemon-start.json"
+# How long a started daemon may take to hold its lock before another is started.
+DAEMON_START_SECONDS = 30.0
 
 
 # Tasks may share cores (waiting on disks or networks), but not without bound.
@@ -189,26 +192,60 @@ def daemon_running(root: Root) -> bool:
     return False
 
 
+class DaemonStart(msgspec.Struct):
+    """The daemon last started, until it holds its lock: pid, creation time, when."""
+
+    pid: int
+    create_time: float
+    started: float
+
+
 def ensure_daemon(root: Root) -> None:
-    """Start the queue daemon unless one is running; a spare one exits at once.
+    """Start the queue daemon unless one is running or starting; a spare one exits at once.
+
+    A daemon takes a moment (an interpreter's start) to take its lock, and
+    commands that wait call this every round: without the record of the one
+    just started, each round would start another, and a busy machine would
+    spend its cores starting daemons that exit at once.
 
     The daemon gets only the base variables (`hipercow_core.base_environment`),
     since its runners inherit what it has.
     """
-    if daemon_running(root):
+    if daemon_running(root) or _daemon_starting(root):
         return
     log.debug("starting local daemon", root=str(root.project))
     daemon_log = (state_dir(root) / "daemon.log").open("ab")
     with daemon_log:
-        subprocess.Popen(
+        process = start_detached(
             [sys.executable, "-m", "hipercow_core.drivers.local_daemon", str(root.project)],
             stdin=subprocess.DEVNULL,
             stdout=daemon_log,
             stderr=daemon_log,
             close_fds=True,
             env=base_environment(os.environ),  # never this shell's own variables
-            **detached_popen_kwargs(),
         )
+    import psutil
+
+    try:
+        created = psutil.Process(process.pid).create_time()
+    except psutil.NoSuchProcess:  # it already exited: a spare, or it failed; nothing to wait for
+        return
+    record = DaemonStart(process.pid, created, time.time())
+    atomic_write(state_dir(root) / DAEMON_START_FILE, msgspec.json.encode(record))
+
+
+def _daemon_starting(root: Root) -> bool:
+    """Whether the daemon started last is alive and young enough to be still starting."""
+    try:
+        data = read_bytes(state_dir(root) / DAEMON_START_FILE)
+        record = msgspec.json.decode(data, type=DaemonStart) if data else None
+    except (OSError, msgspec.DecodeError):
+        record = None  # unreadable: start one; a spare exits at once
+    if record is None:
+        return False
+    if not 0 <= time.time() - record.started < DAEMON_START_SECONDS:
+        return False
+    return process_alive(record.pid, record.create_time)
 
 
 class LocalDriver(Driver[LocalOptions]):

@@ -52,6 +52,7 @@ from hipercow_core.errors import HipercowError, StorageError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.jobs import settle
 from hipercow_core.processes import (
+    OPEN_FLAGS,
     detached_popen_kwargs,
     kill_tree,
     process_alive,
@@ -72,6 +73,7 @@ IDLE_SECONDS = 2.0
 class Running:
     process: subprocess.Popen[bytes]
     cores: int
+    create_time: float
     cpus: tuple[int, ...] = ()
 
 
@@ -217,7 +219,7 @@ class Daemon:
         env.pop(LOCAL_CPUS_VARIABLE, None)  # a daemon started from inside a local task
         if cpus:
             env[LOCAL_CPUS_VARIABLE] = ",".join(map(str, cpus))
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
         with open(os.open(log_path(self.root, task_id), flags, 0o666), "ab") as log:
             process = subprocess.Popen(
                 [
@@ -249,7 +251,7 @@ class Daemon:
             task_id,
             f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'}{on})",
         )
-        self.running[task_id] = Running(process, cores, cpus)
+        self.running[task_id] = Running(process, cores, created, cpus)
 
     def reap(self) -> None:
         for task_id, running in list(self.running.items()):
@@ -283,7 +285,7 @@ class Daemon:
             outcome = outcomes.failure(outcomes.LOST)
             note = f"runner pid {running.process.pid} {_ended(code)} without recording an outcome"
         if settle(self.root, task_id, outcome, note):
-            kill_tree(running.process.pid, grace=0.5)
+            kill_tree(running.process.pid, grace=0.5, create_time=running.create_time)
 
     def step(self) -> bool:
         """One round of reaping and starting; True while there is work.

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!{{shell}}
 # hipercow: a Slurm batch script running {{count}} hipercow task(s).
 # Written by hipercow's slurm driver at {{written}}; submitted as
 #   sbatch {{sbatch_args}}
@@ -19,9 +19,11 @@ stamp() { date '+%Y-%m-%d %H:%M:%S %z'; }
 echo "hipercow: task ${task_id}, Slurm job ${job_id} on node ${SLURMD_NODENAME:-$(hostname)}, started $(stamp)"
 
 # The driver's 'setup' lines (e.g. module loads). If one fails the job stops
-# here, before the task starts, and its exit code tells the driver so.
+# here, before the task starts, and says which line failed (the driver reads it).
 set -e
+trap 'code=$?; echo "hipercow: setup failed (exit ${code}): ${hipercow_setup}"; exit "${code}"' ERR
 {{setup}}
+trap - ERR
 set +e
 
 cd {{project}} || exit 1
