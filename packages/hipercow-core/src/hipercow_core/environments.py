@@ -42,7 +42,7 @@ from hipercow_core.errors import (
     InvalidInputError,
 )
 from hipercow_core.fsutil import atomic_write, decode, read_bytes
-from hipercow_core.names import case_twin, refuse_case_twin
+from hipercow_core.names import case_twin, refuse_case_twin, refuse_windows_reserved
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     BuildRecord,
@@ -91,6 +91,7 @@ def validate_name(name: str) -> str:
             f"'{name}' is not a valid environment name",
             "Use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit.",
         )
+    refuse_windows_reserved("an environment", name)
     return name
 
 
