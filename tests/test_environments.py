@@ -345,3 +345,17 @@ def test_names_windows_reserves_are_refused(cli: Cli, project: Root, name: str) 
     assert f"'{name}' cannot be an environment name: Windows" in result.stderr
     assert "Traceback" not in result.output
     assert not (project.path / "environments" / name).exists()
+
+
+def test_an_environment_too_deep_for_windows_is_warned_about(
+    cli: Cli, project: Root, tmp_path: Path
+) -> None:
+    """Past 260 characters pip fails on Windows half way; the user hears of it at creation."""
+    shallow = cli("environment", "new", "short")
+    assert "path limit" not in shallow.output
+    deep = tmp_path.joinpath(*["a-rather-long-directory-name"] * 6)
+    deep.mkdir(parents=True)
+    cli("init", cwd=deep)
+    created = cli("environment", "new", "deep", cwd=deep)
+    assert "260-character path limit" in created.stderr
+    assert "Traceback" not in created.output
