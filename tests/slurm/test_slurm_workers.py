@@ -16,6 +16,9 @@ from slurm.helpers import User
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
+CALLS = 1000
+SHELLS = 200
+
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
@@ -35,15 +38,18 @@ def test_workers_as_slurm_jobs_run_calls_and_shell_tasks(slurm: User, redis_url:
     assert started["driver"] == "slurm" and len(started["registered"]) == 2
     for worker in started["workers"]:
         assert slurm.info(worker)["driver"] == "slurm"  # each worker is a slurm job
-    cli("bulk", "call", "jobs:triple", "--data", "x=1..200", "--name", "calls")
-    cli("bulk", "create", "--data", "i=1..40", "--name", "shells", "--", "sh", "-c", "echo on @i")
-    assert cli("bundle", "wait", "calls", "--timeout", "300", timeout=400).code == 0
-    assert cli("bundle", "wait", "shells", "--timeout", "300", timeout=400).code == 0
+    cli("bulk", "call", "jobs:triple", "--data", f"x=1..{CALLS}", "--name", "calls")
+    cli("bulk", "create", "--data", f"i=1..{SHELLS}", "--name", "shells", "--",
+        "sh", "-c", "echo on @i")  # fmt: skip
+    assert cli("bundle", "wait", "calls", "--timeout", "600", timeout=700).code == 0
+    assert cli("bundle", "wait", "shells", "--timeout", "600", timeout=700).code == 0
     values = [r["value"] for r in json.loads(cli("bundle", "result", "calls", "--json").stdout)]
-    assert values == [3 * x for x in range(1, 201)]
+    assert values == [3 * x for x in range(1, CALLS + 1)]
     shells = json.loads(cli("bundle", "status", "shells", "--json").stdout)
-    assert {row["status"] for row in shells} == {"success"}
+    assert len(shells) == SHELLS and {row["status"] for row in shells} == {"success"}
     assert cli("task", "log", shells[9]["id"]).stdout == "on 10\n"
+    done = {w["id"]: w["done"] for w in json.loads(cli("worker", "status", "--json").stdout)}
+    assert sum(done[w] for w in started["workers"]) == CALLS + SHELLS
     cli("worker", "stop")
     for worker in started["workers"]:
         assert slurm.wait(worker, timeout=120) == "success"

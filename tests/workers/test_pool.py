@@ -111,6 +111,45 @@ def test_a_killed_busy_worker_loses_its_task_and_the_other_finishes_the_rest(
     assert workers(pool)[busy["id"]]["state"] == "lost"
 
 
+def test_a_worker_killed_among_short_tasks_loses_at_most_the_one_it_ran(
+    pool: Cli, module: Path, tmp_path: Path
+) -> None:
+    """The task it had taken ahead (never started) goes back to the queue, and runs once."""
+    (first,) = start(pool, 1)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    count = 200
+    pool("bulk", "call", "jobs:mark", "--data", f"x=1..{count}", "--env", f"MARKS={marks}",
+         "--name", "short")  # fmt: skip
+    wait_until(lambda: len(list(marks.iterdir())) >= 20, timeout=60)
+    os.kill(workers(pool)[first]["pid"], signal.SIGKILL)
+    time.sleep(3 * HEARTBEAT + 0.2)  # its heartbeat has expired: the next check sees it gone
+    pool("bundle", "status", "short")
+    start(pool, 1)
+    pool("bundle", "wait", "short", "--timeout", "120", timeout=180, check=False)
+    rows = json.loads(pool("bundle", "status", "short", "--json").stdout)
+    failed = [row["id"] for row in rows if row["status"] != "success"]
+    assert len(failed) <= 1, failed
+    for task_id in failed:
+        assert info(pool, task_id)["reason"] == "lost"
+    runs = {p.name: p.read_text() for p in marks.iterdir()}
+    assert set(runs.values()) == {"x"}  # none ran twice
+    assert len(runs) >= count - 1
+
+
+def test_a_stopped_worker_gives_back_what_it_took_ahead(pool: Cli, module: Path) -> None:
+    (first,) = start(pool, 1)
+    pauses = ",".join(["0.02"] * 300)
+    pool("bulk", "call", "jobs:sleep", "--data", f"s={pauses}", "--name", "many")
+    wait_until(lambda: workers(pool)[first]["done"] >= 10, timeout=60)
+    pool("worker", "stop")
+    wait_until(lambda: workers(pool)[first]["state"] == "exited", timeout=30)
+    assert 0 < bundle_counts(pool, "many").get("submitted", 0) < 300
+    start(pool, 1)
+    assert pool("bundle", "wait", "many", "--timeout", "120", timeout=180).code == 0
+    assert bundle_counts(pool, "many") == {"success": 300}
+
+
 def reaches(cli: Cli, task_id: str, wanted: str, timeout: float = 30) -> None:
     wait_until(lambda: status(cli, task_id) == wanted, timeout=timeout)
 
@@ -220,9 +259,10 @@ def test_a_redis_that_cannot_be_reached_is_said_in_two_lines(cli: Cli, module: P
     assert len(done.stderr.strip().splitlines()) <= 3
 
 
-def test_after_redis_restarts_empty_requeue_runs_every_task_exactly_once(
+def test_after_redis_restarts_empty_every_task_runs_exactly_once(
     cli: Cli, module: Path, tmp_path: Path
 ) -> None:
+    """Twice mid-run: rebuilt by hand with `worker requeue`, then by the next status check."""
     from redis_testing import RedisServer
 
     server = RedisServer(tmp_path / "own-redis")
@@ -236,15 +276,42 @@ def test_after_redis_restarts_empty_requeue_runs_every_task_exactly_once(
             "--name", "marked")  # fmt: skip
         wait_until(lambda: len(list(marks.iterdir())) >= 30, timeout=60)
         server.restart()  # every id still queued, every claim and heartbeat is gone
-        assert bundle_counts(cli, "marked").get("success", 0) < count
         again = cli("worker", "requeue")
         assert "Queued" in again.stdout
+
+        wait_until(lambda: len(list(marks.iterdir())) >= 150, timeout=60)
+        server.restart()
+        shown = cli("bundle", "status", "marked", "--json")  # its status check rebuilds the queue
+        assert sum(row["status"] == "success" for row in json.loads(shown.stdout)) < count
+        assert "were queued again from the task files" in shown.stderr
         assert cli("bundle", "wait", "marked", "--timeout", "300", timeout=400).code == 0
         assert bundle_counts(cli, "marked") == {"success": count}
         runs = {p.name: p.read_text() for p in marks.iterdir()}
         assert runs == {str(x): "x" for x in range(1, count + 1)}  # each ran exactly once
         states = {w["state"] for w in workers(cli).values()}
         assert states <= {"idle", "busy"}  # both workers lived through it and registered again
+    finally:
+        server.stop()
+
+
+def test_a_submission_after_redis_lost_its_data_queues_the_waiting_tasks_again(
+    cli: Cli, module: Path, tmp_path: Path
+) -> None:
+    from redis_testing import RedisServer
+
+    server = RedisServer(tmp_path / "own-redis")
+    try:
+        cli("driver", "configure", "workers", f"redis_url={server.url}", "heartbeat=0.5")
+        first = cli("task", "call", "jobs:ident", "1")
+        assert "queued again" not in first.stderr  # a Redis that never held the pool lost nothing
+        waiting = [first.stdout.strip(), call(cli, "jobs:ident", "2"), call(cli, "jobs:ident", "3")]
+        server.restart()
+        later = cli("task", "call", "jobs:ident", "4")
+        assert "3 tasks waiting to run were queued again" in later.stderr
+        start(cli, 1)
+        for value, task_id in enumerate([*waiting, later.stdout.strip()], start=1):
+            assert cli("task", "wait", task_id, "--timeout", "60", timeout=90).code == 0
+            assert json.loads(cli("task", "result", task_id, "--json").stdout) == value
     finally:
         server.stop()
 

@@ -149,7 +149,8 @@ def wait_workers_exited(project: Path, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-def run_ours(redis: RedisServer, round_: int, peak: Peak) -> float:
+def run_ours(redis: RedisServer, round_: int, peak: Peak, phases: list[dict[str, float]]) -> float:
+    """One round of ours; the seconds each command took go to `phases` (where time goes)."""
     project = new_project(f"ours-{round_}", redis.url)
     sampler = threading.Thread(target=peak.sample, args=(project,), daemon=True)
     sampler.start()
@@ -159,9 +160,18 @@ def run_ours(redis: RedisServer, round_: int, peak: Peak) -> float:
             project, "bulk", "call", "bench_fn:ident", "--data", f"x=1..{CALLS}",
             "--name", "b", "--driver", "workers",
         )  # fmt: skip
+        submitted = time.perf_counter()
         hipercow(project, "worker", "start", str(WORKERS), "--idle-timeout", "1s", "--no-wait")
+        started = time.perf_counter()
         hipercow(project, "bundle", "wait", "b", "--timeout", "600")
         elapsed = time.perf_counter() - start
+        phases.append(
+            {
+                "bulk_call": round(submitted - start, 2),
+                "worker_start": round(started - submitted, 2),
+                "until_last_result": round(start + elapsed - started, 2),
+            }
+        )
     finally:
         wait_workers_exited(project)
         peak.stop.set()
@@ -222,16 +232,20 @@ def main(argv: list[str]) -> int:
     ours: list[float] = []
     rq: list[float] = []
     local: list[float] = []
+    phases: list[dict[str, float]] = []
     peak = Peak()
     try:
         for i in range(repeat):
             order = ("ours", "rq") if i % 2 == 0 else ("rq", "ours")
             for side in order:
                 if side == "ours":
-                    ours.append(run_ours(redis, i, peak))
+                    ours.append(run_ours(redis, i, peak, phases))
                 else:
                     rq.append(run_rq(redis))
-            log(f"[workers] {i + 1}/{repeat}  ours {ours[-1]:.0f}/s  rq {rq[-1]:.0f}/s")
+            log(
+                f"[workers] {i + 1}/{repeat}  ours {ours[-1]:.0f}/s  rq {rq[-1]:.0f}/s"
+                f"  ratio {ours[-1] / rq[-1]:.2f}  load {os.getloadavg()[0]:.1f}"
+            )
         for i in range(args.local_repeat):
             local.append(run_local(i))
             log(f"[workers] local {local[-1]:.1f}/s")
@@ -248,6 +262,8 @@ def main(argv: list[str]) -> int:
         "workers": WORKERS,
         "throughput_per_s": {"ours": ours, "rq": rq, "local": local},
         "medians": {"ours": ours_m, "rq": rq_m, "local": local_m},
+        "round_ratios": [round(o / r, 3) for o, r in zip(ours, rq, strict=True)],
+        "ours_phases_s": phases,
         "ratios": {k: round(v, 3) for k, (v, _) in verdicts.items()},
         "peak_rss_mb": {"worker": round(peak.worker, 1), "executor": round(peak.executor, 1)},
         "load": {"before": load_before, "after": os.getloadavg()},

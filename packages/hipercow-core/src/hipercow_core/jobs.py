@@ -215,7 +215,7 @@ class _Batch:
                     not_before=request.not_before,
                     held_zone=zone_name(held) if held is not None else None,
                 )
-                mark_submitted(self.root, task_id, marker)
+                mark_submitted(self.root, task_id, marker, dir_ready=True)
                 self.accepted[task_id] = job_id
             else:
                 why = report.refused.get(task_id) or report.unreachable or "not tried"

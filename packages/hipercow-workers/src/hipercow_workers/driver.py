@@ -5,7 +5,9 @@ workers pop them (`hipercow_workers.worker`). A task's job id is its task id.
 Workers record outcomes in the task files like any runner, so this driver's
 status check only has to find tasks whose worker died: one Lua script call
 looks up, for every active task, the worker that took it and whether that
-worker's heartbeat key still exists.
+worker's heartbeat key still exists. Both submit and status also notice a
+Redis that lost its data (no queue marker) and rebuild the queue from the
+files first (`hipercow_workers.rebuild`).
 """
 
 from __future__ import annotations
@@ -33,18 +35,16 @@ from hipercow_core.errors import HipercowWarning
 from hipercow_core.fsutil import read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo, NodeInfo
+from hipercow_workers import rebuild
 from hipercow_workers.connection import connect, guarded
-from hipercow_workers.keys import CANCEL, Keys, namespace
+from hipercow_workers.keys import CANCEL, DRIVER_NAME, Keys, namespace
+from hipercow_workers.rebuild import CLAIM_FILE
 
 OUTER_LOG = "workers.log"
-#: Written once (exclusive create) by the worker that runs the task: the claim that
-#: survives Redis, so a task queued twice, or requeued after Redis lost its data,
-#: never runs twice.
-CLAIM_FILE = "workers-claim"
 
 #: For each task id in ARGV[2..]: "" if no worker took it, else "+id" (alive) or "-id" (gone);
-#: then the number of workers whose heartbeat is alive. KEYS: claims, workers; ARGV[1]:
-#: the heartbeat key prefix.
+#: then the number of workers whose heartbeat is alive, then 1 if the queue's marker is set
+#: (0: Redis lost its data). KEYS: claims, workers, marker; ARGV[1]: the heartbeat key prefix.
 _STATUS_SCRIPT = """
 local out = {}
 for i = 2, #ARGV do
@@ -62,12 +62,17 @@ for _, worker in ipairs(redis.call('HKEYS', KEYS[2])) do
   alive = alive + redis.call('EXISTS', ARGV[1] .. worker)
 end
 out[#out + 1] = tostring(alive)
+out[#out + 1] = tostring(redis.call('EXISTS', KEYS[3]))
 return out
 """
 
 
 class NoWorkersWarning(HipercowWarning):
     """Tasks are queued for the pool but no worker is alive to run them."""
+
+
+class QueueRebuiltWarning(HipercowWarning):
+    """Redis had lost the pool's queue, and waiting tasks were queued again from their files."""
 
 
 class WorkersOptions(msgspec.Struct, forbid_unknown_fields=True):
@@ -90,10 +95,13 @@ def append_outer_log(root: Root, task_id: str, line: str) -> None:
 class WorkersDriver(Driver[WorkersOptions]):
     """Hands tasks to the pool's workers through Redis; core keeps the files."""
 
-    name: ClassVar[str] = "workers"
+    name: ClassVar[str] = DRIVER_NAME
     options_type: ClassVar[type[msgspec.Struct]] = WorkersOptions
     dependencies: ClassVar[DependencyStyle] = "files"
-    max_poll_interval: ClassVar[float] = 0.25
+    #: Outcomes come from the task files, which waits read every 0.2 s; asking Redis only
+    #: finds tasks whose worker died, and costs a script looping over every waiting task,
+    #: so a wait on 1,000 pool tasks asks at most every 2 s.
+    max_poll_interval: ClassVar[float] = 2.0
 
     def __init__(self, root: Root, options: WorkersOptions) -> None:
         self.root = root
@@ -105,20 +113,26 @@ class WorkersDriver(Driver[WorkersOptions]):
     def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
         """Push the tasks onto the queue in order, in one call; held ones wait in a sorted set.
 
-        Workers move a held task to the queue once its time has come.
+        Workers move a held task to the queue once its time has come. If
+        Redis has lost its data since the last command, the queue is rebuilt
+        from the files first (the tasks pushed here are not `submitted` yet,
+        so the rebuild leaves them be).
         """
         ready = [r.task_id for r in requests if r.not_before is None]
         held = {r.task_id: r.not_before.timestamp() for r in requests if r.not_before is not None}
 
-        def push() -> None:
+        def push() -> bool:
             pipe = self.redis.pipeline(transaction=False)
+            pipe.exists(self.keys.marker)
             if ready:
                 pipe.rpush(self.keys.queue, *ready)
             if held:
                 pipe.zadd(self.keys.held, held)
-            pipe.execute()
+            whole, *_ = pipe.execute()
+            return bool(whole)
 
-        guarded(self.options.redis_url, push)
+        if not guarded(self.options.redis_url, push):
+            self._rebuild()
         for request in requests:
             if request.not_before is not None:
                 when = request.not_before.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -132,19 +146,26 @@ class WorkersDriver(Driver[WorkersOptions]):
         answer = guarded(
             self.options.redis_url,
             lambda: self._status_script(
-                keys=[self.keys.claims, self.keys.workers], args=[prefix, *ids]
+                keys=[self.keys.claims, self.keys.workers, self.keys.marker], args=[prefix, *ids]
             ),
         )
-        *claims, alive = (a.decode() if isinstance(a, bytes) else str(a) for a in answer)
+        *claims, alive, whole = (a.decode() if isinstance(a, bytes) else str(a) for a in answer)
+        if whole == "0":
+            self._rebuild()
         result: dict[str, JobState] = {}
         unclaimed = 0
+        never_started = []
         for task_id, claim in zip(ids, claims, strict=True):
-            if claim.startswith("-"):
+            if claim.startswith("-") and rebuild.claimed(self.root, task_id):
                 note = f"lost: worker {claim[1:]} stopped heartbeating while running it"
                 result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
             else:
+                if claim.startswith("-"):  # taken by a worker that died before it started it
+                    never_started.append(task_id)
                 unclaimed += claim == ""
                 result[task_id] = JobState.active()
+        if never_started:
+            self._give_back(never_started)
         if unclaimed and int(alive) == 0:
             tasks = "1 task is" if unclaimed == 1 else f"{unclaimed} tasks are"
             warnings.warn(
@@ -155,6 +176,36 @@ class WorkersDriver(Driver[WorkersOptions]):
                 stacklevel=2,
             )
         return result
+
+    def _rebuild(self) -> None:
+        """Redis lost its data: queue again, from the files, every task still waiting."""
+        again = guarded(
+            self.options.redis_url, lambda: rebuild.requeue(self.root, self.redis, self.keys)
+        )
+        if again:
+            tasks = "1 task" if len(again) == 1 else f"{len(again)} tasks"
+            warnings.warn(
+                QueueRebuiltWarning(
+                    f"the worker pool's Redis had lost its queue (restarted empty?); "
+                    f"{tasks} waiting to run were queued again from the task files"
+                ),
+                stacklevel=3,
+            )
+
+    def _give_back(self, task_ids: list[str]) -> None:
+        """Put tasks a dead worker took but never started back at the head of the queue.
+
+        Another worker may take them at once; if the first one was only slow,
+        not dead, the claim file lets just one of them run it.
+        """
+
+        def push() -> None:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hdel(self.keys.claims, *task_ids)
+            pipe.lpush(self.keys.queue, *reversed(task_ids))
+            pipe.execute()
+
+        guarded(self.options.redis_url, push)
 
     def cancel(self, jobs: Mapping[str, str]) -> CancelReport:
         """Take queued tasks off the queue; tell the worker running one to stop it."""

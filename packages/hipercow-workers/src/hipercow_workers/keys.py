@@ -19,6 +19,9 @@ from hipercow_core.root import Root
 
 WorkerState = Literal["idle", "busy", "lost", "exited"]
 
+#: The pool's driver name, as tasks' submission markers record it.
+DRIVER_NAME = "workers"
+
 #: Control messages a worker reads before any task.
 STOP = "stop"
 STOP_WHEN_IDLE = "stop-when-idle"
@@ -41,6 +44,14 @@ class Keys:
     def queue(self) -> str:
         """The list of queued task ids: pushed at the tail, popped at the head (FIFO)."""
         return self.prefix + "queue"
+
+    @property
+    def marker(self) -> str:
+        """Set once the queue is known to hold every waiting task; absent after Redis lost its data.
+
+        See `hipercow_workers.rebuild`.
+        """
+        return self.prefix + "queue-whole"
 
     @property
     def held(self) -> str:

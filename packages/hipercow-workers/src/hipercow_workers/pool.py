@@ -17,22 +17,15 @@ from datetime import UTC, datetime
 import msgspec
 
 from hipercow_core.bundles import bundle_path, replace_bundle, save_bundle
-from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import DEFAULT_DRIVER, get_driver
 from hipercow_core.errors import InvalidInputError
-from hipercow_core.resources import resolve_hold_until
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, TaskStatus
-from hipercow_core.store import (
-    file_status,
-    iter_task_ids,
-    read_submitted,
-    read_task_data,
-    task_exists,
-)
+from hipercow_core.store import task_exists
 from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
+from hipercow_workers import rebuild
 from hipercow_workers.connection import guarded
-from hipercow_workers.driver import CLAIM_FILE, WorkersDriver
+from hipercow_workers.driver import WorkersDriver
 from hipercow_workers.keys import STOP, STOP_WHEN_IDLE, WorkerRecord, WorkerState, decode_record
 
 DRIVER_NAME = WorkersDriver.name
@@ -246,46 +239,12 @@ def stop_workers(
 def requeue(root: Root) -> list[str]:
     """Put back on the queue the pool's tasks that the files say still wait to run.
 
-    For a Redis that restarted empty (or lost its data): every task submitted
-    to the pool that no worker has claimed (no claim file) and that is not in
-    the queue now goes back, oldest submission first. Safe to run at any time:
-    a worker runs a task only if it can create its claim file, so a task queued
-    twice still runs once.
+    The driver does this by itself when it finds that Redis lost its data
+    (`hipercow_workers.rebuild`); this is the same, asked for by hand. Safe
+    to run at any time: a task queued twice still runs once.
     """
     pool = pool_driver(root)
-    waiting: list[tuple[datetime, str]] = []
-    held: dict[str, float] = {}
-    for task_id in iter_task_ids(root):
-        if file_status(root, task_id) != TaskStatus.SUBMITTED:
-            continue
-        marker = read_submitted(root, task_id)
-        if marker is None or marker.driver != DRIVER_NAME:
-            continue
-        if task_file(root, task_id, CLAIM_FILE).exists():
-            continue
-        hold = read_task_data(root, task_id).resources.hold_until
-        if hold is not None:  # resolved again from when it was submitted
-            held[task_id] = resolve_hold_until(hold, marker.time).timestamp()
-        else:
-            waiting.append((marker.time, task_id))
-    url = pool.options.redis_url
-
-    def push() -> list[str]:
-        queued = {_text(t) for t in pool.redis.lrange(pool.keys.queue, 0, -1)}
-        missing = [task_id for _, task_id in sorted(waiting) if task_id not in queued]
-        pipe = pool.redis.pipeline(transaction=False)
-        if missing:
-            pipe.rpush(pool.keys.queue, *missing)
-        if held:
-            pipe.zadd(pool.keys.held, held)
-        pipe.execute()
-        return missing + list(held)
-
-    return guarded(url, push)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return guarded(pool.options.redis_url, lambda: rebuild.requeue(root, pool.redis, pool.keys))
 
 
 def worker_task(root: Root, worker_id: str) -> str:

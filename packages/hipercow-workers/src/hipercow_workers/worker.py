@@ -2,12 +2,16 @@
 
 Started as an ordinary hipercow task (`hipercow worker start`), so its output
 is that task's log. It registers in Redis, renews a heartbeat key from a
-thread, and loops on one script call per task (`NEXT_SCRIPT`): release the
-last task, then take a control message if there is one (control comes before
-tasks), else pop and claim the queue's head; when both are empty it blocks
-until the queue has something. A task runs only if its files still say it
-is due and the worker can create its claim file, so a task queued twice
-never runs twice; its outcome goes to the task files like any runner's.
+thread, reads its control messages from another (so the loop sees a stop or
+a cancel before it starts any further task, without asking Redis each time),
+and loops on one script call per task (`NEXT_SCRIPT`): release the tasks it
+finished, pop and claim the queue's head; when the queue is empty it blocks
+until it has something. While a Python task runs, the worker already claims
+the next one (one task ahead, so the Redis call and the task overlap), and
+gives it back to the head of the queue if the running task is not short. A
+task runs only if its files still say it is due and the worker can create
+its claim file, so a task queued twice never runs twice; its outcome goes to
+the task files like any runner's.
 Python expressions and calls in the worker's own environment run in a
 long-lived executor process (`executor.py`), shell tasks and the rest
 through the ordinary runner in a child process. Portable: child processes
@@ -25,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -49,12 +53,13 @@ from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import file_status, log_path, mark_running, read_task_data
 from hipercow_workers import executor
 from hipercow_workers.connection import connect
-from hipercow_workers.driver import CLAIM_FILE
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
+from hipercow_workers.rebuild import CLAIM_FILE
 
 log = get_logger(__name__)
 
-#: How often a busy worker looks for a cancel message: a cancel takes effect within this.
+#: How often a busy worker looks at the cancels it was sent: a cancel takes effect within this.
+#: A task claimed ahead is given back once the running one has lasted this long.
 CONTROL_POLL = 0.2
 #: The longest single blocking pop, so an idle worker notices its idle timeout.
 MAX_BLOCK = 1.0
@@ -67,24 +72,22 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
 
 
-#: Release the finished task (ARGV[2]) and publish the worker's record (ARGV[3]), then take a
-#: control message, else the head of the queue, claiming it for worker ARGV[1].
+#: Release the finished tasks (ARGV[2], ids separated by spaces) and publish the worker's
+#: record (ARGV[3]), then take the head of the queue, claiming it for worker ARGV[1].
 #: Held tasks whose time has come (by Redis's clock) join the queue's tail first.
-#: KEYS: control list, queue, claims hash, workers hash, held set.
+#: KEYS: queue, claims hash, workers hash, held set.
 NEXT_SCRIPT = """
 local now = redis.call('TIME')
-local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now[1] + now[2] / 1e6)
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now[1] + now[2] / 1e6)
 for _, task in ipairs(due) do
-  redis.call('RPUSH', KEYS[2], task)
-  redis.call('ZREM', KEYS[5], task)
+  redis.call('RPUSH', KEYS[1], task)
+  redis.call('ZREM', KEYS[4], task)
 end
-if ARGV[2] ~= '' then redis.call('HDEL', KEYS[3], ARGV[2]) end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
-local message = redis.call('LPOP', KEYS[1])
-if message then return {'control', message} end
-local task = redis.call('LPOP', KEYS[2])
+for task in string.gmatch(ARGV[2], '%S+') do redis.call('HDEL', KEYS[2], task) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
+local task = redis.call('LPOP', KEYS[1])
 if not task then return false end
-if redis.call('HSETNX', KEYS[3], task, ARGV[1]) == 1 then return {'task', task} end
+if redis.call('HSETNX', KEYS[2], task, ARGV[1]) == 1 then return {'task', task} end
 return {'taken', task}
 """
 
@@ -102,13 +105,6 @@ class Settings:
     idle_timeout: float
     worker_id: str
     environment: str | None
-
-
-@dataclass
-class Control:
-    """The cancels that control messages asked for while the worker was busy."""
-
-    cancel: set[str] = field(default_factory=set)
 
 
 def same_environment(a: str | None, b: str | None) -> bool:
@@ -178,6 +174,12 @@ class Worker:
         self.stopping = threading.Event()
         self.idle_timeout = settings.idle_timeout
         self.stop_after_task = False
+        #: Tasks whose cancel arrived (set by the control thread).
+        self.cancelled: set[str] = set()
+        #: Tasks ended whose claims the next script call drops.
+        self.released: list[str] = []
+        #: A task claimed ahead, while the one before it ran.
+        self.prefetched: str | None = None
         self._next = self.redis.register_script(NEXT_SCRIPT)
 
     # -- registration and heartbeat ------------------------------------------
@@ -201,30 +203,45 @@ class Worker:
             except redis.RedisError as e:
                 log.warning("heartbeat failed", worker=self.id, error=str(e))
 
+    def control_loop(self) -> None:
+        """Read control messages as they come (a blocking pop on its own connection)."""
+        key = self.keys.control(self.id)
+        while not self.stopping.is_set():
+            try:
+                item = self.redis.blpop([key], timeout=MAX_BLOCK)
+            except REDIS_DOWN as e:  # the main loop says so; messages wait for Redis
+                log.warning("cannot read control messages", worker=self.id, error=str(e))
+                self.stopping.wait(REDIS_RETRY)
+                continue
+            if item is not None:
+                self.on_control(_text(item[1]))
+
     # -- the main loop --------------------------------------------------------
 
     def serve(self) -> int:
+        self.executor.ensure()  # its interpreter starts while the worker registers
         self.beat()
         print(f"worker {self.id} started on {self.record.host} (pid {os.getpid()})", flush=True)
         threading.Thread(target=self.heartbeat_loop, daemon=True).start()
+        threading.Thread(target=self.control_loop, daemon=True).start()
         idle_since = time.monotonic()
-        released: str | None = None
         try:
             while not self.stop_after_task:
-                try:
-                    kind, value = self.next_item(released)
-                except REDIS_DOWN as e:
-                    # Redis restarted or cannot be reached: the task files keep
-                    # everything, so wait for it and go on (idle time counts on).
-                    self.redis_down(e)
-                    kind, value = "down", ""
+                if self.prefetched is not None:
+                    kind, value = "task", self.prefetched
+                    self.prefetched = None
                 else:
-                    released = None
-                if kind == "control":
-                    self.on_control(value, None)
-                elif kind == "task":
+                    try:
+                        kind, value = self.next_item()
+                    except REDIS_DOWN as e:
+                        # Redis restarted or cannot be reached: the task files keep
+                        # everything, so wait for it and go on (idle time counts on).
+                        self.redis_down(e)
+                        kind, value = "down", ""
+                if kind == "task":
                     done = self.run_if_due(value)
-                    released = None if done == "requeued" else value
+                    if done != "requeued":
+                        self.released.append(value)
                     if done == "ran":
                         idle_since = time.monotonic()
                 elif kind in ("empty", "down"):
@@ -238,41 +255,63 @@ class Worker:
                         remaining = self.idle_timeout - (time.monotonic() - idle_since)
                         self.wait_for_queue(min(remaining, MAX_BLOCK))
         finally:
-            self.exit(released)
+            self.exit()
         return 0
 
     def redis_down(self, error: Exception) -> None:
         print(f"worker {self.id}: Redis cannot be reached ({error}); retrying", flush=True)
         time.sleep(REDIS_RETRY)
 
-    def next_item(self, released: str | None) -> tuple[str, str]:
-        """Release the last task and take the next control message or task, in one call.
+    def next_item(self) -> tuple[str, str]:
+        """Release the tasks ended since the last call and take the next task, in one call.
 
-        Returns ("control", message), ("task", id) for a task now claimed by
-        this worker, ("taken", id) for one another worker holds (queued
-        twice), or ("empty", "").
+        Returns ("task", id) for a task now claimed by this worker, ("taken",
+        id) for one another worker holds (queued twice), or ("empty", "").
         """
-        record = msgspec.json.encode(self.record) if released is not None else b""
+        record = msgspec.json.encode(self.record) if self.released else b""
         answer = self._next(
-            keys=[
-                self.keys.control(self.id),
-                self.keys.queue,
-                self.keys.claims,
-                self.keys.workers,
-                self.keys.held,
-            ],
-            args=[self.id, released or "", record],
+            keys=[self.keys.queue, self.keys.claims, self.keys.workers, self.keys.held],
+            args=[self.id, " ".join(self.released), record],
         )
+        self.released = []
         if not answer:
             return "empty", ""
         return _text(answer[0]), _text(answer[1])
+
+    def prefetch(self) -> None:
+        """Claim the next task while this one runs, unless the worker is to stop after it."""
+        if self.prefetched is not None or self.stop_after_task:
+            return
+        try:
+            kind, value = self.next_item()
+        except REDIS_DOWN:  # the main loop finds out and waits for Redis
+            return
+        if kind == "task":
+            self.prefetched = value
+
+    def give_back(self) -> None:
+        """Put the task claimed ahead back at the head of the queue, for an idle worker.
+
+        It was never started (no claim file), so whoever takes it runs it once.
+        """
+        task_id = self.prefetched
+        if task_id is None:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.claims, task_id)
+        pipe.lpush(self.keys.queue, task_id)
+        try:
+            pipe.execute()
+        except REDIS_DOWN:  # keep it: this worker runs it next
+            return
+        self.prefetched = None
 
     def wait_for_queue(self, timeout: float) -> None:
         """Block until the queue has something (or `timeout`), leaving it in place.
 
         Moving the head of the queue back onto its own head is atomic, so a
         worker never holds a task it has not claimed; the claim is made by
-        `next_item`, which also reads control messages first.
+        `next_item`.
         """
         queue = self.keys.queue
         wait = max(0.01, timeout)  # BLMOVE takes fractions of a second; the stub says int
@@ -281,13 +320,14 @@ class Worker:
         except REDIS_DOWN as e:
             self.redis_down(e)
 
-    def exit(self, released: str | None) -> None:
+    def exit(self) -> None:
         self.stopping.set()
         self.executor.close()
+        self.give_back()
         self.record.state = "exited"
         pipe = self.redis.pipeline(transaction=False)
-        if released is not None:
-            pipe.hdel(self.keys.claims, released)
+        if self.released:
+            pipe.hdel(self.keys.claims, *self.released)
         self.publish(pipe)
         pipe.delete(self.keys.heartbeat(self.id))
         try:
@@ -296,14 +336,14 @@ class Worker:
             print(f"worker {self.id}: could not record that it exited ({e})", flush=True)
         print(f"worker {self.id} exited after {self.record.done} tasks", flush=True)
 
-    def on_control(self, message: str, control: Control | None) -> None:
+    def on_control(self, message: str) -> None:
         verb, _, argument = message.partition(" ")
         if verb == STOP:
             self.stop_after_task = True
         elif verb == STOP_WHEN_IDLE:
             self.idle_timeout = 0.0
-        elif verb == CANCEL and control is not None:
-            control.cancel.add(argument)
+        elif verb == CANCEL:
+            self.cancelled.add(argument)
 
     def run_if_due(self, task_id: str) -> Literal["ran", "skipped", "requeued"]:
         """Run a claimed task unless it is done, cancelled, or waiting on dependencies.
@@ -360,16 +400,8 @@ class Worker:
         return None if minutes is None else time.monotonic() + minutes * 60
 
     def poll_control(self, task_id: str) -> str | None:
-        """Read waiting control messages; "cancel" if this task is to stop."""
-        control = Control()
-        pending: object
-        try:
-            while (pending := self.redis.lpop(self.keys.control(self.id))) is not None:
-                if isinstance(pending, bytes | str):
-                    self.on_control(_text(pending), control)
-        except REDIS_DOWN as e:  # the task goes on; control messages wait for Redis
-            log.warning("cannot read control messages", worker=self.id, error=str(e))
-        return "cancel" if task_id in control.cancel else None
+        """ "cancel" if a cancel of this task has arrived."""
+        return "cancel" if task_id in self.cancelled else None
 
     def run_in_process(self, data: TaskData) -> Ended | None:
         task_id = data.id
@@ -390,10 +422,12 @@ class Worker:
             }
         )
         deadline = self.deadline(data)
+        self.prefetch()
         while True:
             try:
                 answer = self.executor.answers.get(timeout=CONTROL_POLL)
             except queue.Empty:
+                self.give_back()  # not a short task: an idle worker may take the next one
                 stop = self.poll_control(task_id) or _timed_out(deadline)
                 if stop is not None:
                     self.executor.kill()
