@@ -13,7 +13,9 @@ exactly the names in the data, so a typo is caught before anything is made.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import itertools
 import math
 import re
@@ -210,12 +212,21 @@ def _read_csv(path: Path) -> Table:
             f"CSV file '{path}' is over {_MAX_CSV_BYTES // 1_000_000} MB",
             "Split the data into several bulk creations.",
         )
+    raw = path.read_bytes()
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            rows = [row for row in reader if any(cell.strip() for cell in row)]
-    except (UnicodeDecodeError, csv.Error) as e:
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel's plain "CSV (Comma delimited)" is in the Windows code page.
+        raise InvalidInputError(
+            f"CSV file '{path}' is not UTF-8 text (Excel's 'CSV (Comma delimited)' is not)",
+            "Save it as UTF-8: in Excel, choose 'CSV UTF-8 (Comma delimited)'.",
+        ) from None
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as e:
         raise InvalidInputError(
             f"'{path}' is not a CSV text file ({e.__class__.__name__}: {str(e)[:80]})",
             "Give a UTF-8 CSV file: a header line of names, then one row per task.",
