@@ -19,6 +19,17 @@ from hipercow_core.root import Root
 from hipercow_slurm import cluster_info, queue
 from hipercow_testing import Cli
 
+# A test alone on the cluster first waits for every shared holder to finish, and one
+# of them (test_slurm_many's 2,500 tasks) takes minutes: that wait is not the test's
+# own time, so such tests get room for it beyond the suite's 600 s.
+EXCLUSIVE_TIMEOUT = 2400
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "disruptive" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(EXCLUSIVE_TIMEOUT))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
