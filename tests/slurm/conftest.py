@@ -10,6 +10,7 @@ cluster (kills a node's slurmd, stops the controller), exclusive
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from slurm.cluster import cluster_access, cluster_session, configure
@@ -19,16 +20,28 @@ from hipercow_core.root import Root
 from hipercow_slurm import cluster_info, queue
 from hipercow_testing import Cli
 
-# A test alone on the cluster first waits for every shared holder to finish, and one
-# of them (test_slurm_many's 2,500 tasks) takes minutes: that wait is not the test's
-# own time, so such tests get room for it beyond the suite's 600 s.
-EXCLUSIVE_TIMEOUT = 2400
+# A test waits for its turn on the cluster in its fixtures: alone on it, after every
+# shared holder (test_slurm_many's 2,500 tasks take minutes); shared, after the tests
+# queued to be alone. That wait is not the test's own time, so the timeout counts only
+# the test's body (pytest-timeout's func_only), with the limit the test asked for.
+HERE = Path(__file__).parent
+CONTRACT = HERE.parent / "contract"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "disruptive" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.timeout(EXCLUSIVE_TIMEOUT))
+        if not uses_the_cluster(item):
+            continue
+        marker = item.get_closest_marker("timeout")
+        seconds = marker.args[0] if marker and marker.args else float(config.getini("timeout"))
+        item.add_marker(pytest.mark.timeout(seconds, func_only=True), append=False)
+
+
+def uses_the_cluster(item: pytest.Item) -> bool:
+    path = Path(str(item.path))
+    if path.is_relative_to(HERE):
+        return True
+    return path.is_relative_to(CONTRACT) and "slurm" in item.nodeid
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -39,9 +39,9 @@ from tools.bench.slurm_bundle import (
     PARTITION,
     REPO,
     SUBMITIT_SCRIPT,
-    SUBMITIT_VERSION,
     child_env,
     log,
+    save_rounds,
     submitit_python,
 )
 
@@ -224,25 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     theirs.append(run_submitit(python, HOME / f"submitit-{n}"))
                     log(f"  {theirs[-1]}")
     result = report(ours, theirs)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "started": started.isoformat(),
-                "finished": datetime.now(UTC).isoformat(),
-                "load_before": load_before,
-                "load_after": os.getloadavg(),
-                "count": COUNT,
-                "partition": PARTITION,
-                "submitit": SUBMITIT_VERSION,
-                "ours": ours,
-                "submitit_rounds": theirs,
-                **result,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    save_rounds(args.output, started, load_before, COUNT, ours, theirs, result)
     print(table(ours, theirs, result))
     print(f"\nresults in {args.output}")
     return 0 if all(result["passed"].values()) else 1

@@ -286,25 +286,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                     theirs.append(run_submitit(python, HOME / f"submitit-{n}"))
                     log(f"  {theirs[-1]}")
     result = report(ours, theirs)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "started": started.isoformat(),
-                "finished": datetime.now(UTC).isoformat(),
-                "load_before": load_before,
-                "load_after": os.getloadavg(),
-                "count": COUNT,
-                "partition": PARTITION,
-                "submitit": SUBMITIT_VERSION,
-                "ours": ours,
-                "submitit_rounds": theirs,
-                **result,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    save_rounds(args.output, started, load_before, COUNT, ours, theirs, result)
     print(table(ours, theirs, result))
     print(f"\nresults in {args.output}")
     return 0 if all(result["passed"].values()) else 1
+
+
+def save_rounds(
+    output: Path,
+    started: datetime,
+    load_before: tuple[float, float, float],
+    count: int,
+    ours: list[dict[str, float]],
+    theirs: list[dict[str, float]],
+    result: dict[str, Any],
+) -> None:
+    """Every round of both sides and the verdict as JSON (this case and executor-map alike)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "count": count,
+        "partition": PARTITION,
+        "submitit": SUBMITIT_VERSION,
+        "ours": ours,
+        "submitit_rounds": theirs,
+        **result,
+    }
+    output.write_text(json.dumps(record, indent=2) + "\n")

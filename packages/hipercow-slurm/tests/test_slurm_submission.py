@@ -8,6 +8,7 @@ writes the markers, as it does for a user.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,3 +261,43 @@ def test_a_chain_behind_a_failed_task_fails_whole(
     assert submit(root, [third, second], dev_cluster) is None
     assert calls(sbatch) == []
     assert {file_status(root, t) for t in (second, third)} == {TaskStatus.FAILURE}
+
+
+# A cluster whose account already holds 40 of its 45 jobs (other users' jobs, which
+# `squeue --me` does not show): sbatch refuses whatever would go over, as Slurm does.
+LIMITED_SBATCH = """#!/bin/sh
+queued=$(cat "{dir}/queued")
+for arg; do case "$arg" in --array=0-*) size=${{arg#--array=0-}}; size=$((size + 1));; esac; done
+size=${{size:-1}}
+printf '%s\\n' "$size" >> "{dir}/calls"
+if [ $((queued + size)) -gt 45 ]; then
+  echo "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy" \\
+    "(job submit limit, user's size and/or time limits)" >&2
+  exit 1
+fi
+echo $((queued + size)) > "{dir}/queued"
+echo $((100 + size))
+"""
+
+
+def test_a_submit_limit_counted_wrongly_still_sends_what_fits(
+    root: Root, fake_bin: Path, dev_cluster: ClusterInfo
+) -> None:
+    (fake_bin / "queued").write_text("40\n")
+    for name, body in {
+        "sbatch": LIMITED_SBATCH.format(dir=fake_bin),
+        "sacctmgr": "#!/bin/sh\necho '15|'\n",  # MaxSubmitJobs=15 on the user
+        "squeue": "#!/bin/sh\nexit 0\n",  # none of this user's jobs are queued
+    }.items():
+        (fake_bin / name).write_text(body)
+        (fake_bin / name).chmod(0o755)
+    ids = [new_task(root, i) for i in range(30)]
+    error = submit(root, ids, dev_cluster)
+    assert error is not None and "limit on submitted jobs" in error.message
+    sizes = [int(line) for line in (fake_bin / "calls").read_text().split()]
+    assert sizes[0] == 30 and sizes[1] == 15  # the whole array, then the room read
+    assert all(later < earlier for earlier, later in itertools.pairwise(sizes))
+    submitted = [t for t in ids if file_status(root, t) == TaskStatus.SUBMITTED]
+    assert 0 < len(submitted) <= 5
+    assert submitted == ids[: len(submitted)]
+    assert all(file_status(root, t) == TaskStatus.CREATED for t in ids[len(submitted) :])

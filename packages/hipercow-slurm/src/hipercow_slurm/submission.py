@@ -125,8 +125,11 @@ class Submission:
 
         The room left is read from the limits and the jobs queued now, so the
         rest of this submission is cut to fit as well, without asking sbatch
-        to refuse each array in turn. Each retry is smaller than the array
-        before it, so a limit read wrongly cannot make this loop.
+        to refuse each array in turn. That count can be wrong (an account's
+        GrpSubmitJobs counts other users' jobs, which `squeue --me` does not
+        see), so when the room read is not smaller than what was just refused,
+        half of it is tried instead. Each retry is smaller than the array
+        before it, so this ends after at most log2(size) sbatch calls.
         """
         self.report.hint = LIMIT_HINT
         said = _last_line(error.message)
@@ -134,18 +137,19 @@ class Submission:
         queued = limits.queued_jobs() if limit is not None else None
         if limit is None or queued is None:
             self.limit_reason = f"the cluster's limit on submitted jobs was reached ({said})"
-            self.stopped = self.limit_reason
-            self._refuse(plan.task_ids, self.limit_reason)
-            return
-        self.limit_reason = (
-            f"the cluster's limit on submitted jobs was reached ({said}): "
-            f"at most {limit} may be queued and {queued} are"
-        )
-        self.room = max(0, limit - queued)
-        fitted = self._fit(plan) if self.room < len(plan.task_ids) else None
+            room = len(plan.task_ids) // 2
+        else:
+            self.limit_reason = (
+                f"the cluster's limit on submitted jobs was reached ({said}): "
+                f"at most {limit} may be queued and {queued} are"
+            )
+            room = max(0, limit - queued)
+            if room >= len(plan.task_ids):
+                room = len(plan.task_ids) // 2
+        self.room = room
+        fitted = self._fit(plan)
         if fitted is None:
-            self.room = 0
-            self._refuse(plan.task_ids, self.limit_reason)
+            self.stopped = self.limit_reason
             return
         self._submit(fitted)
 
