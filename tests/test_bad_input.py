@@ -115,4 +115,5 @@ def test_counts_agree_with_their_nouns(cli: Cli) -> None:
     assert "with 1 task" in created and "1 tasks" not in created
     task_id = cli("task", "create", "--cores", "1", "--", "true").stdout.strip()
     cli("task", "wait", task_id)
-    assert "(1 core)" in cli("task", "log", "--outer", task_id).stdout
+    outer = cli("task", "log", "--outer", task_id).stdout
+    assert "(1 core" in outer and "1 cores" not in outer

@@ -111,6 +111,9 @@ def test_repeat_makes_identical_tasks_and_bundles_show_data(cli: Cli, project: R
         (["--repeat", "0", "--", "echo", "hi"], "--repeat 0 makes no tasks"),
         (["--", "echo", "hi"], "no --data"),
         (["--data", "x=1..3", "--name", "../bad", "--", "echo", "@x"], "not a bundle name"),
+        (["--data", "x=1..3", "--name", "CON", "--", "echo", "@x"], "reserves it for a device"),
+        (["--data", "x=1..3", "--name", "lpt1.a", "--", "echo", "@x"], "cannot be a bundle name"),
+        (["--data", "x=1..3", "--name", "run.", "--", "echo", "@x"], "a trailing dot or space"),
         (["--data", "x=1..3", "--cores", "0", "--", "echo", "@x"], "cores"),
     ],
 )

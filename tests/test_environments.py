@@ -15,6 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from hipercow_core.root import Root
 from hipercow_testing import BIN, Cli, wait_until
 
@@ -333,3 +335,27 @@ def test_a_task_in_an_environment_without_a_build_warns_at_creation(
     assert len(made.stderr.splitlines()) == 1
     # `empty` is always there to run in: no warning
     assert cli("task", "create", "--environment", "empty", "--", "true").stderr == ""
+
+
+@pytest.mark.parametrize("name", ["nul", "Aux", "com3", "prn.old", "build."])
+def test_names_windows_reserves_are_refused(cli: Cli, project: Root, name: str) -> None:
+    """A share reached from Windows could not hold the environment's directory."""
+    result = cli("environment", "new", name, check=False)
+    assert result.code == 1
+    assert f"'{name}' cannot be an environment name: Windows" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (project.path / "environments" / name).exists()
+
+
+def test_an_environment_too_deep_for_windows_is_warned_about(
+    cli: Cli, project: Root, tmp_path: Path
+) -> None:
+    """Past 260 characters pip fails on Windows half way; the user hears of it at creation."""
+    shallow = cli("environment", "new", "short")
+    assert "path limit" not in shallow.output
+    deep = tmp_path.joinpath(*["a-rather-long-directory-name"] * 6)
+    deep.mkdir(parents=True)
+    cli("init", cwd=deep)
+    created = cli("environment", "new", "deep", cwd=deep)
+    assert "260-character path limit" in created.stderr
+    assert "Traceback" not in created.output

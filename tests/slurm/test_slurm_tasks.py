@@ -69,3 +69,24 @@ def test_resources_beyond_the_cluster_are_refused_at_creation(slurm: User) -> No
     result = slurm.cli("task", "create", "--queue", "nope", "--", "true", check=False)
     assert "--queue nope: no such queue" in result.stderr
     assert slurm.cli("task", "list").stdout.strip() == ""
+
+
+def test_a_tasks_name_is_its_slurm_job_name(slurm: User) -> None:
+    from slurm.helpers import scontrol_job
+
+    task_id = slurm.create("--name", "fit ols/1", "--hold-until", "1h", "--", "true")
+    job_id = slurm.info(task_id)["job_id"]
+    assert scontrol_job(job_id)["JobName"].startswith("fit_ols_1-")
+    slurm.cli("task", "cancel", task_id)
+
+
+def test_hello_passes_on_slurm(slurm: User) -> None:
+    said = slurm.cli("hello", "--cores", "2", "--timeout", "120", check=False)
+    assert said.code == 0, said.output
+    lines = said.stdout.splitlines()
+    assert lines[0].endswith("on driver slurm")
+    assert all(line.startswith("✔") for line in lines[1:]), said.stdout
+    [node] = [line for line in lines[1:] if line.split()[1] == "node"]
+    assert node.split()[-1] in {"n1", "n2", "n3"}
+    [cores] = [line for line in lines[1:] if line.split()[1] == "cores"]
+    assert "2 visible, 2 given, 2 requested" in cores

@@ -130,3 +130,27 @@ def test_a_conda_environment_built_on_a_linux_node(
     imports = hpc("task", "create", "--environment", "bio", "--python", code).stdout.strip()
     assert hpc("task", "wait", imports, "--timeout", "60", check=False).code == 0
     assert hpc("task", "result", imports).stdout.strip() == "0.2"
+
+
+def test_hello_passes_on_the_portals_linux_nodes(
+    hpc: PortalCli, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure()
+    said = hpc("hello", "--timeout", "120", check=False)
+    assert said.code == 0, said.output
+    lines = said.stdout.splitlines()
+    assert lines[0].endswith("on driver windows-hpc")
+    assert all(line.startswith("✔") for line in lines[1:]), said.stdout
+    [root] = [line for line in lines[1:] if line.split()[1] == "root"]
+    assert "on the node" in root
+
+
+def test_configuration_shows_the_shares_and_no_password(
+    hpc: PortalCli, configure: Configure, logged_in: Credentials
+) -> None:
+    configure()
+    shown = hpc("configuration").stdout
+    assert "[driver windows-hpc]" in shown
+    assert "project on the nodes  /mnt/cluster/project" in shown
+    assert [line for line in shown.splitlines() if line.strip().startswith("share ")]
+    assert logged_in.password not in shown

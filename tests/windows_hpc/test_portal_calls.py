@@ -230,3 +230,27 @@ def test_ended_jobs_are_written_back_with_their_reason(
         failed_info.note is not None and f"the portal reports job {job} Failed" in failed_info.note
     )
     assert task_info(project, raced).reason is None
+
+
+def test_a_tasks_name_is_the_portal_job_name_beside_its_id(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    configure(platform="windows")
+    named, plain = create_tasks(
+        project, [TaskSpec(("hostname",), name="fit ols"), TaskSpec(("hostname",))]
+    )
+    submits = calls(portal, "submit_1.php")
+    assert [s["fields"]["jn"] for s in submits] == [f"fit ols ({named})", plain]
+
+
+def test_after_any_on_a_running_job_is_refused_by_the_portal_driver(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    from hipercow_core.errors import DriverError
+
+    configure(platform="windows")
+    portal.set_timings(queued=60)
+    [first] = create_tasks(project, [TaskSpec(("hostname",))])
+    with pytest.raises(DriverError, match=r"--after-any"):
+        create_tasks(project, [TaskSpec(("hostname",), after_any=(first,))])
+    assert len(calls(portal, "submit_1.php")) == 1

@@ -37,8 +37,8 @@ def test_two_shares_map_to_distinct_drives_and_the_batch_file_uses_both(
     assert shown["project"]["windows"] == "V:\\project"
     task_id = hpc("task", "create", "--", "hostname").stdout.strip()
     batch = (project.task_dir(task_id) / "run.bat").read_text()
-    assert 'NET USE V: "\\\\wpia-hn\\hipercow" /Y' in batch
-    assert f'NET USE Q: "\\\\qdrive\\homes\\{USER}" /Y' in batch
+    assert 'NET USE V: "\\\\wpia-hn\\hipercow" /PERSISTENT:NO /Y' in batch
+    assert f'NET USE Q: "\\\\qdrive\\homes\\{USER}" /PERSISTENT:NO /Y' in batch
     assert "NET USE V: /DELETE /Y" in batch and "NET USE Q: /DELETE /Y" in batch
     assert 'CD /D "V:\\project"' in batch
     [job] = portal.jobs()

@@ -50,6 +50,8 @@ def test_help_lists_every_command_in_a_fixed_order_plugins_included() -> None:
         "bundle",
         "secret",
         "purge",
+        "hello",
+        "configuration",
         "windows-hpc",
         "worker",
     ]
@@ -146,6 +148,8 @@ def test_hipercow_works_without_the_provision_package(cli_only: Path, tmp_path: 
         "bundle",
         "secret",
         "purge",
+        "hello",
+        "configuration",
     ]
     assert hipercow("init").returncode == 0
     try:
@@ -213,7 +217,7 @@ def test_another_package_adds_a_command_listed_after_ours(
 ) -> None:
     shown = hipercow(installed_plugins, tmp_path, "--help")
     assert shown.returncode == 0
-    assert commands_listed(shown.stdout)[-4:] == ["purge", "extra", "windows-hpc", "worker"]
+    assert commands_listed(shown.stdout)[-4:] == ["configuration", "extra", "windows-hpc", "worker"]
     done = hipercow(installed_plugins, tmp_path, "extra", "hello")
     assert (done.returncode, done.stdout, done.stderr) == (0, "✔ hello from a plugin\n", "")
     assert json.loads(hipercow(installed_plugins, tmp_path, "extra", "hello", "--json").stdout) == {

@@ -112,3 +112,17 @@ def test_an_unknown_at_name_says_how_to_write_a_literal_at() -> None:
 def test_no_data_at_all_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="no --data given"):
         read_data([])
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_csv_file_as_excel_saves_unicode_is_read(tmp_path: Path, encoding: str) -> None:
+    """Excel's 'CSV UTF-8' starts with a BOM; its Unicode text is UTF-16 with one."""
+    (tmp_path / "runs.csv").write_bytes("site,n\r\nMünchen,1\r\n".encode(encoding))
+    assert values("runs.csv", tmp_path) == [{"site": "München", "n": "1"}]
+
+
+def test_a_cp1252_csv_file_is_refused_with_how_to_save_it(tmp_path: Path) -> None:
+    (tmp_path / "runs.csv").write_bytes("site,n\r\nMünchen,1\r\n".encode("cp1252"))
+    with pytest.raises(InvalidInputError, match="is not UTF-8 text") as caught:
+        parse_data("runs.csv", tmp_path)
+    assert caught.value.hint is not None and "CSV UTF-8" in caught.value.hint

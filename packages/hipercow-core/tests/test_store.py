@@ -134,6 +134,6 @@ def test_driver_options_merge_and_an_empty_value_resets_one(tmp_path: Path) -> N
 
     root, _ = Root.init(tmp_path)
     configure_driver(root, "local", {"max_cores": "3"})
-    assert root.machine_config().drivers[0].options == {"max_cores": 3}
+    assert root.machine_config().drivers[0].options == {"max_cores": 3, "conda_executable": None}
     configure_driver(root, "local", {"max_cores": ""})
-    assert root.machine_config().drivers[0].options == {"max_cores": None}
+    assert root.machine_config().drivers[0].options == {"max_cores": None, "conda_executable": None}

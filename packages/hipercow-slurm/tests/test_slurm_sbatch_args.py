@@ -154,6 +154,14 @@ def test_dependencies(jobs: list[str], expected: list[str]) -> None:
     assert dependency_args(jobs) == expected
 
 
+def test_after_any_dependencies_join_afterok_with_a_comma() -> None:
+    assert dependency_args([], ["7"]) == ["--dependency=afterany:7", "--kill-on-invalid-dep=yes"]
+    assert dependency_args(["5"], ["7", "8_1"]) == [
+        "--dependency=afterok:5,afterany:7:8_1",
+        "--kill-on-invalid-dep=yes",
+    ]
+
+
 def test_array_spec_with_and_without_a_limit() -> None:
     assert array_arg(1001, None) == "--array=0-1000"
     assert array_arg(10, 3) == "--array=0-9%3"

@@ -62,6 +62,21 @@ def test_cancelled_because_a_dependency_failed_is_a_failure() -> None:
     assert (result.status, result.reason) == (TaskStatus.FAILURE, "dependency failed")
 
 
+def test_a_pending_jobs_reason_is_said_in_words() -> None:
+    pending = job_state("5", JobState("5", "PENDING", reason="Resources"))
+    assert pending.kind == "active"
+    assert (
+        pending.waiting == "waiting for resources: every node that could run it is busy (Resources)"
+    )
+    qos = job_state("5", JobState("5", "PENDING", reason="QOSMaxJobsPerUserLimit"))
+    assert (
+        qos.waiting == "a limit of its QOS (quality of service) is reached (QOSMaxJobsPerUserLimit)"
+    )
+    odd = job_state("5", JobState("5", "PENDING", reason="SomethingNew"))
+    assert odd.waiting == "pending: SomethingNew"
+    assert job_state("5", JobState("5", "RUNNING", reason="None")).waiting is None
+
+
 OOM_OUTPUT = """hipercow: task abc, Slurm job 19 on node n2, started 2026-12-01 09:55:45 +0000
 slurmstepd-n2: error: StepId=19.batch exceeded memory limit (329826304 > 52428800), being killed
 slurmstepd-n2: error: Exceeded job memory limit
@@ -119,3 +134,7 @@ def test_requeued_jobs_are_told_apart() -> None:
     state = job_state("20", JobState("20", "PENDING", restarts=1, reason="BeginTime"))
     assert state.kind == "active"
     assert state.note == "Slurm requeued job 20 (restart 1)"
+    assert state.waiting == (
+        "requeued by Slurm (restart 1); waits to run again: held until its start time"
+        " (--hold-until) (BeginTime)"
+    )

@@ -59,11 +59,18 @@ def test_windows_batch_file_maps_every_share(root: Root) -> None:
     raw = script.path.read_bytes()
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     text = raw.decode().replace("\r\n", "\n")
-    assert 'NET USE V: "\\\\wpia-hn\\hipercow" /Y' in text
-    assert 'NET USE Q: "\\\\qdrive\\homes\\bob" /Y' in text
+    # Mapped for this job only, and checked: a failed mapping ends the job.
+    assert (
+        'NET USE V: "\\\\wpia-hn\\hipercow" /PERSISTENT:NO /Y\nIF ERRORLEVEL 1 GOTO nomap' in text
+    )
+    assert (
+        'NET USE Q: "\\\\qdrive\\homes\\bob" /PERSISTENT:NO /Y\nIF ERRORLEVEL 1 GOTO nomap' in text
+    )
+    assert "\n:nomap\n" in text
     assert "NET USE V: /DELETE /Y" in text and "NET USE Q: /DELETE /Y" in text
     assert 'CD /D "V:\\proj"' in text
-    assert f'hipercow-task-run --root "V:\\proj" {TASK}' in text
+    # CALLed, so a .bat runner returns; started in the project, given it as ".".
+    assert f"CALL hipercow-task-run --root . {TASK}" in text
     # Success is the runner's exit status, never a match on the task's JSON files.
     assert "finished.json" not in text
     assert 'IF "%HIPERCOW_EXIT%"=="0" EXIT /B 0' in text
@@ -131,10 +138,40 @@ def test_the_batch_file_is_right_for_any_project_path(tmp_path: Path, name: str)
     assert all(line.isascii() for line in lines[:3])
     escaped = "V:\\" + name.replace("%", "%%")
     uses = [line for line in lines if escaped in line]
-    assert len(uses) == 3  # CD /D, its error message, and the runner's --root
+    hook = escaped + "\\hipercow\\setup.bat"
+    assert len(uses) == 5  # CD /D and its error message; the setup hook's test, call, message
     for line in uses:
         at = line.index(escaped)
-        # inside one pair of quotes that holds exactly the path
-        assert (at, at + len(escaped)) in _quoted_spans(line), line
+        # inside one pair of quotes that holds exactly the path (or the hook in it)
+        spans = _quoted_spans(line)
+        assert (at, at + len(escaped)) in spans or (at, at + len(hook)) in spans, line
     # no other line holds the path, unescaped or unquoted
     assert [line for line in lines if name in line and line not in uses] == []
+
+
+def test_the_batch_file_sets_up_the_node(root: Root) -> None:
+    """Cores default to 1, Python of the chosen version and uv's tools on PATH, a setup hook."""
+    text = write_job_script(root, TASK, settings_for(root, two_shares(root)), "windows")
+    lines = text.path.read_text(encoding="utf-8").splitlines()
+    assert lines.index("SET HIPERCOW_CORES=1") + 1 == lines.index(
+        "IF DEFINED CCP_NUMCPUS SET HIPERCOW_CORES=%CCP_NUMCPUS%"
+    )
+    assert "SET HIPERCOW_PYTHON_VERSION=3.12" in lines
+    path = next(line for line in lines if line.startswith('SET "PATH='))
+    assert "\\Programs\\Python\\Python312;" in path and "\\Python312\\Scripts;" in path
+    assert "%USERPROFILE%\\.local\\bin;" in path and path.endswith(';%PATH%"')
+    hook = "V:\\proj\\hipercow\\setup.bat"
+    assert f'IF NOT EXIST "{hook}" GOTO run' in lines
+    assert f'CALL "{hook}"' in lines
+    assert lines.index(f'CALL "{hook}"') < lines.index(f"CALL hipercow-task-run --root . {TASK}")
+
+
+def test_the_batch_file_has_no_blocks_a_path_could_break(root: Root) -> None:
+    """A `)` in an echoed path would end a parenthesised block early: there are none."""
+    text = write_job_script(root, TASK, settings_for(root, two_shares(root)), "windows")
+    code = [
+        line
+        for line in text.path.read_text(encoding="utf-8").splitlines()
+        if not line.upper().startswith("REM ")
+    ]
+    assert not [line for line in code if line.rstrip().endswith("(") or line.strip() == ")"]

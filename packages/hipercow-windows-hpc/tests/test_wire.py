@@ -110,7 +110,10 @@ def test_job_listing_times_are_start_submit_end() -> None:
 def test_states_beyond_the_five_mean_still_there() -> None:
     for passing in ("Configuring", "Submitted", "Validating", "Finishing", "Canceling", "Exploded"):
         assert normalise_state(passing) is None
-        assert job_state("1", passing) == JobState.active()
+        assert job_state("1", passing).kind == "active"
+    assert job_state("1", "Running") == JobState.active()
+    assert job_state("1", "Queued") == JobState.active(waiting="Queued on the portal")
+    assert job_state("1", "Validating") == JobState.active(waiting="Validating on the portal")
     assert job_state("7", None) == JobState.unknown("the portal no longer knows job 7")
     assert job_state("7", "Cancelled") == JobState.ended(
         outcomes.cancelled(), "the portal reports job 7 Canceled"

@@ -31,6 +31,8 @@ HELP_ORDER = (
     "bundle",
     "secret",
     "purge",
+    "hello",
+    "configuration",
 )
 
 
@@ -87,6 +89,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "bundle": ("hipercow_cli.commands.bundle", "app", True),
     "secret": ("hipercow_cli.commands.secret", "app", True),
     "purge": ("hipercow_cli.commands.purge", "purge", False),
+    "hello": ("hipercow_cli.commands.hello", "hello", False),
+    "configuration": ("hipercow_cli.commands.configuration", "configuration", False),
 }
 BUILTIN_COMMANDS = frozenset({"init", *SUBCOMMANDS})
 

@@ -59,6 +59,23 @@ Queue = Annotated[
         autocompletion=completion.queues,
     ),
 ]
+ThreadsPerProcess = Annotated[
+    str | None,
+    typer.Option(
+        help="For a task that starts its own processes: threads each may use"
+        " (OMP_NUM_THREADS and the like; default: all its cores).",
+        rich_help_panel=RESOURCES,
+    ),
+]
+ThreadVariables = Annotated[
+    bool,
+    typer.Option(
+        "--thread-variables/--no-thread-variables",
+        help="Set OMP_NUM_THREADS, MKL_NUM_THREADS, MC_CORES, ... from the task's cores"
+        " (--env always wins).",
+        rich_help_panel=RESOURCES,
+    ),
+]
 
 
 def check_driver(value: str | None) -> str | None:
@@ -92,6 +109,8 @@ _RESOURCE_PARAMETERS = [
         ("node", RequestedNodes, None),
         ("priority", Priority, None),
         ("queue", Queue, None),
+        ("threads_per_process", ThreadsPerProcess, None),
+        ("thread_variables", ThreadVariables, True),
     )
 ]
 

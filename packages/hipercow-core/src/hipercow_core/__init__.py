@@ -73,6 +73,9 @@ _EXPORTS = {
     "wait_tasks": "hipercow_core.tasks",
     "plan_purge": "hipercow_core.purge",
     "purge_tasks": "hipercow_core.purge",
+    "task_cores": "hipercow_core.cores",
+    "threads_per_process": "hipercow_core.cores",
+    "process_pool": "hipercow_core.cores",
 }
 
 if TYPE_CHECKING:
@@ -88,6 +91,7 @@ if TYPE_CHECKING:
         wait_bundle,
     )
     from hipercow_core.bundles import delete_bundle, list_bundles, load_bundle
+    from hipercow_core.cores import process_pool, task_cores, threads_per_process
     from hipercow_core.dependencies import resolve_dependencies
     from hipercow_core.drivers.registry import configure_driver, get_driver
     from hipercow_core.errors import HipercowError
@@ -184,6 +188,7 @@ __all__ = [
     "parse_data",
     "parse_resources",
     "plan_purge",
+    "process_pool",
     "purge_tasks",
     "read_data",
     "resolve_dependencies",
@@ -191,12 +196,14 @@ __all__ = [
     "retry_chain",
     "retry_tasks",
     "submit_tasks",
+    "task_cores",
     "task_info",
     "task_log",
     "task_outer_log",
     "task_result",
     "task_status",
     "tasks_status",
+    "threads_per_process",
     "wait",
     "wait_bundle",
     "wait_task",

@@ -13,11 +13,13 @@ exactly the names in the data, so a typo is caught before anything is made.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import overload
@@ -210,12 +212,21 @@ def _read_csv(path: Path) -> Table:
             f"CSV file '{path}' is over {_MAX_CSV_BYTES // 1_000_000} MB",
             "Split the data into several bulk creations.",
         )
+    raw = path.read_bytes()
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            rows = [row for row in reader if any(cell.strip() for cell in row)]
-    except (UnicodeDecodeError, csv.Error) as e:
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel's plain "CSV (Comma delimited)" is in the Windows code page.
+        raise InvalidInputError(
+            f"CSV file '{path}' is not UTF-8 text (Excel's 'CSV (Comma delimited)' is not)",
+            "Save it as UTF-8: in Excel, choose 'CSV UTF-8 (Comma delimited)'.",
+        ) from None
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as e:
         raise InvalidInputError(
             f"'{path}' is not a CSV text file ({e.__class__.__name__}: {str(e)[:80]})",
             "Give a UTF-8 CSV file: a header line of names, then one row per task.",
@@ -374,3 +385,25 @@ def shown_rows(data: Table, times: int | None = None) -> list[Row]:
     if times is not None and times > 1:
         found = [{**row, "copy": str(i % times + 1)} for i, row in enumerate(found)]
     return found
+
+
+def row_labels(
+    name_template: str | None, data: Table, shown: Sequence[Row], tags: Mapping[str, str]
+) -> list[tuple[str | None, dict[str, str]]]:
+    """Each task's name (the template filled from its row, like the command) and tags.
+
+    A row's data values become its task's tags automatically (with `copy` for
+    `--repeat`), so `task list --tag n=3` finds the run with n=3; tags given
+    with `--tag` come on top.
+    """
+    table_rows = list(rows(data))
+    missing = sorted(template_names([name_template or ""]) - set(data.names))
+    if missing:
+        raise InvalidInputError(
+            f"--task-name uses @{', @'.join(missing)} but no data gives it",
+            "Use only the names given with --data; write @@ for a literal @.",
+        )
+    names = [
+        expand([name_template], row)[0] if name_template is not None else None for row in table_rows
+    ]
+    return [(n, {**row, **tags}) for n, row in zip(names, shown, strict=True)]

@@ -25,7 +25,7 @@ from hipercow_core.errors import InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.retry import retry_tasks
 from hipercow_core.root import Root
-from hipercow_core.schema import Bundle, DataValue, TaskStatus
+from hipercow_core.schema import Bundle, DataValue, TaskStatus, Usage
 from hipercow_core.store import file_statuses, last_path, remove_task
 from hipercow_core.tasks import (
     TaskSpec,
@@ -98,10 +98,22 @@ def bundle_task_ids(root: Root, name: str, *, follow: bool = True) -> list[str]:
 
 
 def bundle_statuses(
-    root: Root, name: str, *, follow: bool = True
+    root: Root, name: str, *, follow: bool = True, waiting: dict[str, str] | None = None
 ) -> dict[str, tuple[str, TaskStatus]]:
-    """For each task of the bundle (in order): its latest retry and that task's status."""
-    return followed_statuses(root, list(load_bundle(root, name).task_ids), follow=follow)
+    """For each task of the bundle (in order): its latest retry and that task's status.
+
+    `waiting`, when given, is filled (latest id -> words) with why queued
+    tasks have not started, from the same scheduler call.
+    """
+    ids = list(load_bundle(root, name).task_ids)
+    return followed_statuses(root, ids, follow=follow, waiting=waiting)
+
+
+def bundle_usage(root: Root, name: str, *, follow: bool = True) -> dict[str, Usage | None]:
+    """What each (latest) task of the bundle used, in order, as its runner recorded it."""
+    from hipercow_core.usage import recorded_usage
+
+    return recorded_usage(root, bundle_task_ids(root, name, follow=follow))
 
 
 def did_not_succeed(status: TaskStatus) -> bool:
@@ -129,7 +141,9 @@ def wait_bundle(
 ) -> dict[str, TaskStatus]:
     """Wait for the bundle's tasks; returns the last statuses (see `tasks.wait_tasks`)."""
     ids = bundle_task_ids(root, name, follow=follow)
-    return wait_tasks(root, ids, timeout=timeout, fail_early=fail_early, on_poll=on_poll)
+    return wait_tasks(
+        root, ids, timeout=timeout, fail_early=fail_early, on_poll=on_poll, follow=follow
+    )
 
 
 def retry_bundle(

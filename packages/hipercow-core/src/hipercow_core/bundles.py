@@ -20,7 +20,7 @@ import msgspec
 
 from hipercow_core.errors import CorruptFileError, InvalidInputError
 from hipercow_core.fsutil import atomic_write, decode, no_links, read_bytes, write_once, writing
-from hipercow_core.names import case_twin, refuse_case_twin
+from hipercow_core.names import case_twin, refuse_case_twin, refuse_windows_reserved
 from hipercow_core.root import Root
 from hipercow_core.schema import Bundle, DataValue, TaskStatus
 
@@ -142,6 +142,7 @@ def validate_name(name: str) -> str:
             f"'{name}' is not a bundle name",
             "Use letters, digits, '_', '-' and '.', starting with a letter or digit.",
         )
+    refuse_windows_reserved("a bundle", name)
     return name
 
 

@@ -42,6 +42,14 @@ def readiness(root: Root, depends_on: Sequence[str]) -> Readiness:
     return Readiness.WAITING if waiting else Readiness.READY
 
 
+def ended(root: Root, after_any: Sequence[str]) -> bool:
+    """Whether every `--after-any` dependency has ended (a purged one counts as ended)."""
+    return all(
+        (status := file_status(root, task_id)).is_terminal or status == TaskStatus.MISSING
+        for task_id in after_any
+    )
+
+
 def resolve_dependencies(root: Root, references: Iterable[str]) -> tuple[str, ...]:
     """Task ids from task ids and bundle names (each standing for all its tasks), once each.
 

@@ -39,10 +39,11 @@ from hipercow_core.errors import (
     CorruptFileError,
     EnvironmentNotBuiltWarning,
     HipercowError,
+    HipercowWarning,
     InvalidInputError,
 )
 from hipercow_core.fsutil import atomic_write, decode, read_bytes
-from hipercow_core.names import case_twin, refuse_case_twin
+from hipercow_core.names import case_twin, refuse_case_twin, refuse_windows_reserved
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     BuildRecord,
@@ -91,6 +92,7 @@ def validate_name(name: str) -> str:
             f"'{name}' is not a valid environment name",
             "Use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit.",
         )
+    refuse_windows_reserved("an environment", name)
     return name
 
 
@@ -223,7 +225,34 @@ def create_environment(
     (directory / "builds").mkdir(parents=True, exist_ok=True)
     (directory / "history").mkdir(exist_ok=True)
     atomic_write(directory / RECORD, msgspec.json.format(msgspec.json.encode(record)) + b"\n")
+    warn_if_too_deep(directory / "builds")
     return record
+
+
+#: Windows' classic limit on a path's length, which many programs still keep.
+WINDOWS_MAX_PATH = 260
+#: Room a build needs below `builds`: its prefix, then a package's deepest files
+#: under `Lib/site-packages` (100 characters is common for large packages).
+BUILD_DEPTH = 120
+
+
+def warn_if_too_deep(builds: Path) -> None:
+    """Warn when a build's files would pass Windows' 260-character path limit.
+
+    A venv's deepest files sit well below its prefix; past the limit, pip on
+    Windows fails half way through an install (and Python cannot import them)
+    unless long paths are enabled on every machine that uses the share.
+    """
+    length = len(str(builds)) + BUILD_DEPTH
+    if length > WINDOWS_MAX_PATH:
+        warnings.warn(
+            HipercowWarning(
+                f"the environment's builds are {len(str(builds))} characters deep, so its "
+                f"files would pass Windows' {WINDOWS_MAX_PATH}-character path limit; "
+                "use a shorter project path or environment name if Windows will use it"
+            ),
+            stacklevel=3,
+        )
 
 
 def read_running(root: Root, name: str) -> ProvisionRunning | None:

@@ -25,7 +25,7 @@ from hipercow_core.schema import TaskKind, TaskStatus
 from hipercow_core.store import DATA_SUFFIX, ID_FILE_LENGTH, summarise
 
 INDEX_FILE = "tasks.index"
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 SETTLE_NS = 2_000_000_000
 NO_DIRECTORY = 0  # a task not yet submitted has a data file but no directory
 
@@ -37,6 +37,9 @@ class IndexEntry(msgspec.Struct, array_like=True):
     command: tuple[str, ...]
     environment: str | None
     mtime_ns: int
+    name: str | None = None
+    tags: dict[str, str] = {}
+    bundle: str | None = None
     problem: str | None = None
 
 
@@ -52,6 +55,9 @@ class ListedTask(msgspec.Struct, frozen=True):
     kind: TaskKind | None
     command: tuple[str, ...]
     environment: str | None
+    name: str | None = None
+    tags: dict[str, str] = {}
+    bundle: str | None = None
     problem: str | None = None  # an unreadable task: which file, and why
 
 
@@ -111,13 +117,27 @@ def indexed_tasks(root: Root) -> list[ListedTask]:
             data.command if data else (),
             data.environment if data else None,
             mtime_ns if trusted else -1,
-            summary.problem,
+            name=data.name if data else None,
+            tags=dict(data.tags) if data else {},
+            bundle=data.bundle if data else None,
+            problem=summary.problem,
         )
         changed = True
     if changed or len(seen) != len(index.entries):
         _save(root, TaskIndex(entries=seen))
     return [
-        ListedTask(task_id, e.status, e.created, e.kind, e.command, e.environment, e.problem)
+        ListedTask(
+            task_id,
+            e.status,
+            e.created,
+            e.kind,
+            e.command,
+            e.environment,
+            name=e.name,
+            tags=e.tags,
+            bundle=e.bundle,
+            problem=e.problem,
+        )
         for task_id, e in seen.items()
     ]
 

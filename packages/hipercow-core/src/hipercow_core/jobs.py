@@ -85,7 +85,16 @@ def settle(root: Root, task_id: str, outcome: Outcome, note: str | None = None) 
     if note:
         append_note(root, task_id, note)
     log.info("task settled", task=task_id, status=str(outcome.status), reason=outcome.reason)
+    _retry_if_due(root, task_id, outcome)
     return True
+
+
+def _retry_if_due(root: Root, task_id: str, outcome: Outcome) -> None:
+    """Make the task's automatic retry now, if it asked for one for this reason."""
+    from hipercow_core.auto_retry import RETRY_ON, retry_if_due
+
+    if outcome.status == TaskStatus.FAILURE and outcome.reason in RETRY_ON.values():
+        retry_if_due(root, task_id)
 
 
 # -- submit ------------------------------------------------------------------
@@ -135,9 +144,47 @@ class _Batch:
                 continue
             if not self._outside(task_id, dep, after if by_jobs else None):
                 return None
+        after_any: list[str] = []
+        for dep in data.after_any:
+            if not self._ended_or_job(task_id, dep, after_any if by_jobs else None):
+                return None
         hold = data.resources.hold_until
         not_before = resolve_hold_until(hold, self.now) if hold is not None else None
-        return JobRequest(task_id, data, not_before, tuple(after))
+        return JobRequest(task_id, data, not_before, tuple(after), tuple(after_any))
+
+    def _ended_or_job(self, task_id: str, dep: str, after: list[str] | None) -> bool:
+        """Whether an `--after-any` dependency lets the task be requested now.
+
+        Ended (failed included) lets it go; a job of this batch or of this
+        driver goes into `after` when the scheduler needs its id.
+        """
+        if dep in self.failed:
+            return True
+        if dep in self.refused:
+            self.refused[task_id] = f"it runs after task {dep}, which was not submitted"
+            return False
+        if dep in self.accepted:
+            if after is not None:
+                after.append(self.accepted[dep])
+            return True
+        if dep in self.data:
+            return after is None  # else wait for the round that gives it a job id
+        status = file_status(self.root, dep)
+        if status.is_terminal or status == TaskStatus.MISSING:
+            return True
+        if status == TaskStatus.CREATED:
+            self.refused[task_id] = f"it runs after task {dep}, which has not been submitted"
+            return False
+        if after is None:
+            return True
+        marker = read_submitted(self.root, dep)
+        if marker is None or marker.driver != self.backend.name or not marker.job_id:
+            self.refused[task_id] = (
+                f"it runs after task {dep}, which is not a {self.backend.name} job"
+            )
+            return False
+        after.append(marker.job_id)
+        return True
 
     def _outside(self, task_id: str, dep: str, after: list[str] | None) -> bool:
         """Whether a dependency outside this batch lets the task go; else it is settled or refused.
@@ -282,11 +329,14 @@ def submit(root: Root, backend: AnyDriver, task_ids: Sequence[str]) -> list[str]
 # -- status ------------------------------------------------------------------
 
 
-def reconcile(root: Root, statuses: Mapping[str, TaskStatus]) -> dict[str, TaskStatus]:
+def reconcile(
+    root: Root, statuses: Mapping[str, TaskStatus], waiting: dict[str, str] | None = None
+) -> dict[str, TaskStatus]:
     """The statuses with every active task put to its driver: one call per driver.
 
     Each active task's `submitted` marker is read once, for its driver, job
-    id and dependencies.
+    id and dependencies. `waiting`, when given, is filled with why each
+    queued task has not started, in the scheduler's words, from the same call.
     """
     from hipercow_core.drivers.registry import get_driver
 
@@ -298,7 +348,7 @@ def reconcile(root: Root, statuses: Mapping[str, TaskStatus]) -> dict[str, TaskS
             name = marker.driver if marker else read_task_data(root, task_id).driver
             groups.setdefault(name, {})[task_id] = marker
     for name, markers in groups.items():
-        result.update(_reconcile_group(root, get_driver(root, name), markers, result))
+        result.update(_reconcile_group(root, get_driver(root, name), markers, result, waiting))
     return result
 
 
@@ -307,6 +357,7 @@ def _reconcile_group(
     backend: AnyDriver,
     markers: Mapping[str, SubmittedMarker | None],
     known: Mapping[str, TaskStatus],
+    waiting: dict[str, str] | None = None,
 ) -> dict[str, TaskStatus]:
     jobs = {t: m.job_id for t, m in markers.items() if m is not None and m.job_id is not None}
     if not jobs:
@@ -317,6 +368,10 @@ def _reconcile_group(
         _warn_unavailable(backend.name, len(jobs), e)
         return {}
     result: dict[str, TaskStatus] = {}
+    if waiting is not None:
+        waiting.update(
+            {t: s.waiting for t, s in answers.items() if s.kind == "active" and s.waiting}
+        )
     ended = [t for t, state in answers.items() if t in jobs and state.kind != "active"]
     # Tasks without dependencies first, so a dependent sees a dependency that ended this poll.
     for task_id in sorted(ended, key=lambda t: bool(_depends_on(markers[t]))):

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -172,6 +172,70 @@ def process_alive(pid: int, create_time: float | None) -> bool:
         return False
     except psutil.AccessDenied:
         return create_time is None
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (its affinity), or all of them where that is not known."""
+    if IS_WINDOWS:
+        import psutil
+
+        with contextlib.suppress(psutil.Error, AttributeError):
+            return sorted(psutil.Process().cpu_affinity() or [])
+    elif hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def pin_to_cpus(cpus: list[int]) -> bool:
+    """Keep this process (and what it starts, which inherits it) on these CPUs; False if it cannot.
+
+    Linux has `sched_setaffinity`; Windows sets the same through psutil;
+    elsewhere (macOS) there is no affinity to set and the task shares every CPU.
+    """
+    if IS_WINDOWS:
+        import psutil
+
+        try:
+            psutil.Process().cpu_affinity(cpus)
+        except (psutil.Error, AttributeError, ValueError):
+            return False
+        return True
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError:
+            return False
+        return True
+    return False
+
+
+def unpin() -> None:
+    """Widen this process's affinity to every CPU (a daemon started from inside a pinned task)."""
+    pin_to_cpus(list(range(os.cpu_count() or 1)))
+
+
+class ChildTimes(NamedTuple):
+    """What the operating system counted for this process's waited-for children."""
+
+    user: float
+    system: float
+    max_rss: int  # bytes, of the largest single child
+
+
+def children_times() -> ChildTimes | None:
+    """CPU times and largest memory of every child (and their waited-for children) so far.
+
+    POSIX counts these when a child is reaped, so it sees even processes too
+    short for a sampler; Windows has no such count (None), and usage there
+    comes from sampling alone.
+    """
+    if IS_WINDOWS:
+        return None
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS counts bytes, Linux kilobytes
+    return ChildTimes(used.ru_utime, used.ru_stime, used.ru_maxrss * scale)
 
 
 def stop_signals() -> tuple[int, ...]:

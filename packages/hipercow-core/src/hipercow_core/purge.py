@@ -89,7 +89,8 @@ def needed_by_unfinished(root: Root, task_ids: Iterable[str]) -> dict[str, tuple
         if task_id in wanted or file_status(root, task_id).is_terminal:
             continue
         try:
-            depends_on = read_task_data(root, task_id).depends_on
+            data = read_task_data(root, task_id)
+            depends_on = (*data.depends_on, *data.after_any)
         except HipercowError:  # unreadable: it names nothing we can keep for it
             continue
         for dep in depends_on:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import msgspec
 
 from hipercow_core import pyexec
+from hipercow_core.drive_paths import resolve
 from hipercow_core.errors import CorruptFileError, HipercowError, InvalidInputError, TaskStateError
 from hipercow_core.fsutil import decode, read_bytes
 from hipercow_core.interpreters import environment_python
@@ -109,7 +110,7 @@ def script_spec(
             f"script '{script}' does not exist", "Give the path of a .py file in the project."
         )
     root.relative_path(path)
-    relative = Path(_relative_to(path.resolve(), cwd.resolve()))
+    relative = Path(_relative_to(resolve(path), resolve(cwd)))
     return TaskSpec(command=(relative.as_posix(), *args), kind="script", **options)
 
 

@@ -233,9 +233,11 @@ def parse_resources(
     requested_nodes: Sequence[str] = (),
     priority: str | None = None,
     queue: str | None = None,
+    threads_per_process: str | int | None = None,
+    thread_variables: bool = True,
 ) -> Resources:
     """Build a `Resources` from user text; unspecified fields keep their defaults."""
-    fields: dict[str, object] = {"exclusive": exclusive}
+    fields: dict[str, object] = {"exclusive": exclusive, "thread_variables": thread_variables}
     if cores is not None:
         fields["cores"] = parse_cores(cores)
     if max_runtime is not None:
@@ -254,7 +256,29 @@ def parse_resources(
         if not queue.strip():
             raise InvalidResourcesError("queue: the queue name is empty", "Name a queue.")
         fields["queue"] = queue.strip()
+    if threads_per_process is not None:
+        fields["threads_per_process"] = parse_threads(threads_per_process, fields.get("cores"))
     return msgspec.convert(fields, Resources)
+
+
+def parse_threads(text: str | int, cores: object) -> int:
+    """`--threads-per-process K`: a whole number from 1 to the task's cores."""
+    try:
+        threads = int(str(text).strip())
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise InvalidResourcesError(
+            f"--threads-per-process '{text}' is not a whole number of at least 1",
+            "Give the threads each of the task's processes should use, e.g. 2.",
+        )
+    limit = cores if isinstance(cores, int) else (1 if cores is None else None)
+    if limit is not None and threads > limit:
+        raise InvalidResourcesError(
+            f"--threads-per-process {threads} is more than the task's {limit} core(s)",
+            f"Ask for --cores {threads} or more, or fewer threads per process.",
+        )
+    return threads
 
 
 def validate_resources(resources: Resources, cluster: ClusterInfo) -> Resources:

@@ -16,12 +16,13 @@ import msgspec
 from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import CorruptFileError, TaskStateError
 from hipercow_core.root import Root
-from hipercow_core.schema import TaskData
+from hipercow_core.schema import RetryPolicy, TaskData
 from hipercow_core.store import (
     MAX_CHAIN,
     file_status,
     file_statuses,
     mark_retried,
+    read_markers,
     read_task_data,
     record_last,
     remove_task,
@@ -91,7 +92,9 @@ def _cycle(root: Root, task_id: str) -> CorruptFileError:
     )
 
 
-def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskSpec:
+def _retry_spec(
+    root: Root, data: TaskData, changes: Mapping[str, Any], policy: RetryPolicy | None
+) -> TaskSpec:
     task_dir = root.task_dir(data.id)
     files = {
         name: (task_dir / name).read_bytes() for name in _INPUT_FILES if (task_dir / name).exists()
@@ -105,12 +108,31 @@ def _retry_spec(root: Root, data: TaskData, changes: Mapping[str, Any]) -> TaskS
         bundle=data.bundle,
         retry_of=data.id,
         depends_on=data.depends_on,
+        after_any=data.after_any,
+        retry_policy=policy,
         payload=data.payload,
         files=files,
         path=data.path,
         secrets=data.secrets,
+        name=data.name,
+        tags=data.tags,
         max_log_size=data.max_log_size,
     )
+
+
+def _next_policy(policy: RetryPolicy | None, automatic: bool) -> RetryPolicy | None:
+    if policy is None or not automatic:
+        return policy
+    return msgspec.structs.replace(policy, retries=max(0, policy.retries - 1))
+
+
+def chain_reasons(root: Root, chain: Sequence[str]) -> dict[str, str | None]:
+    """Each attempt's reason for how it ended (None: still going, or no reason given)."""
+    found: dict[str, str | None] = {}
+    for task_id in chain:
+        finished = read_markers(root, task_id).finished
+        found[task_id] = finished.reason if finished else None
+    return found
 
 
 def retry_tasks(
@@ -120,15 +142,18 @@ def retry_tasks(
     resource_changes: Mapping[str, Any] | None = None,
     driver: str | None = None,
     submit: bool = True,
+    automatic: bool = False,
 ) -> dict[str, str]:
     """Retry finished tasks (each followed to its latest retry); returns {retried: new id}.
 
     Each retry keeps the original task's resources, with only the fields in
-    `resource_changes` (e.g. {"max_runtime": 120}) replaced. Someone retrying
-    the same task at the same moment wins or loses the write-once link; a
-    loser's new task is removed again, `last` is left naming a task that
-    exists, and the winner's retry is named: as a TaskStateError when no task
-    of this call was retried, else as a warning for each task lost.
+    `resource_changes` (e.g. {"max_runtime": 120}) replaced, and its retry
+    policy (with one retry fewer when `automatic`, i.e. made by the policy).
+    Someone retrying the same task at the same moment wins or loses the
+    write-once link; a loser's new task is removed again, `last` is left
+    naming a task that exists, and the winner's retry is named: as a
+    TaskStateError when no task of this call was retried, else as a warning
+    for each task lost.
     """
     latest = list(dict.fromkeys(follow(root, task_ids)))
     for task_id in latest:
@@ -141,7 +166,10 @@ def retry_tasks(
     if not latest:
         return {}
     originals = [read_task_data(root, t) for t in latest]
-    specs = [_retry_spec(root, data, resource_changes or {}) for data in originals]
+    specs = [
+        _retry_spec(root, data, resource_changes or {}, _next_policy(data.retry_policy, automatic))
+        for data in originals
+    ]
     new_ids = create_tasks(
         root, specs, cwd=root.project, driver=driver or originals[0].driver, submit=False
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 from hipercow_core import __version__
+from hipercow_core.drive_paths import resolve
 from hipercow_core.errors import HipercowError, InvalidInputError, RootNotFoundError
 from hipercow_core.fsutil import atomic_write, decode_as, read_bytes, storage_error, writing
 from hipercow_core.ids import validate_task_id
@@ -63,8 +64,8 @@ class Root:
 
     def relative_path(self, directory: Path) -> str:
         """`directory` relative to the project, POSIX-style, refusing paths outside it."""
-        resolved = directory.resolve()
-        project = self.project.resolve()
+        resolved = resolve(directory)
+        project = resolve(self.project)
         try:
             relative = resolved.relative_to(project)
         except ValueError:
@@ -86,7 +87,7 @@ class Root:
                 f"{ROOT_ENV} is '{explicit}', which holds no hipercow root",
                 f"Run 'hipercow init {explicit}' or unset {ROOT_ENV}.",
             )
-        here = (start or Path.cwd()).resolve()
+        here = resolve(start or Path.cwd())
         for candidate in (here, *here.parents):
             if (candidate / ROOT_DIRNAME / META_FILENAME).is_file():
                 return cls(candidate)
@@ -99,7 +100,7 @@ class Root:
     def init(cls, project: Path) -> tuple[Root, bool]:
         """Create the root if needed; returns the root and whether it was new."""
         try:
-            root = cls(project.resolve())
+            root = cls(resolve(project))
             meta = root.path / META_FILENAME
             if meta.is_file():
                 return root, False

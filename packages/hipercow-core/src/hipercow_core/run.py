@@ -30,6 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from hipercow_core import outcomes
+from hipercow_core.cores import LOCAL_CPUS_VARIABLE, core_variables, granted_cores, parse_cpus
 from hipercow_core.errors import HipercowError, SecretError, UnsafePathError
 from hipercow_core.fsutil import no_links
 from hipercow_core.processes import (
@@ -41,7 +42,7 @@ from hipercow_core.processes import (
     task_environment_defaults,
 )
 from hipercow_core.root import Root
-from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus
+from hipercow_core.schema import FinishedMarker, RunningMarker, TaskData, TaskStatus, Usage
 
 if TYPE_CHECKING:
     from hipercow_core.redact import Redactor
@@ -83,18 +84,26 @@ class _Stopped:
 
 
 def task_environment(
-    root: Root, data: TaskData, secrets: dict[str, str] | None = None
+    root: Root,
+    data: TaskData,
+    secrets: dict[str, str] | None = None,
+    driver: str | None = None,
 ) -> dict[str, str]:
     """The process environment of a task: ours, entered into its environment, plus its variables.
 
-    Raises a HipercowError when the task's environment cannot be entered here
-    (deleted, or never built for this platform).
+    Its cores' variables (`HIPERCOW_CORES`, `OMP_NUM_THREADS`, ...) come
+    before its own `--env`, which always wins. `driver` is the one it was
+    submitted to (default: the one it was made for), whose grant of cores
+    is believed. Raises a HipercowError when the task's environment cannot
+    be entered here (deleted, or never built for this platform).
     """
     env = dict(os.environ)
     if data.environment is not None:
         from hipercow_core.environments import activate
 
         env = activate(root, data.environment, env)
+    cores = granted_cores(data.resources, driver or data.driver, os.environ)
+    env.update(core_variables(data.resources, cores))
     env.update(data.envvars)
     env.update(secrets or {})
     env["HIPERCOW_TASK_ID"] = data.id
@@ -115,9 +124,12 @@ class OutcomeNotRecordedError(Exception):
     """The outcome could not be written within the retry time (full or read-only disk)."""
 
 
-def _finish(root: Root, task_id: str, code: int, reason: str | None = None) -> None:
+def _finish(
+    root: Root, task_id: str, code: int, reason: str | None = None, usage: Usage | None = None
+) -> None:
     status = TaskStatus.SUCCESS if code == 0 and reason is None else TaskStatus.FAILURE
-    _record(root, task_id, FinishedMarker(status, _now(), exit_code=code, reason=reason))
+    marker = FinishedMarker(status, _now(), exit_code=code, reason=reason, usage=usage)
+    _record(root, task_id, marker)
 
 
 def _record(root: Root, task_id: str, marker: FinishedMarker) -> None:
@@ -302,11 +314,22 @@ def _dependencies_ok(root: Root, data: TaskData) -> bool:
     Schedulers hold dependent jobs back themselves; this check is the safety
     net for a job started early, and for schedulers without dependencies.
     """
-    from hipercow_core.dependencies import Readiness, readiness
+    from hipercow_core.dependencies import Readiness, ended, readiness
 
     while (state := readiness(root, data.depends_on)) == Readiness.WAITING:
         time.sleep(DEPENDENCY_POLL_SECONDS)
+    while state == Readiness.READY and not ended(root, data.after_any):
+        time.sleep(DEPENDENCY_POLL_SECONDS)
     return state == Readiness.READY
+
+
+def _pin(driver: str | None) -> None:
+    """Keep a local task on the CPUs its daemon gave it, so concurrent tasks never share one."""
+    cpus = parse_cpus(os.environ.get(LOCAL_CPUS_VARIABLE))
+    if driver == "local" and cpus:
+        from hipercow_core.processes import pin_to_cpus
+
+        pin_to_cpus(cpus)
 
 
 def run_task(root: Root, task_id: str) -> int:
@@ -325,7 +348,7 @@ def _run(root: Root, task_id: str) -> int:
     data = read_task_data(root, task_id)
     if file_status(root, task_id).is_terminal:
         return 0
-    if data.depends_on and not _dependencies_ok(root, data):
+    if (data.depends_on or data.after_any) and not _dependencies_ok(root, data):
         _record(
             root,
             task_id,
@@ -337,17 +360,24 @@ def _run(root: Root, task_id: str) -> int:
     except UnsafePathError as e:
         _finish(root, task_id, 1, "the task log is a symbolic link, which hipercow does not follow")
         raise e
+    from hipercow_core import __version__
+
+    submitted = read_submitted(root, task_id)
+    driver = submitted.driver if submitted else data.driver
     contain_own_tree()
-    running = RunningMarker(_now(), node_name(), os.getpid())
+    _pin(driver)
+    running = RunningMarker(_now(), node_name(), os.getpid(), __version__)
     mark_running(root, task_id, running)
     cwd = root.project / data.path
     try:
-        return _run_logged(root, data, cwd, log, running)
+        return _run_logged(root, data, cwd, log, running, driver)
     finally:
         os.close(log)
 
 
-def _run_logged(root: Root, data: TaskData, cwd: Path, log: int, running: RunningMarker) -> int:
+def _run_logged(
+    root: Root, data: TaskData, cwd: Path, log: int, running: RunningMarker, driver: str | None
+) -> int:
     task_id = data.id
     try:
         secrets = _secrets(data)
@@ -356,7 +386,7 @@ def _run_logged(root: Root, data: TaskData, cwd: Path, log: int, running: Runnin
         _finish(root, task_id, 1, outcomes.SECRETS)
         return 1
     try:
-        process = _start(root, data, cwd, task_environment(root, data, secrets))
+        process = _start(root, data, cwd, task_environment(root, data, secrets, driver))
     except HipercowError as e:  # the task's environment cannot be entered here
         _write_error(log, e)
         _finish(root, task_id, 1, outcomes.ENVIRONMENT)
@@ -372,7 +402,11 @@ def _run_logged(root: Root, data: TaskData, cwd: Path, log: int, running: Runnin
     pump = LogPump(process.stdout.fileno(), log, limit, truncated, secrets.values())
     pump.start()
     _forward_signals(process)
+    from hipercow_core.usage import UsageMeter
+
+    meter = UsageMeter(process.pid, granted_cores(data.resources, driver, os.environ))
     code = _wait(root, data.id, process, running)
+    usage = meter.stop()
     pump.finish()
     if code in _STOP_CODES:
         _await_own_stop_signal()
@@ -384,7 +418,7 @@ def _run_logged(root: Root, data: TaskData, cwd: Path, log: int, running: Runnin
     if code == 0 and data.kind != "shell" and not _has_result(root, task_id):
         _write_all(log, f"hipercow: the Python task {NO_RESULT}\n".encode())
         outcome = NO_RESULT
-    _finish(root, task_id, code, outcome)
+    _finish(root, task_id, code, outcome, usage)
     return code if outcome is None else (code or 1)
 
 

@@ -59,7 +59,13 @@ class HoldUntil(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """What a task asks of the cluster; memory is in megabytes (1 GB = 1000 MB)."""
+    """What a task asks of the cluster; memory is in megabytes (1 GB = 1000 MB).
+
+    `threads_per_process` and `thread_variables` say how the task uses its
+    cores, not what it asks for: the runner sets the thread-count variables
+    (`OMP_NUM_THREADS`, ...) to `threads_per_process` (default: all its
+    cores), or none of them when `thread_variables` is off.
+    """
 
     cores: int | Literal["node"] = 1
     exclusive: bool = False
@@ -70,6 +76,8 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     requested_nodes: tuple[str, ...] = ()
     priority: Priority = "normal"
     queue: str | None = None
+    threads_per_process: int | None = None
+    thread_variables: bool = True
 
 
 class TaskSecrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -88,13 +96,29 @@ class TaskSecrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     key_path: str | None = None
 
 
+class RetryPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Automatic retries: how many are left, for which reasons, and how each scales its resources.
+
+    `on` holds reasons from `hipercow_core.outcomes` ("timed out", "lost", ...);
+    each retry multiplies the memory request by `memory` and `--max-runtime`
+    by `runtime`, and carries the policy with one retry fewer.
+    """
+
+    retries: int
+    on: tuple[str, ...]
+    memory: float = 1.0
+    runtime: float = 1.0
+
+
 class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     """Everything needed to run a task, written once at creation and never changed.
 
     `path` is the working directory relative to the root's project directory
     (POSIX separators), so the task runs on any node whatever the mount point.
     `bundle`, `retry_of` and `depends_on` are the links that bundles, retries
-    and dependencies use.
+    and dependencies use; `after_any` are dependencies that need only have
+    ended, whatever their outcome (`--after-any`). `name` (also the scheduler's job name) and `tags`
+    are the user's own labels, for finding tasks again (`task list`).
     """
 
     id: str
@@ -111,6 +135,10 @@ class TaskData(msgspec.Struct, frozen=True, omit_defaults=True):
     depends_on: tuple[str, ...] = ()
     payload: dict[str, str] = {}
     secrets: TaskSecrets | None = None
+    after_any: tuple[str, ...] = ()
+    retry_policy: RetryPolicy | None = None
+    name: str | None = None
+    tags: dict[str, str] = {}
     max_log_size: int | None = None  # bytes of output kept; None: the runner's default
 
 
@@ -134,11 +162,33 @@ class SubmittedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Written by the runner on the node when the task starts."""
+    """Written by the runner on the node when the task starts.
+
+    `hipercow_version` is the runner's own, so a node running another
+    release than the submitting machine shows in `task info`.
+    """
 
     time: datetime
     host: str
     pid: int
+    hipercow_version: str | None = None
+
+
+class Usage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a task used, measured by the runner (no scheduler accounting needed).
+
+    `cpu_seconds` is user plus system time of the whole process tree;
+    `peak_memory` the largest resident memory seen (bytes), of the tree at
+    one moment or of its largest process, whichever is more; `cores` what
+    the task was given on the node, so its CPU efficiency can be judged.
+    """
+
+    cpu_seconds: float
+    user_seconds: float
+    system_seconds: float
+    wall_seconds: float
+    peak_memory: int
+    cores: int
 
 
 class FinishedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -153,6 +203,7 @@ class FinishedMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     exit_code: int | None = None
     reason: str | None = None
     note: str | None = None
+    usage: Usage | None = None
 
 
 class TaskTimes(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -186,6 +237,9 @@ class TaskInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     waited_seconds: float | None = None
     ran_seconds: float | None = None
     held_zone: str | None = None
+    usage: Usage | None = None
+    node_version: str | None = None
+    waiting_reason: str | None = None
     log_truncated: bool = False
 
 

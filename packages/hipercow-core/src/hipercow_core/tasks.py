@@ -33,6 +33,7 @@ from hipercow_core.resources import validate_resources
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     Resources,
+    RetryPolicy,
     TaskData,
     TaskInfo,
     TaskKind,
@@ -72,10 +73,14 @@ class TaskSpec(msgspec.Struct, frozen=True):
     bundle: str | None = None
     retry_of: str | None = None
     depends_on: tuple[str, ...] = ()
+    after_any: tuple[str, ...] = ()
+    retry_policy: RetryPolicy | None = None
     payload: dict[str, str] = {}
     files: dict[str, bytes] = {}
     path: str | None = None
     secrets: TaskSecrets | None = None
+    name: str | None = None
+    tags: dict[str, str] = {}
     max_log_size: int | None = None
 
 
@@ -85,6 +90,20 @@ def _check_envvars(envvars: Mapping[str, str]) -> None:
             raise InvalidInputError(
                 f"'{name}' is not a valid environment variable name",
                 "Use letters, digits and underscores, not starting with a digit.",
+            )
+
+
+def check_labels(name: str | None, tags: Mapping[str, str]) -> None:
+    """A name and tags that fit on one line of a listing and in a scheduler's job name."""
+    if name is not None and (not name.strip() or any(c in name for c in "\r\n\t")):
+        raise InvalidInputError(
+            f"--name {name!r} is empty or holds a line break or tab", "Give a one-line name."
+        )
+    for key in tags:
+        if not _ENVVAR_NAME.fullmatch(key.replace("-", "_").replace(".", "_")):
+            raise InvalidInputError(
+                f"tag '{key}' is not a valid tag name",
+                "Use letters, digits, '_', '-' and '.', not starting with a digit.",
             )
 
 
@@ -144,6 +163,7 @@ def create_tasks(
             check_command(spec.command)
         _check_envvars(spec.envvars)
         _check_secret_names(spec)
+        check_labels(spec.name, spec.tags)
         _check_text(spec)
         assert cluster is not None
         if spec.resources not in validated:
@@ -169,12 +189,16 @@ def create_tasks(
                 bundle=spec.bundle,
                 retry_of=spec.retry_of,
                 depends_on=spec.depends_on,
+                after_any=spec.after_any,
+                retry_policy=spec.retry_policy,
                 payload=dict(spec.payload),
                 secrets=spec.secrets,
+                name=spec.name,
+                tags=dict(spec.tags),
                 max_log_size=spec.max_log_size,
             )
         )
-    _check_dependencies(root, {d for spec in specs for d in spec.depends_on})
+    _check_dependencies(root, {d for spec in specs for d in (*spec.depends_on, *spec.after_any)})
     write_tasks(root, zip(records, (spec.files for spec in specs), strict=True))
     if records:
         record_last(root, records[-1].id)
@@ -251,28 +275,41 @@ def _driver_of(root: Root, task_id: str) -> str | None:
 
 
 def tasks_status(
-    root: Root, ids: Iterable[str], *, reconcile: bool = True, strict: bool = False
+    root: Root,
+    ids: Iterable[str],
+    *,
+    reconcile: bool = True,
+    strict: bool = False,
+    waiting: dict[str, str] | None = None,
 ) -> dict[str, TaskStatus]:
     """Statuses of many tasks; active ones are checked with their driver, batched.
 
     A task with a corrupt file is `unreadable`; with `strict` the error naming
-    the file is raised instead (for commands about that one task).
+    the file is raised instead (for commands about that one task). `waiting`,
+    when given, is filled with why queued tasks have not started, in words,
+    from the same scheduler call.
     """
     found = file_statuses(root, list(ids), strict=strict)
     result = {task_id: status for task_id, (_, status) in found.items()}
-    return jobs.reconcile(root, result) if reconcile else result
+    return jobs.reconcile(root, result, waiting) if reconcile else result
 
 
 def followed_statuses(
-    root: Root, ids: Sequence[str], *, follow: bool = True, strict: bool = False
+    root: Root,
+    ids: Sequence[str],
+    *,
+    follow: bool = True,
+    strict: bool = False,
+    waiting: dict[str, str] | None = None,
 ) -> dict[str, tuple[str, TaskStatus]]:
     """For each task, its latest retry (unless `follow=False`) and that retry's status.
 
     A task with a corrupt file (or a cycle of retries) is `unreadable`; with
-    `strict` the error naming the file is raised instead.
+    `strict` the error naming the file is raised instead. `waiting` is filled
+    (latest id -> words) as for `tasks_status`.
     """
     found = file_statuses(root, ids, follow=follow, strict=strict)
-    latest = jobs.reconcile(root, dict(found.values()))
+    latest = jobs.reconcile(root, dict(found.values()), waiting)
     return {task_id: (last, latest[last]) for task_id, (last, _) in found.items()}
 
 
@@ -284,7 +321,8 @@ def task_status(root: Root, task_id: str, *, reconcile: bool = True) -> TaskStat
 def task_info(root: Root, task_id: str) -> TaskInfo:
     """A task's data, status and times; also reconciles it with its driver."""
     data = read_task_data(root, task_id)
-    status = task_status(root, task_id)
+    waiting: dict[str, str] = {}
+    status = tasks_status(root, [task_id], strict=True, waiting=waiting)[task_id]
     markers = read_markers(root, task_id)
     submitted, running, finished = markers
     times = TaskTimes(
@@ -309,6 +347,9 @@ def task_info(root: Root, task_id: str) -> TaskInfo:
         waited_seconds=waited,
         ran_seconds=ran,
         held_zone=submitted.held_zone if submitted else None,
+        usage=finished.usage if finished else None,
+        waiting_reason=waiting.get(task_id) if status == TaskStatus.SUBMITTED else None,
+        node_version=running.hipercow_version if running else None,
         log_truncated=(root.task_dir(task_id) / LOG_TRUNCATED).exists(),
     )
 
@@ -429,8 +470,12 @@ def wait_task(
     poll: float = 0.1,
     max_poll: float | None = None,
     on_poll: Callable[[TaskStatus], None] | None = None,
+    follow: bool = True,
 ) -> TaskStatus:
     """Poll until the task is terminal or `timeout` seconds pass; returns the last status.
+
+    With `follow`, a task that ended and was retried (by hand or by its
+    retry policy) is waited for to the end of its chain.
 
     The task's files are read every `FILE_POLL` seconds; the scheduler is
     asked from `poll` seconds on, backing off to the driver's
@@ -441,6 +486,9 @@ def wait_task(
     deadline = None if timeout is None else time.monotonic() + timeout
     status = task_status(root, task_id)
     while True:
+        if status.is_terminal and follow and (later := _retry_of(root, task_id)) is not None:
+            task_id, status = later, task_status(root, later)
+            continue
         if on_poll is not None:
             on_poll(status)
         if status.is_terminal:
@@ -466,6 +514,7 @@ def wait_tasks(
     poll: float = 0.2,
     fail_early: bool = False,
     on_poll: Callable[[dict[str, TaskStatus]], None] | None = None,
+    follow: bool = True,
 ) -> dict[str, TaskStatus]:
     """Wait for many tasks; finished ones are not read again, only the rest are polled.
 
@@ -484,8 +533,12 @@ def wait_tasks(
         )
     pace = _SchedulerPace(poll, _max_poll_interval(root, task_ids[0]) if task_ids else 1.0)
     deadline = None if timeout is None else time.monotonic() + timeout
+    latest = {t: t for t in statuses}  # each task's attempt being waited for
+    final: set[str] = set()  # tasks whose latest attempt ended with no retry to come
     reading = 0.0
     while True:
+        if follow:
+            _follow_retries(root, latest, statuses, final)
         if on_poll is not None:
             on_poll(statuses)
         active = [t for t, s in statuses.items() if not s.is_terminal]
@@ -496,15 +549,68 @@ def wait_tasks(
             return statuses
         _pause(deadline, max(min(FILE_POLL, poll), READ_PAUSE_FACTOR * reading))
         began = time.monotonic()
-        statuses.update(tasks_status(root, active, reconcile=False))
+        _update(
+            statuses,
+            latest,
+            active,
+            tasks_status(root, [latest[t] for t in active], reconcile=False),
+        )
         reading = time.monotonic() - began
         still = [t for t in active if not statuses[t].is_terminal]
         if still and pace.ready():
-            statuses.update(tasks_status(root, still))
+            _update(statuses, latest, still, tasks_status(root, [latest[t] for t in still]))
+
+
+def _update(
+    statuses: dict[str, TaskStatus],
+    latest: Mapping[str, str],
+    which: Iterable[str],
+    found: Mapping[str, TaskStatus],
+) -> None:
+    for task_id in which:
+        statuses[task_id] = found[latest[task_id]]
+
+
+def _retry_of(root: Root, task_id: str) -> str | None:
+    """The retry an ended task has, or is due by its policy (made now if nobody made it yet)."""
+    from hipercow_core.auto_retry import retry_if_due
+
+    return retry_if_due(root, task_id)
+
+
+def _follow_retries(
+    root: Root, latest: dict[str, str], statuses: dict[str, TaskStatus], final: set[str]
+) -> None:
+    """Move each ended task on to its retry, so a task is done only at the end of its chain.
+
+    A task whose latest attempt ended with no retry is not looked at again.
+    """
+    for task_id, status in statuses.items():
+        if not status.is_terminal or task_id in final:
+            continue
+        moved = False
+        while (later := _retry_of(root, latest[task_id])) is not None:
+            latest[task_id], moved = later, True
+        if moved:
+            statuses[task_id] = task_status(root, latest[task_id])
+        if statuses[task_id].is_terminal:
+            final.add(task_id)
 
 
 def _max_poll_interval(root: Root, task_id: str) -> float:
     return get_driver(root, _driver_of(root, task_id)).max_poll_interval
+
+
+def _labelled(
+    task: ListedTask, name: str | None, tags: Mapping[str, str], bundle: str | None
+) -> bool:
+    from fnmatch import fnmatchcase
+
+    if name is not None and (task.name is None or not fnmatchcase(task.name, name)):
+        return False
+    if bundle is not None and task.bundle != bundle:
+        return False
+    return all(task.tags.get(k) == v for k, v in tags.items())
 
 
 def list_tasks(
@@ -512,15 +618,20 @@ def list_tasks(
     *,
     statuses: Iterable[TaskStatus] | None = None,
     since: datetime | None = None,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    bundle: str | None = None,
     reconcile: bool = True,
 ) -> list[ListedTask]:
-    """Tasks in creation order, filtered by status and creation time.
+    """Tasks in creation order, filtered by status, creation time, name, tags and bundle.
+
+    `name` is a shell-style pattern (`fit*`); every one of `tags` must match exactly.
 
     Statuses come from the files (through a local cache); tasks the files
     call submitted or running are checked with their drivers.
     """
     wanted = set(statuses) if statuses else None
-    found = indexed_tasks(root)
+    found = [t for t in indexed_tasks(root) if _labelled(t, name, tags or {}, bundle)]
     if reconcile:
         active = [t.id for t in found if t.status.is_active]
         if active:

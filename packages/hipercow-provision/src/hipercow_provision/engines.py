@@ -13,12 +13,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import ClassVar
 
 from hipercow_core.environments import BuildContext, BuildLayout, platform_tag, venv_layout
 from hipercow_core.errors import HipercowError, InvalidInputError
+from hipercow_core.processes import IS_WINDOWS
 from hipercow_core.schema import PackageInfo, ProvisionInputs
 from hipercow_provision.inputs import install_arguments
 
@@ -129,6 +131,26 @@ class UvEngine(VenvEngine):
         ctx.run([*uv_command(), "pip", "install", "--python", str(interpreter), *arguments])
 
 
+def launcher_python(launcher: str, version: str) -> str | None:
+    """The interpreter Windows' `py` launcher picks for `version` (e.g. 3.11), if any.
+
+    A python.org install on Windows has no `python3.11` on PATH; the launcher
+    knows every installed version. None when it has none of that version.
+    """
+    try:
+        done = subprocess.run(
+            [launcher, f"-{version}", "-c", "import sys; print(sys.executable)"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = done.stdout.strip()
+    return found if done.returncode == 0 and found else None
+
+
 class PipEngine(VenvEngine):
     """The standard library's venv, then the venv's own pip."""
 
@@ -143,8 +165,14 @@ class PipEngine(VenvEngine):
             found = shutil.which(candidate)
             if found:
                 return found
+        launcher = shutil.which("py") if IS_WINDOWS else None
+        if launcher is not None:
+            found = launcher_python(launcher, request)
+            if found:
+                return found
         raise InvalidInputError(
-            f"no Python '{request}' on PATH here (looked for python{request} and {request})",
+            f"no Python '{request}' on PATH here (looked for python{request} and {request}"
+            f"{', and asked the py launcher' if launcher else ''})",
             "Give the interpreter's full path, or a version that is installed on the nodes.",
         )
 

@@ -10,6 +10,7 @@ different, whether the lines came from a file or the command line.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -53,14 +54,27 @@ def _shown_path(path: Path, base: Path) -> str:
 
 
 def _read_text(path: Path, what: str) -> str:
+    """A text file's content: UTF-8, or UTF-16 with its byte-order mark.
+
+    PowerShell 5's `pip freeze > requirements.txt` writes UTF-16 with a BOM,
+    and Notepad may add a UTF-8 BOM; both are read as the text they hold.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInputError(
             f"{what} '{path}' does not exist", "Give the path of an existing file."
         ) from None
+    encoding = (
+        "utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+    )
+    try:
+        return raw.decode(encoding)
     except UnicodeDecodeError:
-        raise InvalidInputError(f"{what} '{path}' is not UTF-8 text") from None
+        raise InvalidInputError(
+            f"{what} '{path}' is not UTF-8 (or UTF-16) text",
+            "Save it as UTF-8, e.g. in PowerShell: Get-Content FILE | Set-Content -Encoding utf8 NEW",
+        ) from None
 
 
 def from_packages(packages: Sequence[str]) -> ProvisionInputs:

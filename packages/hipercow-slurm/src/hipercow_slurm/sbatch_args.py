@@ -25,6 +25,7 @@ def task_args(
     options: SlurmOptions,
     begin: datetime | None = None,
     dependencies: Sequence[str] = (),
+    after_any: Sequence[str] = (),
 ) -> list[str]:
     """All the per-task sbatch arguments: resources, start-not-before, dependencies.
 
@@ -33,7 +34,7 @@ def task_args(
     """
     return [
         *resource_args(resources, cluster=cluster, options=options, begin=begin),
-        *dependency_args(dependencies),
+        *dependency_args(dependencies, after_any),
     ]
 
 
@@ -139,11 +140,17 @@ def begin_time(at: datetime) -> str:
     return at.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def dependency_args(job_ids: Sequence[str]) -> list[str]:
-    """Start only after these jobs succeeded; cancel at once if one cannot succeed."""
-    if not job_ids:
+def dependency_args(job_ids: Sequence[str], after_any: Sequence[str] = ()) -> list[str]:
+    """Start only after `job_ids` succeeded (cancel at once if one cannot) and `after_any` ended.
+
+    Slurm's `,` between the two kinds means both must hold.
+    """
+    kinds = [f"afterok:{':'.join(job_ids)}"] if job_ids else []
+    if after_any:
+        kinds.append(f"afterany:{':'.join(after_any)}")
+    if not kinds:
         return []
-    return [f"--dependency=afterok:{':'.join(job_ids)}", "--kill-on-invalid-dep=yes"]
+    return [f"--dependency={','.join(kinds)}", "--kill-on-invalid-dep=yes"]
 
 
 def array_arg(count: int, limit: int | None) -> str:

@@ -173,6 +173,37 @@ def shell_exit_code(job: JobState, output: str = "") -> int | None:
     return job.exit_code
 
 
+#: Slurm's pending reasons (squeue's %r) in words; others are shown as Slurm gives them.
+PENDING_REASONS = {
+    "Resources": "waiting for resources: every node that could run it is busy",
+    "Priority": "waiting for jobs of higher priority to start first",
+    "Dependency": "waiting for the tasks it depends on to finish",
+    "BeginTime": "held until its start time (--hold-until)",
+    "JobHeldUser": "held by its user",
+    "JobHeldAdmin": "held by an administrator",
+    "ReqNodeNotAvail": "a node it needs is not available",
+    "PartitionDown": "its partition is down",
+    "PartitionInactive": "its partition is not taking jobs",
+    "PartitionNodeLimit": "it asks for more nodes than its partition allows",
+    "PartitionTimeLimit": "its --max-runtime is longer than its partition allows",
+    "NodeDown": "a node it needs is down",
+    "Licenses": "waiting for licenses",
+    "Reservation": "waiting for its reservation",
+    "AssocGrpCpuLimit": "its account's CPU limit is reached",
+    "AssocGrpJobsLimit": "its account's job limit is reached",
+    "AssocMaxJobsLimit": "its account's limit of running jobs is reached",
+    "DependencyNeverSatisfied": "a task it depends on failed; it will never start",
+}
+
+
+def pending_words(reason: str) -> str:
+    """Why a job is pending, in words (QOS limits named as such), with Slurm's own word."""
+    words = PENDING_REASONS.get(reason)
+    if words is None and reason.startswith("QOS"):
+        words = "a limit of its QOS (quality of service) is reached"
+    return f"{words} ({reason})" if words else f"pending: {reason}"
+
+
 def job_state(job_id: str, job: JobState, output: str | None = None) -> ContractState:
     """What Slurm's record of a job tells core: still active, or ended with an outcome.
 
@@ -182,8 +213,18 @@ def job_state(job_id: str, job: JobState, output: str | None = None) -> Contract
     """
     ended = explain(job, output)
     if ended is None:
+        waiting = None
+        if job.state == "PENDING" and job.reason and job.reason != "None":
+            waiting = pending_words(job.reason)
         if is_requeued(job):
-            return ContractState.active(f"Slurm requeued job {job_id} (restart {job.restarts})")
+            # Shown as why it waits: a requeued job looks like any pending one otherwise.
+            again = f"requeued by Slurm (restart {job.restarts}); waits to run again"
+            return ContractState.active(
+                f"Slurm requeued job {job_id} (restart {job.restarts})",
+                waiting=f"{again}: {waiting}" if waiting else again,
+            )
+        if waiting is not None:
+            return ContractState.active(waiting=waiting)
         return ContractState.active()
     reason = f" ({job.reason})" if job.reason and job.reason != "None" else ""
     note = f"Slurm job {job_id} ended {job.state}{reason}"

@@ -14,6 +14,7 @@ instead of pending forever.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ from hipercow_slurm.script import render_script
 log = get_logger(__name__)
 
 DRIVER = "slurm"
+#: Characters kept out of job names (they are also batch directory names).
+_JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 HINT = "Check the tasks' resources and the driver's options ('hipercow driver show slurm')."
 QUEUE_FULL_HINT = (
     "The cluster holds as many jobs as it may (MaxJobCount); submit the rest once some "
@@ -78,6 +81,7 @@ class Submission:
 
     def run(self, requests: Sequence[JobRequest]) -> SubmitReport:
         pairs: list[tuple[str, list[str]]] = []
+        self.names = {r.task_id: r.data.name for r in requests}
         for request in requests:
             try:
                 pairs.append((request.task_id, self._args(request)))
@@ -168,16 +172,25 @@ class Submission:
             options=self.options,
             begin=request.not_before,
             dependencies=request.after_jobs,
+            after_any=request.after_any_jobs,
         )
+
+    def _label(self, plan: JobPlan) -> str:
+        names = {self.names.get(t) for t in plan.task_ids}
+        given = names.pop() if len(names) == 1 else None
+        if given:
+            return _JOB_NAME_UNSAFE.sub("_", given)[:60]
+        return f"hipercow-{plan.task_ids[0][:8]}"
 
     def _sbatch(self, plan: JobPlan) -> tuple[str, Path]:
         """Write the script and submit it: the job id and batch directory, or an error.
 
         The job name is unique, so that when sbatch's answer is lost (a
         timeout after the controller accepted the job) a retry finds the job
-        by name instead of submitting it twice.
+        by name instead of submitting it twice. It starts with the tasks'
+        `--name` when they share one, so `squeue` shows it.
         """
-        name = f"hipercow-{plan.task_ids[0][:8]}-{secrets.token_hex(2)}"
+        name = f"{self._label(plan)}-{secrets.token_hex(2)}"
         batch = jobs_dir(self.root) / name
         batch.mkdir(parents=True, exist_ok=True)
         script = batch / SCRIPT

@@ -27,6 +27,8 @@ from hipercow_windows_hpc.shares import Location, Share
 
 WINDOWS_SCRIPT = "run.bat"
 LINUX_SCRIPT = "run.sh"
+#: A batch file in the project that a Windows node runs before the task, if it exists.
+SETUP_HOOK = ("hipercow", "setup.bat")
 
 
 def load_template(name: str) -> str:
@@ -78,7 +80,11 @@ def _header(task_id: str) -> dict[str, str]:
 
 def windows_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[str]) -> str:
     """The batch file for a task whose directory is `task_parts` below the project."""
-    maps = [f'NET USE {s.drive} "{_bat(s.remote.windows())}" /Y' for s in settings.shares]
+    maps = [
+        f'NET USE {s.drive} "{_bat(s.remote.windows())}" /PERSISTENT:NO /Y\n'
+        "IF ERRORLEVEL 1 GOTO nomap"
+        for s in settings.shares
+    ]
     unmaps = [f"NET USE {s.drive} /DELETE /Y" for s in settings.shares]
     values = {
         **_header(task_id),
@@ -86,7 +92,9 @@ def windows_script(settings: ScriptSettings, task_id: str, task_parts: Sequence[
         "map_shares": "\n".join(maps),
         "unmap_shares": "\n".join(unmaps),
         "python_version": settings.python_version,
+        "python_tag": settings.python_version.replace(".", ""),
         "project": _bat(settings.project.windows()),
+        "setup": _bat(settings.project.windows(*SETUP_HOOK)),
         "runner": settings.runner,
     }
     return templates.render(load_template(WINDOWS_SCRIPT), values)

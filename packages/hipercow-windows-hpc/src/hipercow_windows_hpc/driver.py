@@ -25,10 +25,10 @@ from hipercow_core.drivers.protocol import (
     JobState,
     SubmitReport,
 )
-from hipercow_core.errors import DriverError
+from hipercow_core.errors import DriverError, HipercowError
 from hipercow_core.log import get_logger
 from hipercow_core.root import Root
-from hipercow_core.schema import ClusterInfo
+from hipercow_core.schema import ClusterInfo, TaskData
 from hipercow_windows_hpc import DRIVER_NAME
 from hipercow_windows_hpc.batch import ScriptSettings, write_job_script
 from hipercow_windows_hpc.client import PortalClient
@@ -69,6 +69,19 @@ def make_client(
         retry_wait=options.retry_wait,
         share_session=share_session,
     )
+
+
+#: The portal's dependency field waits for success only (a failed dependency leaves its
+#: dependents queued), so it cannot hold a job until others end whatever their outcome.
+AFTER_ANY_REFUSED = (
+    "the portal cannot start a job after others whatever their outcome (--after-any)"
+)
+AFTER_ANY_HINT = "Submit the task once its --after-any tasks have ended: it then goes at once."
+
+
+def job_name(data: TaskData) -> str:
+    """The portal's job name: the task id (how a lost submission is found again), after its name."""
+    return f"{data.name} ({data.id})" if data.name else data.id
 
 
 class WindowsHpcDriver(Driver[WindowsHpcOptions]):
@@ -118,6 +131,24 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
         detected = self._mounts() if self.options.detect_shares else []
         return resolve_shares(self.options.explicit_shares(), detected)
 
+    def describe(self) -> dict[str, str]:
+        """The shares jobs will use (configured and detected), and the project's place on them."""
+        items = {
+            f"share {share.drive}": f"{share.local} = {share.remote}"
+            + (" (detected)" if share.detected else "")
+            for share in self.shares
+        }
+        try:
+            where = self.project_location()
+            items["project on the share"] = where.unc().posix()
+            if self.options.platform == "linux":
+                items["project on the nodes"] = where.linux(self.options.linux_rules())
+            else:
+                items["project on the nodes"] = where.windows()
+        except HipercowError as e:
+            items["project on the nodes"] = f"unknown: {e.message}"
+        return items
+
     def project_location(self) -> Location:
         """Where the project is on the shares; ShareError if it is on none."""
         return locate(self.root.project, self.shares)
@@ -144,6 +175,10 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
         now = datetime.now().astimezone()
         report = SubmitReport()
         for request in requests:
+            if request.after_any_jobs:
+                report.refused[request.task_id] = AFTER_ANY_REFUSED
+                report.hint = report.hint or AFTER_ANY_HINT
+                continue
             try:
                 job_id = self._submit_one(request, settings, default_queue, now)
             except PortalRefusedError as e:
@@ -169,7 +204,7 @@ class WindowsHpcDriver(Driver[WindowsHpcOptions]):
             resources=resource_fields(data.resources, default_queue, now, request.not_before),
             depends_on=list(request.after_jobs),
         )
-        return self.client.submit(fields, job_name=data.id)
+        return self.client.submit(fields, job_name=job_name(data))
 
     # -- status ------------------------------------------------------------
 

@@ -55,6 +55,10 @@ def has_ended(text: str) -> bool:
     return text.strip().lower() in _ENDED
 
 
+#: The portal's words for a job that has not started yet.
+_NOT_STARTED = frozenset({"Queued", "Submitted", "Validating", "Configuring", "ExternalValidation"})
+
+
 def job_state(job_id: str, text: str | None) -> TaskJobState:
     """What the portal's word for a job (None: it does not know the job) means for its task.
 
@@ -66,5 +70,7 @@ def job_state(job_id: str, text: str | None) -> TaskJobState:
         return TaskJobState.unknown(f"the portal no longer knows job {job_id}")
     state = normalise_state(text)
     if state is None or state not in _ENDINGS:
-        return TaskJobState.active()
+        queued = (state or text.strip()) in _NOT_STARTED
+        shown = state or text.strip()
+        return TaskJobState.active(waiting=f"{shown} on the portal" if queued else None)
     return TaskJobState.ended(_ENDINGS[state], f"the portal reports job {job_id} {state}")

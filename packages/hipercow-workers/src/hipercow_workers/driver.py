@@ -110,6 +110,14 @@ class WorkersDriver(Driver[WorkersOptions]):
         self.redis = connect(options.redis_url)
         self._status_script = self.redis.register_script(_STATUS_SCRIPT)
 
+    def describe(self) -> dict[str, str]:
+        """Whether the pool's Redis answers now."""
+        try:
+            self.redis.ping()
+        except Exception as e:  # what is wrong is what this says
+            return {"redis": f"{self.options.redis_url} does not answer ({type(e).__name__}: {e})"}
+        return {"redis": f"{self.options.redis_url} answers"}
+
     def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
         """Push the tasks onto the queue in order, in one call; held ones wait in a sorted set.
 

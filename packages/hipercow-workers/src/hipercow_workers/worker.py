@@ -38,7 +38,7 @@ import msgspec
 import redis
 
 from hipercow_core import outcomes, pyexec
-from hipercow_core.dependencies import Readiness, readiness
+from hipercow_core.dependencies import Readiness, ended, readiness
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.errors import HipercowError
 from hipercow_core.fsutil import write_once
@@ -345,6 +345,18 @@ class Worker:
         elif verb == CANCEL:
             self.cancelled.add(argument)
 
+    def _requeue_waiting(self, task_id: str) -> Literal["requeued"]:
+        """Put a task whose dependencies have not ended back at the queue's end, unclaimed."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.claims, task_id)
+        pipe.rpush(self.keys.queue, task_id)
+        try:
+            pipe.execute()
+        except REDIS_DOWN as e:  # 'hipercow worker requeue' puts it back
+            self.redis_down(e)
+        time.sleep(REQUEUE_PAUSE)
+        return "requeued"
+
     def run_if_due(self, task_id: str) -> Literal["ran", "skipped", "requeued"]:
         """Run a claimed task unless it is done, cancelled, or waiting on dependencies.
 
@@ -359,6 +371,8 @@ class Worker:
         except HipercowError as e:
             print(f"worker {self.id}: skipping task {task_id}: {e.message}", flush=True)
             return "skipped"
+        if data.after_any and not ended(self.root, data.after_any):
+            return self._requeue_waiting(task_id)
         if data.depends_on:
             state = readiness(self.root, data.depends_on)
             if state == Readiness.FAILED:
@@ -370,20 +384,12 @@ class Worker:
                 )
                 return "skipped"
             if state == Readiness.WAITING:
-                pipe = self.redis.pipeline(transaction=True)
-                pipe.hdel(self.keys.claims, task_id)
-                pipe.rpush(self.keys.queue, task_id)
-                try:
-                    pipe.execute()
-                except REDIS_DOWN as e:  # 'hipercow worker requeue' puts it back
-                    self.redis_down(e)
-                time.sleep(REQUEUE_PAUSE)
-                return "requeued"
+                return self._requeue_waiting(task_id)
         if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
             return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
-        ended = self.run(data)
-        if ended is not None:
-            settle(self.root, task_id, *ended)
+        outcome = self.run(data)
+        if outcome is not None:
+            settle(self.root, task_id, *outcome)
         self.record.done += 1
         return "ran"
 

@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from hipercow_cli import output
-from hipercow_cli.commands.task import DependsOn, Env, Environment, MaxLogSize, task_options
+from hipercow_cli.commands.task import (
+    AfterAny,
+    DependsOn,
+    Env,
+    Environment,
+    MaxLogSize,
+    Retries,
+    RetryOn,
+    RetryScale,
+    Tag,
+    parse_retry_policy,
+    task_options,
+)
 from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
 from hipercow_core import bulk
 from hipercow_core.root import Root
@@ -38,6 +50,12 @@ Zip = Annotated[
 ]
 Name = Annotated[
     str | None, typer.Option("--name", help="Bundle name (default: a readable random one).")
+]
+TaskNames = Annotated[
+    str | None,
+    typer.Option(
+        "--task-name", help="Each task's name, with @name placeholders like the command: 'fit-@n'."
+    ),
 ]
 Preview = Annotated[bool, typer.Option("--preview", help="Show the tasks and create nothing.")]
 NoSubmit = Annotated[
@@ -125,12 +143,18 @@ def create(
     zip_rows: Zip = False,
     times: Repeat = None,
     name: Name = None,
+    task_name: TaskNames = None,
+    tag: Tag = None,
     preview: Preview = False,
     no_submit: NoSubmit = False,
     max_tasks: MaxTasks = bulk.DEFAULT_MAX_TASKS,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     max_log_size: MaxLogSize = None,
     driver: Driver = None,
     as_json: Json = False,
@@ -154,18 +178,26 @@ def create(
     commands = bulk.bulk_commands(template, table)
     root = Root.find()
     shared = task_options(
-        root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
-    )
-    specs = [TaskSpec(command=c, **shared) for c in commands]
-    make_bundle(
         root,
-        specs,
-        name,
-        tuple(template),
-        driver,
-        as_json,
-        submit=not no_submit,
-        data=bulk.shown_rows(table, times),
+        resources,
+        env,
+        environment,
+        depends_on,
+        secrets,
+        tags=tag,
+        after_any=after_any,
+        retry_policy=parse_retry_policy(retries, retry_on, retry_scale),
+        max_log_size=max_log_size,
+    )
+    shown = bulk.shown_rows(table, times)
+    shared.pop("name")
+    labels = bulk.row_labels(task_name, table, shown, shared.pop("tags"))
+    specs = [
+        TaskSpec(command=c, name=n, tags=t, **shared)
+        for c, (n, t) in zip(commands, labels, strict=True)
+    ]
+    make_bundle(
+        root, specs, name, tuple(template), driver, as_json, submit=not no_submit, data=shown
     )
 
 
@@ -178,11 +210,17 @@ def call(
     zip_rows: Zip = False,
     times: Repeat = None,
     name: Name = None,
+    task_name: TaskNames = None,
+    tag: Tag = None,
     preview: Preview = False,
     max_tasks: MaxTasks = bulk.DEFAULT_MAX_TASKS,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     max_log_size: MaxLogSize = None,
     driver: Driver = None,
     as_json: Json = False,
@@ -212,11 +250,23 @@ def call(
     root = Root.find()
     pytasks.check_target(target, Path.cwd(), environment, root)
     shared = task_options(
-        root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+        root,
+        resources,
+        env,
+        environment,
+        depends_on,
+        secrets,
+        tags=tag,
+        after_any=after_any,
+        retry_policy=parse_retry_policy(retries, retry_on, retry_scale),
+        max_log_size=max_log_size,
     )
+    rows = bulk.shown_rows(table, times)
+    shared.pop("name")
+    labels = bulk.row_labels(task_name, table, rows, shared.pop("tags"))
     specs = [
-        pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, **shared)
-        for kwargs in calls
+        pytasks.call_spec(target, (), kwargs, cwd=Path.cwd(), check=False, name=n, tags=t, **shared)
+        for kwargs, (n, t) in zip(calls, labels, strict=True)
     ]
     # the bundle keeps the arguments as the function got them (2, not "2"): a sweep's inputs
     rows = [

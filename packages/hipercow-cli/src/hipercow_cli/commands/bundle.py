@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
+import msgspec
 import typer
 
 from hipercow_cli import completion, output
@@ -68,16 +69,29 @@ def status(
         str | None, typer.Option(help="'counts' (tasks per status) or 'worst' (one status).")
     ] = None,
     no_follow: NoFollow = False,
+    usage: Annotated[
+        bool,
+        typer.Option(
+            "--usage", help="What each task used (CPU, wall time, peak memory), with totals."
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Status of each task of a bundle, or a summary."""
     from hipercow_core.errors import InvalidInputError
 
     root = Root.find()
-    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow)
+    if usage:
+        if summary is not None:
+            raise InvalidInputError("--usage and --summary cannot be used together", "Choose one.")
+        show_usage(root, name, not no_follow, as_json)
+        return
+    waiting: dict[str, str] = {}
+    found = bundle_tasks.bundle_statuses(root, name, follow=not no_follow, waiting=waiting)
     values = bundles.data_of(bundles.load_bundle(root, name))
     ids = list(found)
     statuses = [status for _, status in found.values()]
+    why = {i: waiting[latest] for i, (latest, s) in found.items() if latest in waiting}
     if summary == "counts":
         counts = bundles.counts(statuses)
         if as_json:
@@ -96,6 +110,7 @@ def status(
         output.emit_json(
             [
                 {"id": i, "status": s, "data": values.get(i, {})}
+                | ({"waiting": why[i]} if i in why else {})
                 for i, s in zip(ids, statuses, strict=True)
             ]
         )
@@ -103,11 +118,38 @@ def status(
         width = max((len(s) for s in statuses), default=0)
         sys.stdout.write(
             "".join(
-                f"{i}  {output.status_text(s)}{' ' * (width - len(s))}  {show_data(values.get(i))}".rstrip()
+                f"{i}  {output.status_text(s)}{' ' * (width - len(s))}  {show_data(values.get(i))}"
+                f"{'  (' + why[i] + ')' if i in why else ''}".rstrip()
                 + "\n"
                 for i, s in zip(ids, statuses, strict=True)
             )
         )
+
+
+def show_usage(root: Root, name: str, follow: bool, as_json: bool) -> None:
+    """`bundle status --usage`: a row per task (its latest attempt) and a row of totals."""
+    from hipercow_cli.usage import total_row, usage_row
+    from hipercow_core.usage import total
+
+    found = bundle_tasks.bundle_statuses(root, name, follow=follow)
+    usages = bundle_tasks.bundle_usage(root, name, follow=follow)
+    summed = total(usages.values())
+    if as_json:
+        output.emit_json(
+            {
+                "tasks": [
+                    {"id": latest, "status": status, "usage": usages.get(latest)}
+                    for latest, status in found.values()
+                ],
+                "total": {**msgspec.to_builtins(summed), "cpu_share": summed.cpu_share},
+            }
+        )
+        return
+    grid = output.table("task", "status", "CPU", "wall", "cores", "CPU %", "peak memory")
+    for latest, status in found.values():
+        grid.add_row(latest, str(status), *usage_row(usages.get(latest)))
+    grid.add_row(f"total ({output.count(summed.tasks, 'task')} measured)", "", *total_row(summed))
+    output.print_table(grid)
 
 
 @app.command("wait")

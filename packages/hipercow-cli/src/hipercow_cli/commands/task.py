@@ -22,7 +22,7 @@ from hipercow_cli.options import (
 )
 from hipercow_core.errors import InvalidInputError, TaskNotFoundError
 from hipercow_core.root import Root
-from hipercow_core.schema import HoldUntil, Resources, TaskStatus
+from hipercow_core.schema import HoldUntil, Resources, RetryPolicy, TaskStatus
 from hipercow_core.secret_store import SecretRequest
 from hipercow_core.tasks import TaskSpec
 
@@ -66,7 +66,10 @@ def exit_for(status: TaskStatus) -> None:
         raise typer.Exit(1)
 
 
-def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bool) -> TaskStatus:
+def wait_and_report(
+    root: Root, task_id: str, timeout: float | None, as_json: bool, follow: bool = True
+) -> TaskStatus:
+    """Wait (to the end of the task's retry chain unless `follow` is off) and say how it went."""
     from hipercow_core.tasks import wait_task
 
     with output.spinner(f"Waiting for task {task_id}") as spin:
@@ -75,7 +78,8 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
             if spin is not None:
                 spin.update(f"Waiting for task {task_id}: {status}")
 
-        status = wait_task(root, task_id, timeout=timeout, on_poll=show)
+        status = wait_task(root, task_id, timeout=timeout, on_poll=show, follow=follow)
+    task_id = followed(root, [task_id], not follow)[0]  # the attempt that ended it
     if as_json:
         output.emit_json({"id": task_id, "status": status})
     elif not status.is_terminal:
@@ -89,6 +93,41 @@ def wait_and_report(root: Root, task_id: str, timeout: float | None, as_json: bo
     return status
 
 
+RETRIES = "Automatic retries"
+Retries = Annotated[
+    int | None,
+    typer.Option(
+        help="Retry the task automatically up to N times when it ends for a --retry-on reason.",
+        rich_help_panel=RETRIES,
+    ),
+]
+RetryOn = Annotated[
+    str | None,
+    typer.Option(
+        help="Reasons to retry: timeout, out-of-memory, lost, node-failure"
+        " (comma-separated; default: lost,node-failure).",
+        rich_help_panel=RETRIES,
+    ),
+]
+RetryScale = Annotated[
+    str | None,
+    typer.Option(help="Scale each retry's resources: memory=2,runtime=2.", rich_help_panel=RETRIES),
+]
+AfterAny = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--after-any",
+        help="Run once this task (or every task of this bundle) has ended, whatever its outcome.",
+    ),
+]
+TaskName = Annotated[
+    str | None,
+    typer.Option("--name", help="A name for the task (also its job name on the scheduler)."),
+]
+Tag = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="A label KEY=VALUE for finding the task again (repeatable)."),
+]
 Env = Annotated[
     list[str] | None, typer.Option("--env", help="Environment variable NAME=VALUE (repeatable).")
 ]
@@ -105,6 +144,14 @@ MaxLogSize = Annotated[
 ]
 
 
+def parse_retry_policy(
+    retries: int | None, retry_on: str | None, retry_scale: str | None
+) -> RetryPolicy | None:
+    from hipercow_core.auto_retry import parse_retry_policy as parse
+
+    return parse(retries, retry_on, retry_scale)
+
+
 def task_options(
     root: Root,
     resources: Resources,
@@ -112,6 +159,10 @@ def task_options(
     environment: str | None,
     depends_on: list[str] | None,
     secrets: list[SecretRequest] | None = None,
+    name: str | None = None,
+    tags: list[str] | None = None,
+    after_any: list[str] | None = None,
+    retry_policy: RetryPolicy | None = None,
     max_log_size: str | None = None,
 ) -> dict[str, Any]:
     """The TaskSpec fields every creating command takes from its options.
@@ -130,6 +181,10 @@ def task_options(
         "envvars": parse_pairs(env, "--env"),
         "environment": environment,
         "depends_on": resolve_dependencies(root, depends_on or []),
+        "name": name,
+        "tags": parse_pairs(tags, "--tag"),
+        "after_any": resolve_dependencies(root, after_any or []),
+        "retry_policy": retry_policy,
         "max_log_size": _log_size(max_log_size),
     }
     if secrets:
@@ -192,9 +247,15 @@ def create(
     script: Annotated[
         Path | None, typer.Option("--script", help="A Python script in the project to run.")
     ] = None,
+    name: TaskName = None,
+    tag: Tag = None,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     max_log_size: MaxLogSize = None,
     wait: Wait = False,
     timeout: Timeout = None,
@@ -214,7 +275,17 @@ def create(
 
     root = Root.find()
     options = task_options(
-        root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+        root,
+        resources,
+        env,
+        environment,
+        depends_on,
+        secrets,
+        name,
+        tag,
+        after_any,
+        parse_retry_policy(retries, retry_on, retry_scale),
+        max_log_size,
     )
     if python is not None and script is not None:
         raise InvalidInputError("--python and --script cannot be used together", "Choose one.")
@@ -259,9 +330,15 @@ def call(
     max_args_size: Annotated[
         str, typer.Option(help="Largest size of the encoded arguments, e.g. 10M, 1G.")
     ] = "10M",
+    name: TaskName = None,
+    tag: Tag = None,
     env: Env = None,
     environment: Environment = None,
     depends_on: DependsOn = None,
+    after_any: AfterAny = None,
+    retries: Retries = None,
+    retry_on: RetryOn = None,
+    retry_scale: RetryScale = None,
     max_log_size: MaxLogSize = None,
     wait: Wait = False,
     timeout: Timeout = None,
@@ -305,7 +382,17 @@ def call(
         cwd=Path.cwd(),
         max_args_size=limit,
         **task_options(
-            root, resources, env, environment, depends_on, secrets, max_log_size=max_log_size
+            root,
+            resources,
+            env,
+            environment,
+            depends_on,
+            secrets,
+            name,
+            tag,
+            after_any,
+            parse_retry_policy(retries, retry_on, retry_scale),
+            max_log_size,
         ),
     )
     create_and_report(root, spec, driver, wait, timeout, as_json)
@@ -363,6 +450,12 @@ def status(task_ids: TaskIds, no_follow: NoFollow = False, as_json: Json = False
         raise typer.Exit(1)
 
 
+def hipercow_version() -> str:
+    from hipercow_core import __version__
+
+    return __version__
+
+
 def show_hold(hold: HoldUntil, resolved: datetime | None, zone: str | None = None) -> str:
     """A hold as a time: the one it resolved to at submission, else what it will resolve to.
 
@@ -382,10 +475,18 @@ def show_hold(hold: HoldUntil, resolved: datetime | None, zone: str | None = Non
     return f"{hold.kind} (local time, fixed at submission)"
 
 
-def show_chain(chain: list[str], statuses: dict[str, TaskStatus]) -> str:
-    """A retry chain as a person reads it: 'failure → retried as ID: success'."""
-    parts = [output.status_text(statuses[chain[0]])]
-    parts.extend(f"retried as {t}: {output.status_text(statuses[t])}" for t in chain[1:])
+def show_chain(
+    chain: list[str], statuses: dict[str, TaskStatus], reasons: dict[str, str | None] | None = None
+) -> str:
+    """A retry chain as a person reads it: 'failure (timed out) → retried as ID: success'."""
+
+    def shown(task_id: str) -> str:
+        why = (reasons or {}).get(task_id)
+        text = output.status_text(statuses[task_id])
+        return f"{text} ({why})" if why and statuses[task_id] != TaskStatus.SUCCESS else text
+
+    parts = [shown(chain[0])]
+    parts.extend(f"retried as {t}: {shown(t)}" for t in chain[1:])
     return output.mark(" → ", " -> ").join(parts)
 
 
@@ -402,10 +503,24 @@ def outcome_rows(root: Root, task_id: str, own: TaskStatus) -> list[tuple[str, s
     rows = [("status", output.status_text(statuses[latest]))]
     if latest != task_id:
         rows[0] = ("status", f"{rows[0][1]} (latest attempt: {latest})")
-    rows.append(("attempts", f"{chain[0]}: {show_chain(chain, statuses)}"))
+    from hipercow_core.retry import chain_reasons
+
+    rows.append(
+        ("attempts", f"{chain[0]}: {show_chain(chain, statuses, chain_reasons(root, chain))}")
+    )
     if latest != task_id:
         rows.append(("this attempt", output.status_text(own)))
     return rows
+
+
+def attempts(root: Root, chain: list[str]) -> list[dict[str, Any]]:
+    """Each attempt of a chain with its status and reason, for `task info --json`."""
+    from hipercow_core.retry import chain_reasons
+    from hipercow_core.tasks import tasks_status
+
+    statuses = tasks_status(root, chain)
+    reasons = chain_reasons(root, chain)
+    return [{"id": t, "status": statuses[t], "reason": reasons[t]} for t in chain]
 
 
 @app.command("info")
@@ -421,6 +536,7 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
             {
                 **msgspec.to_builtins(details),
                 "retry_chain": retry_chain(root, task_id),
+                "attempts": attempts(root, retry_chain(root, task_id)),
                 "followed": dict(
                     zip(("id", "status"), followed_statuses(root, [task_id])[task_id], strict=True)
                 ),
@@ -444,12 +560,45 @@ def info(task_id: TaskId, as_json: Json = False) -> None:
         ("ran", output.show_seconds(details.ran_seconds)),
         ("exit code", "-" if details.exit_code is None else str(details.exit_code)),
         ("reason", details.reason or "-"),
+        *([("waiting", details.waiting_reason)] if details.waiting_reason else []),
         ("host", details.host or "-"),
     ]
+    if details.usage is not None:
+        from hipercow_cli.usage import usage_line
+
+        rows.append(("usage", usage_line(details.usage, data.resources)))
+    if details.node_version is not None and details.node_version != hipercow_version():
+        rows.append(
+            (
+                "hipercow",
+                f"{details.node_version} on the node, {hipercow_version()} here:"
+                " install the same release on both",
+            )
+        )
+    if data.name:
+        rows.insert(1, ("name", data.name))
+    if data.tags:
+        rows.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(data.tags.items()))))
     if details.log_truncated:
         rows.append(("log", "truncated: the output reached max_log_size, the rest was dropped"))
     if data.depends_on:
         rows.append(("depends on", ", ".join(data.depends_on)))
+    if data.after_any:
+        rows.append(("after any", ", ".join(data.after_any)))
+    if data.retry_policy is not None and data.retry_policy.retries > 0:
+        policy = data.retry_policy
+        scale = [
+            f"{k}×{v:g}"
+            for k, v in (("memory", policy.memory), ("runtime", policy.runtime))
+            if v != 1
+        ]
+        rows.append(
+            (
+                "retries",
+                f"{policy.retries} left, on {', '.join(policy.on)}"
+                + (f", each scaling {' '.join(scale)}" if scale else ""),
+            )
+        )
     if data.bundle:
         rows.append(("bundle", data.bundle))
     if data.environment:
@@ -578,7 +727,8 @@ def wait(
 ) -> None:
     """Wait for a task to finish; exits 0 only if it succeeded."""
     root = Root.find()
-    exit_for(wait_and_report(root, followed(root, [task_id], no_follow)[0], timeout, as_json))
+    task_id = followed(root, [task_id], no_follow)[0]
+    exit_for(wait_and_report(root, task_id, timeout, as_json, follow=not no_follow))
 
 
 @app.command("cancel")
@@ -677,13 +827,23 @@ def list_(
     since: Annotated[
         str | None, typer.Option(help="Only tasks created since: 30m, 2h, 7d or a date.")
     ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only tasks whose name matches, e.g. 'fit*'.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only tasks with this tag KEY=VALUE (repeatable: all of them)."),
+    ] = None,
+    bundle: Annotated[
+        str | None, typer.Option("--bundle", help="Only this bundle's tasks.")
+    ] = None,
     show_all: Annotated[
         bool,
         typer.Option("--all", help="Include environment provisioning jobs (hidden by default)."),
     ] = False,
     as_json: Json = False,
 ) -> None:
-    """List tasks, oldest first: id, status, when created, command."""
+    """List tasks, oldest first: id, status, when created, name, command."""
     from hipercow_core.provisioning_jobs import provisioning_task_ids
     from hipercow_core.tasks import list_tasks
 
@@ -692,6 +852,9 @@ def list_(
         root,
         statuses=parse_statuses(status_filter),
         since=parse_since(since) if since is not None else None,
+        name=name,
+        tags=parse_pairs(tag, "--tag"),
+        bundle=bundle,
     )
     provisioning = provisioning_task_ids(root)
     if not show_all:
@@ -704,6 +867,9 @@ def list_(
                     "status": s.status,
                     "created": s.created,
                     "command": s.command,
+                    "name": s.name,
+                    "tags": s.tags,
+                    "bundle": s.bundle,
                     "provisioning": s.id in provisioning,
                 }
                 | ({"problem": s.problem} if s.problem else {})
@@ -719,7 +885,8 @@ def list_(
             or ("(environment provisioning)" if s.id in provisioning else None)
             or output.show_command(s.command)
         )
-        lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {command}")
+        label = f"[{s.name}]  " if s.name else ""
+        lines.append(f"{s.id}  {output.status_text(s.status):<9}  {created}  {label}{command}")
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
 

@@ -9,6 +9,7 @@ detached, so tasks survive the command that submitted them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -276,6 +277,7 @@ class LocalDriver(Driver[LocalOptions]):
     def __init__(self, root: Root, options: LocalOptions) -> None:
         self.root = root
         self.options = options
+        self._order: list[str] | None = None
 
     def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
         """Queue tasks for the daemon, each with its start-not-before time."""
@@ -301,6 +303,7 @@ class LocalDriver(Driver[LocalOptions]):
         half-way, or the entry was lost) never ran: it is queued again rather
         than called lost.
         """
+        self._order = None
         result = {task_id: self._state(task_id) for task_id in jobs}
         if any(state.note == _QUEUED for state in result.values()):
             ensure_daemon(self.root)
@@ -318,13 +321,47 @@ class LocalDriver(Driver[LocalOptions]):
             if not entry.exists():
                 self._requeue(task_id, entry)
                 append_outer_log(self.root, task_id, "queued again: it was not in the local queue")
-            return JobState.active(_QUEUED)
+            return JobState.active(_QUEUED, waiting=self._why_queued(task_id))
         if launch.host != hostname() or process_alive(launch.pid, launch.create_time):
             return JobState.active()
         kill_tree(launch.pid, grace=0.5, create_time=launch.create_time)  # its orphans
         if cancel_requested(self.root, task_id):
             return JobState.ended(outcomes.cancelled(), "cancelled")
         return lost_state(f"runner pid {launch.pid} is gone without recording an outcome")
+
+    def _queue_order(self) -> list[str]:
+        """The queued tasks oldest first, read once per status call."""
+        if self._order is None:
+            entries: list[tuple[int, str]] = []
+            with contextlib.suppress(FileNotFoundError):
+                for path in queue_dir(self.root).iterdir():
+                    raw = read_bytes(path)
+                    if raw is not None and not path.name.startswith("."):
+                        with contextlib.suppress(msgspec.DecodeError):
+                            queued = msgspec.json.decode(raw, type=QueueEntry).queued_ns
+                            entries.append((queued, path.name))
+            self._order = [name for _, name in sorted(entries)]
+        return self._order
+
+    def _why_queued(self, task_id: str) -> str:
+        """A queued task's place in words: held, waiting for dependencies, or for cores."""
+        raw = read_bytes(queue_dir(self.root) / task_id)
+        entry = msgspec.json.decode(raw, type=QueueEntry) if raw else None
+        if entry is not None and entry.not_before is not None:
+            held = entry.not_before.astimezone()
+            if held > datetime.now(UTC):
+                return f"held until {held:%Y-%m-%d %H:%M} {zone_name(held)}"
+        from hipercow_core.dependencies import Readiness, ended, readiness
+        from hipercow_core.store import read_task_data
+
+        data = read_task_data(self.root, task_id)
+        if readiness(self.root, data.depends_on) == Readiness.WAITING or not ended(
+            self.root, data.after_any
+        ):
+            return "waiting for the tasks it depends on to finish"
+        order = self._queue_order()
+        place = order.index(task_id) + 1 if task_id in order else len(order)
+        return f"number {place} of {len(order)} in the local queue, waiting for free cores"
 
     def _requeue(self, task_id: str, entry: Path) -> None:
         from hipercow_core.resources import resolve_hold_until

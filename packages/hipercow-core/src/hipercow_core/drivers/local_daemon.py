@@ -29,7 +29,8 @@ from filelock import FileLock, Timeout
 
 from hipercow_core import outcomes
 from hipercow_core.base_environment import base_environment
-from hipercow_core.dependencies import Readiness, readiness
+from hipercow_core.cores import LOCAL_CPUS_VARIABLE
+from hipercow_core.dependencies import Readiness, ended, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
     Launch,
@@ -50,7 +51,14 @@ from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError, StorageError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.jobs import settle
-from hipercow_core.processes import OPEN_FLAGS, detached_popen_kwargs, kill_tree, process_alive
+from hipercow_core.processes import (
+    OPEN_FLAGS,
+    detached_popen_kwargs,
+    kill_tree,
+    process_alive,
+    unpin,
+    usable_cpus,
+)
 from hipercow_core.root import Root, hostname
 from hipercow_core.run import EXIT_UNRECORDED
 from hipercow_core.schema import TaskData
@@ -66,6 +74,7 @@ class Running:
     process: subprocess.Popen[bytes]
     cores: int
     create_time: float
+    cpus: tuple[int, ...] = ()
 
 
 def _ended(code: int) -> str:
@@ -79,6 +88,7 @@ class Daemon:
         self.running: dict[str, Running] = {}
         self.entries: dict[str, QueueEntry] = {}
         self.data: dict[str, TaskData] = {}
+        self.cpus = usable_cpus()
         # Runners that exited whose outcome could not be written yet (a full disk).
         self.unsettled: dict[str, tuple[Running, int]] = {}
         self.reported: set[str] = set()
@@ -156,6 +166,8 @@ class Daemon:
         not_before = self.entries[task_id].not_before
         if not_before is not None and now < not_before:
             return True
+        if data.after_any and not ended(self.root, data.after_any):
+            return True
         if data.depends_on:
             state = readiness(self.root, data.depends_on)
             if state == Readiness.FAILED:
@@ -190,7 +202,23 @@ class Daemon:
         pid = runner_pid(self.root, task_id)
         return pid is not None and started_runner_alive(pid, task_id)
 
+    def free_cpus(self, cores: int) -> tuple[int, ...]:
+        """CPUs no running task holds, `cores` of them; none when too few are free.
+
+        Tasks get disjoint CPU sets while they fit (a `max_cores` above the
+        machine's CPUs, or a daemon confined to fewer, leaves later tasks
+        unpinned, sharing every CPU as before).
+        """
+        taken = {cpu for running in self.running.values() for cpu in running.cpus}
+        free = [cpu for cpu in self.cpus if cpu not in taken]
+        return tuple(free[:cores]) if len(free) >= cores else ()
+
     def launch(self, task_id: str, cores: int) -> None:
+        cpus = self.free_cpus(cores)
+        env = base_environment(os.environ)
+        env.pop(LOCAL_CPUS_VARIABLE, None)  # a daemon started from inside a local task
+        if cpus:
+            env[LOCAL_CPUS_VARIABLE] = ",".join(map(str, cpus))
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS
         with open(os.open(log_path(self.root, task_id), flags, 0o666), "ab") as log:
             process = subprocess.Popen(
@@ -203,7 +231,7 @@ class Daemon:
                     task_id,
                 ],
                 cwd=self.root.project,
-                env=base_environment(os.environ),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -217,12 +245,13 @@ class Daemon:
             created = time.time()
         launch = Launch(process.pid, created, hostname(), datetime.now(UTC))
         atomic_write(task_file(self.root, task_id, LAUNCH_FILE), msgspec.json.encode(launch))
+        on = f" on CPU{'' if len(cpus) == 1 else 's'} {','.join(map(str, cpus))}" if cpus else ""
         append_outer_log(
             self.root,
             task_id,
-            f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'})",
+            f"started runner pid {process.pid} ({cores} core{'' if cores == 1 else 's'}{on})",
         )
-        self.running[task_id] = Running(process, cores, created)
+        self.running[task_id] = Running(process, cores, created, cpus)
 
     def reap(self) -> None:
         for task_id, running in list(self.running.items()):
@@ -303,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         lock.acquire(timeout=0)
     except Timeout:
         return 0
+    unpin()  # started from inside a pinned task, it would hand out only that task's CPUs
     try:
         Daemon(root).serve(lock)
     finally:

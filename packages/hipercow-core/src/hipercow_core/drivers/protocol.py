@@ -46,13 +46,16 @@ class JobRequest(msgspec.Struct, frozen=True):
     task of one submission agrees on "tonight". `after_jobs` holds the job ids
     (of this driver) of dependencies not yet finished; dependencies that
     already succeeded are left out, and a task with a failed dependency is
-    never requested.
+    never requested. `after_any_jobs` are the job ids of unfinished
+    `--after-any` dependencies: the job starts once they end, whatever their
+    outcome (a driver whose scheduler cannot say so refuses the request).
     """
 
     task_id: str
     data: TaskData
     not_before: datetime | None = None
     after_jobs: tuple[str, ...] = ()
+    after_any_jobs: tuple[str, ...] = ()
 
 
 class SubmitReport(msgspec.Struct):
@@ -79,15 +82,18 @@ class JobState(msgspec.Struct, frozen=True, omit_defaults=True):
     `outcome` is what that means for a task whose runner recorded nothing;
     `unknown`: the scheduler no longer knows the job at all. `note` is a
     sentence for the task's outer log (the scheduler's own words, the job id).
+    `waiting` says, in words, why a queued job has not started (Slurm's
+    pending reason, the local queue position), for `task info`.
     """
 
     kind: JobStateKind
     outcome: Outcome | None = None
     note: str | None = None
+    waiting: str | None = None
 
     @classmethod
-    def active(cls, note: str | None = None) -> JobState:
-        return cls("active", note=note)
+    def active(cls, note: str | None = None, waiting: str | None = None) -> JobState:
+        return cls("active", note=note, waiting=waiting)
 
     @classmethod
     def ended(cls, outcome: Outcome, note: str | None = None) -> JobState:
@@ -161,6 +167,13 @@ class Driver(Protocol[OptionsT]):
     def build_queue(self) -> str | None:
         """The queue or partition that environment provisioning jobs go to, if any."""
         return None
+
+    def describe(self) -> dict[str, str]:
+        """What `hipercow configuration` shows beyond the options (shares, a service's reach).
+
+        Never a secret; may contact the scheduler or its services briefly.
+        """
+        return {}
 
     def configure_warnings(self) -> list[str]:
         """What a driver just configured can already tell is missing, each with what to run.
