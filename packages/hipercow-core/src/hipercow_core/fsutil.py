@@ -13,14 +13,14 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
 from hipercow_core.errors import CorruptFileError, StorageError, UnsafePathError
-from hipercow_core.processes import IS_WINDOWS
+from hipercow_core.processes import IS_WINDOWS, OPEN_FLAGS
 
 _TMP_PREFIX = ".tmp-"
 T = TypeVar("T")
@@ -122,6 +122,41 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def atomic_write_many(files: Iterable[tuple[str, bytes]]) -> None:
+    """`atomic_write` for a batch (1,000 submitted markers), in plain `os` calls.
+
+    Each file is still written under a temporary name and renamed over, so a
+    reader sees the old or the new file; only the per-file cost is less.
+    """
+    suffix = f".{os.getpid()}.{os.urandom(4).hex()}"
+    path = ""
+    try:
+        for path, data in files:
+            directory, name = os.path.split(path)
+            tmp = os.path.join(directory, f"{_TMP_PREFIX}{name}{suffix}")
+            fd = os.open(tmp, _NEW_TEMP, 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            try:
+                retry_sharing(lambda: os.replace(tmp, path))  # noqa: B023 (called at once)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+    except OSError as e:
+        translated = storage_error(e, path)
+        if translated is None:
+            raise
+        raise translated from e
+
+
+_NEW_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS
 
 
 def write_once(path: Path, data: bytes) -> bool:

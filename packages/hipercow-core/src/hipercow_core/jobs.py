@@ -53,7 +53,7 @@ from hipercow_core.store import (
     ensure_task_dir,
     file_status,
     mark_finished,
-    mark_submitted,
+    mark_submitted_many,
     read_submitted,
     read_task_data,
 )
@@ -249,12 +249,13 @@ class _Batch:
             report = SubmitReport(unreachable=e.message, hint=e.hint)
             self.cause = self.cause or e
         accepted = datetime.now(UTC)
+        markers: dict[str, SubmittedMarker] = {}
         for request in requests:
             task_id = request.task_id
             job_id = report.accepted.get(task_id)
             if job_id is not None:
                 held = request.not_before
-                marker = SubmittedMarker(
+                markers[task_id] = SubmittedMarker(
                     accepted,
                     self.backend.name,
                     job_id,
@@ -262,11 +263,11 @@ class _Batch:
                     not_before=request.not_before,
                     held_zone=zone_name(held) if held is not None else None,
                 )
-                mark_submitted(self.root, task_id, marker, dir_ready=True)
                 self.accepted[task_id] = job_id
             else:
                 why = report.refused.get(task_id) or report.unreachable or "not tried"
                 self.refused[task_id] = why
+        mark_submitted_many(self.root, markers)
         self.hint = self.hint or report.hint
         self.unreachable = self.unreachable or report.unreachable
 

@@ -26,6 +26,7 @@ import msgspec
 from hipercow_core.errors import CorruptFileError, InvalidTaskIdError, TaskNotFoundError
 from hipercow_core.fsutil import (
     atomic_write,
+    atomic_write_many,
     decode,
     no_links,
     read_bytes,
@@ -167,12 +168,26 @@ def _write_new(path: str, content: bytes) -> None:
 
 
 def ensure_task_dir(root: Root, task_ids: Iterable[str]) -> None:
-    """Make the directories of tasks about to be submitted, for markers, logs and driver files."""
-    for task_id in task_ids:
-        path = root.task_path(task_id)
-        no_links(root.path, path)
-        with writing(path):
-            os.makedirs(path, exist_ok=True)
+    """Make the directories of tasks about to be submitted, for markers, logs and driver files.
+
+    The shard directories above them are checked for links once each, and a
+    task directory that already exists is checked itself, so a batch of
+    1,000 new tasks costs one mkdir each.
+    """
+    shards: set[str] = set()
+    path = str(root.path)
+    with writing(root.tasks_dir):
+        for task_id in task_ids:
+            path = root.task_path(task_id)
+            shard = os.path.dirname(path)
+            if shard not in shards:
+                no_links(root.path, shard)
+                os.makedirs(shard, exist_ok=True)
+                shards.add(shard)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                no_links(shard, path)
 
 
 def last_path(root: Root) -> Path:
@@ -332,19 +347,18 @@ def _in_task_dir(root: Root, task_id: str, name: str) -> Path:
     return task_dir / name
 
 
-def mark_submitted(
-    root: Root, task_id: str, marker: SubmittedMarker, *, dir_ready: bool = False
-) -> None:
-    """Record a submission; a re-submission replaces the earlier record.
+def mark_submitted(root: Root, task_id: str, marker: SubmittedMarker) -> None:
+    """Record a submission; a re-submission replaces the earlier record."""
+    atomic_write(_in_task_dir(root, task_id, SUBMITTED), msgspec.json.encode(marker))
 
-    `dir_ready`: the caller made and checked the task's directory just before
-    (`ensure_task_dir`), so a batch of 1,000 does not check each one twice.
-    """
-    if dir_ready:
-        path = Path(root.task_path(task_id)) / SUBMITTED
-    else:
-        path = _in_task_dir(root, task_id, SUBMITTED)
-    atomic_write(path, msgspec.json.encode(marker))
+
+def mark_submitted_many(root: Root, markers: Mapping[str, SubmittedMarker]) -> None:
+    """`mark_submitted` for a batch whose directories `ensure_task_dir` just made."""
+    encode = msgspec.json.Encoder().encode
+    atomic_write_many(
+        (f"{root.task_path(task_id)}{os.sep}{SUBMITTED}", encode(marker))
+        for task_id, marker in markers.items()
+    )
 
 
 def mark_running(root: Root, task_id: str, marker: RunningMarker) -> None:
