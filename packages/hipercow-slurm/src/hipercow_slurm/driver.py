@@ -200,6 +200,30 @@ class SlurmDriver(Driver[SlurmOptions]):
     def cluster_info(self) -> ClusterInfo:
         return self._cluster(Budget())
 
+    def configure_warnings(self) -> list[str]:
+        """Partitions the cluster does not have, found by asking it once, briefly.
+
+        `driver configure slurm` runs on the login node, where Slurm answers;
+        the answer is saved, so the first `task create` after it needs no
+        scheduler call but its sbatch. A cluster that does not answer within
+        the short budget is not judged here (the first create will say so).
+        """
+        try:
+            info = self._cluster(Budget(cluster_info.QUICK_TIMEOUT))
+        except DriverError:
+            return []
+        known = [q.name for q in info.queues]
+        wanted = {
+            "partition": self.options.partition,
+            "build_partition": self.options.build_partition,
+        }
+        return [
+            f"{option}={name}: the cluster has no partition '{name}' (it has {', '.join(known)}); "
+            f"fix it with 'hipercow driver configure slurm {option}=NAME'"
+            for option, name in wanted.items()
+            if name is not None and info.queue(name) is None
+        ]
+
     def fresh_cluster_info(self) -> ClusterInfo:
         """Ask sinfo and scontrol now, not the saved answer (which may be ten minutes old)."""
         return cluster_info.cluster_info(

@@ -180,7 +180,8 @@ class Driver(Protocol[OptionsT]):
 
         Checked at `hipercow driver configure` (the options are saved all the
         same), so a missing login shows there rather than at the first task.
-        Must be quick and must not contact the scheduler.
+        Must be quick: at most one short scheduler query, where the driver
+        runs beside its scheduler (slurm's login node), never a slow one.
         """
         return []
 
