@@ -14,7 +14,7 @@ Everything goes through `sh`, since this driver runs on POSIX only.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import sh
@@ -156,8 +156,14 @@ def _text(raw: bytes | str | None) -> str:
     return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 
 
-def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Output:
-    """Run a Slurm command once; what it printed, or SlurmError.
+def run(
+    program: str,
+    args: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+) -> Output:
+    """Run a Slurm command once (in `env`, else this process's); what it printed, or SlurmError.
 
     The command is looked up on PATH at every call, so a wrapper put first on
     PATH (site scripts, tests that count calls) is honoured.
@@ -180,6 +186,7 @@ def run(program: str, args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) 
             _timeout=max(timeout, 0.1),
             _tty_out=False,
             _return_cmd=True,
+            _env=dict(env) if env is not None else None,
             _err=lambda chunk: said.append(_text(chunk)),
         )
     except sh.TimeoutException:
@@ -212,6 +219,7 @@ def run_retrying(
     budget: Budget,
     recover: Callable[[], Output | None] | None = None,
     attempt_timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Output:
     """Run a command, retrying transient failures with back-off until the budget is spent.
 
@@ -234,7 +242,7 @@ def run_retrying(
         first = attempt_timeout if attempt_timeout is not None else budget.remaining()
         timeout = first if attempts == 1 else min(first, budget.remaining())
         try:
-            return run(program, args, timeout=max(timeout, 1.0))
+            return run(program, args, timeout=max(timeout, 1.0), env=env)
         except SlurmError as e:
             if not e.transient:
                 raise

@@ -42,7 +42,13 @@ from hipercow_slurm.jobfiles import (
 )
 from hipercow_slurm.options import SlurmOptions
 from hipercow_slurm.parsing import parse_submitted_job_id
-from hipercow_slurm.sbatch_args import array_arg, export_arg, filename_pattern, task_args
+from hipercow_slurm.sbatch_args import (
+    EXPORT_ALL,
+    array_arg,
+    filename_pattern,
+    submit_environment,
+    task_args,
+)
 from hipercow_slurm.script import render_script
 
 log = get_logger(__name__)
@@ -200,7 +206,7 @@ class Submission:
             f"--output={self._output_pattern(plan, batch)}",
             "--open-mode=append",
             f"--chdir={self._on_node(self.root.project)}",
-            export_arg(os.environ),
+            EXPORT_ALL,
         ]
         if plan.is_array:
             args.append(array_arg(len(plan.task_ids), self.options.array_limit))
@@ -222,6 +228,7 @@ class Submission:
             budget=Budget(self.budget.seconds),  # each sbatch its own, not what is left
             recover=lambda: _find_job(name),
             attempt_timeout=self.options.submit_timeout,
+            env=submit_environment(os.environ),
         )
         try:
             return parse_submitted_job_id(output.stdout), batch
