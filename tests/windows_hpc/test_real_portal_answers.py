@@ -63,7 +63,7 @@ def refusal_status(portal: PortalStandin) -> int:
 @pytest.mark.parametrize(
     "portal_extra",
     [
-        pytest.param({**p.values[0], "session_ttl": 1.5}, id=p.id)  # type: ignore[dict-item]
+        pytest.param({**p.values[0], "session_ttl": 0.5}, id=p.id)  # type: ignore[dict-item]
         for p in SESSION_MODES
     ],
 )
@@ -74,11 +74,10 @@ def test_sessions_lapsing_during_a_bundle_wait_of_50_tasks_end_with_their_true_s
     portal: PortalStandin,
     logged_in: Credentials,
 ) -> None:
-    # Polls back off to 3 s, longer than a session lives idle (1.5 s, which a
-    # busy machine's submission of 50 tasks still outlives between requests):
-    # the session lapses between polls, as it does on the real portal during a
-    # long wait. The tasks wait for a gate the test opens once the wait has seen lapses.
-    configure(max_poll_interval="3")
+    # Polls back off to 1 s, longer than a session lives idle: the session
+    # lapses between polls, as it does on the real portal during a long wait.
+    # The tasks wait for a gate the test opens once the wait has seen lapses.
+    configure(max_poll_interval="1")
     gate = share / "gate"
     command = f"while [ ! -e {gate} ]; do sleep 0.05; done; test @x -gt 10"
     created = hpc(
