@@ -144,6 +144,29 @@ def test_a_session_lapsing_right_after_the_login_is_not_a_wrong_password(
     assert [c["status"] for c in heads] == [refusal_status(portal), 200]
 
 
+@pytest.mark.parametrize(
+    "portal_extra", [pytest.param({"modes": {"sessions": "login-page"}, "session_ttl": 1.0})]
+)
+def test_on_the_older_portal_a_relogin_that_lapses_at_once_is_not_a_wrong_password(
+    project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
+) -> None:
+    # The older portal answers a lapsed session's head node list as it answers a
+    # wrong password: an empty list. After these credentials were accepted once in
+    # this process, the client takes it for the lapse it is and logs in again.
+    configure(platform="windows")
+    portal.set_timings(queued=60)
+    first, second = create_tasks(project, [TaskSpec(("true",)) for _ in range(2)], submit=False)
+    submit_tasks(project, [first])
+    portal.expire_sessions()
+    portal.add_fault("_listheadnodes.php", "slow", delay=2.0)
+    submit_tasks(project, [second])
+    assert file_status(project, second) == TaskStatus.SUBMITTED
+    assert sorted(j["name"] for j in portal.jobs()) == sorted([first, second])
+    assert [c["outcome"] for c in logins(portal)] == ["ok", "ok", "ok"]
+    heads = calls(portal, "_listheadnodes.php")
+    assert [c["outcome"] for c in heads] == [None, "empty", None]  # None: answered in full
+
+
 @pytest.mark.parametrize("portal_extra", SESSION_MODES)
 def test_a_wrong_password_gives_the_authentication_message(
     hpc: PortalCli, configure: Configure, portal: PortalStandin, keyring_env: dict[str, str]
