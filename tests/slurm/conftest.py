@@ -84,19 +84,22 @@ def reconfigure(disruptive: User) -> Iterator[Reconfigure]:
         changed = True
         mode = "--accounting" if accounting else "--no-accounting"
         cluster_tool("configure", "--reset", mode, *settings)
-        forget_cluster()
+        forget_cluster(disruptive.root)
 
     yield apply
     if changed:
         cancel_jobs_of(disruptive.root)
         cluster_tool("configure", "--reset")
-        forget_cluster()
+        forget_cluster(disruptive.root)
 
 
-def forget_cluster() -> None:
+def forget_cluster(root: Root) -> None:
     """This test process outlives a cluster change: drop what the driver learnt of the old one.
 
-    (Whether accounting exists, the limits in `scontrol show config`.)
+    (Whether accounting exists, the limits in `scontrol show config`.) The
+    project's saved facts go too: `driver configure` saved them for the old
+    cluster moments ago, and they would stay fresh for ten minutes.
     """
     queue.reset()
     cluster_info.forget()
+    cluster_info.cache_path(root).unlink(missing_ok=True)

@@ -126,16 +126,17 @@ def test_sessions_lapsing_during_a_bundle_wait_of_50_tasks_end_with_their_true_s
 @pytest.mark.parametrize(
     "portal_extra",
     [
-        pytest.param({"modes": {"sessions": "401"}, "session_ttl": 0.3}, id="401"),
-        pytest.param({"modes": {"sessions": "403"}, "session_ttl": 0.3}, id="403"),
+        pytest.param({"modes": {"sessions": "401"}, "session_ttl": 1.0}, id="401"),
+        pytest.param({"modes": {"sessions": "403"}, "session_ttl": 1.0}, id="403"),
     ],
 )
 def test_a_session_lapsing_right_after_the_login_is_not_a_wrong_password(
     project: Root, configure: Configure, portal: PortalStandin, logged_in: Credentials
 ) -> None:
     configure(platform="windows")
-    # The head node list is answered only after the new session has lapsed.
-    portal.add_fault("_listheadnodes.php", "slow", delay=0.6)
+    # The head node list is answered only after the new session has lapsed (the
+    # session lives 1 s: a busy machine's requests are further apart than 0.3 s).
+    portal.add_fault("_listheadnodes.php", "slow", delay=2.0)
     [task] = create_tasks(project, [TaskSpec(("true",))])
     assert file_status(project, task) == TaskStatus.SUBMITTED
     assert [c["outcome"] for c in logins(portal)] == ["ok", "ok"]

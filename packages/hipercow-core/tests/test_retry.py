@@ -14,7 +14,7 @@ from hipercow_core.retry import follow, retry_chain, retry_tasks
 from hipercow_core.root import Root
 from hipercow_core.schema import FinishedMarker, TaskStatus
 from hipercow_core.store import file_status, mark_finished, read_task_data
-from hipercow_core.tasks import TaskSpec, create_tasks
+from hipercow_core.tasks import TaskSpec, create_tasks, wait_task
 
 
 @pytest.fixture
@@ -103,3 +103,23 @@ def test_two_people_retrying_at_once_make_one_chain(root: Root) -> None:
     assert sorted(p.name for p in root.tasks_dir.rglob("*.json") if len(p.stem) == 30) == sorted(
         t[2:] + ".json" for t in (old, winners[0])
     )
+
+
+def test_a_wait_follows_into_a_retry_its_maker_has_not_submitted_yet(root: Root) -> None:
+    # Retries are linked first and submitted after: a wait arriving in between
+    # keeps waiting for the retry instead of calling it never submitted.
+    (old,) = made(root, "fit.sh")
+    finish(root, old)
+    new = retry_tasks(root, [old], submit=False)[old]
+    finishing = threading.Timer(0.5, finish, (root, new, TaskStatus.SUCCESS))
+    finishing.start()
+    try:
+        assert wait_task(root, old, timeout=30, poll=0.05) == TaskStatus.SUCCESS
+    finally:
+        finishing.join()
+
+
+def test_a_wait_still_refuses_the_task_asked_for_when_it_was_never_submitted(root: Root) -> None:
+    (task,) = made(root, "fit.sh")
+    with pytest.raises(TaskStateError, match="never submitted"):
+        wait_task(root, task, timeout=30)

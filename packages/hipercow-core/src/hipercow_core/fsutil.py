@@ -131,11 +131,10 @@ def atomic_write_many(files: Iterable[tuple[str, bytes]]) -> None:
     reader sees the old or the new file; only the per-file cost is less.
     """
     suffix = f".{os.getpid()}.{os.urandom(4).hex()}"
-    path = ""
-    try:
-        for path, data in files:
-            directory, name = os.path.split(path)
-            tmp = os.path.join(directory, f"{_TMP_PREFIX}{name}{suffix}")
+    for path, data in files:
+        directory, name = os.path.split(path)
+        tmp = os.path.join(directory, f"{_TMP_PREFIX}{name}{suffix}")
+        with writing(path):
             fd = os.open(tmp, _NEW_TEMP, 0o666)
             try:
                 view = memoryview(data)
@@ -149,11 +148,6 @@ def atomic_write_many(files: Iterable[tuple[str, bytes]]) -> None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-    except OSError as e:
-        translated = storage_error(e, path)
-        if translated is None:
-            raise
-        raise translated from e
 
 
 _NEW_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS

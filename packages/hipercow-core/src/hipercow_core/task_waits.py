@@ -139,8 +139,9 @@ def _finished_in_round(
         poller = rounds.setdefault(key, StatusRounds(group[0].root))
         found = poller.round(t.id for t in group)
         for task in group:
-            status = found[task.id][1]
-            if refuse_created and status == TaskStatus.CREATED:
+            latest, status = found[task.id]
+            # Only the task itself: a retry along its chain may be linked but not yet submitted.
+            if refuse_created and status == TaskStatus.CREATED and latest == task.id:
                 raise TaskStateError(
                     f"task {task.id} was never submitted, so it would never finish",
                     f"Run 'hipercow task submit {task.id}' first.",

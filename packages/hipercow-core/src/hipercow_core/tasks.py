@@ -482,6 +482,7 @@ def wait_task(
     `max_poll_interval` (or `max_poll`), so a long wait does not hammer it.
     """
     read_task_data(root, task_id)
+    asked = task_id
     pace = _SchedulerPace(poll, max_poll or _max_poll_interval(root, task_id))
     deadline = None if timeout is None else time.monotonic() + timeout
     status = task_status(root, task_id)
@@ -493,7 +494,9 @@ def wait_task(
             on_poll(status)
         if status.is_terminal:
             return status
-        if status == TaskStatus.CREATED:
+        # A retry is linked before its maker submits it, so one found along
+        # the chain may not be submitted yet: only the task asked for is refused.
+        if status == TaskStatus.CREATED and task_id == asked:
             raise TaskStateError(
                 f"task '{task_id}' was never submitted",
                 f"Run 'hipercow task submit {task_id}' first.",

@@ -152,6 +152,8 @@ class PortalClient:
         self._key = (self.url, head_node)
         self._use_jar(CookieJar())
         self._username: str | None = None
+        #: The user whose credentials the portal accepted in this process, if any.
+        self._accepted: str | None = None
         self._head_nodes: tuple[str, ...] = ()
         self._logged_in = False
         self._login_error: DriverError | None = None
@@ -179,7 +181,10 @@ class PortalClient:
         self._forget_session()
         log.debug("portal login", user=username, url=self.url)
         nodes = self._log_in_once(credentials)
-        if nodes is None:
+        # The older portal answers a session that lapsed right after the login as it
+        # answers a wrong password (an empty head node list); once these credentials
+        # were accepted in this process, an empty list means the lapse.
+        if nodes is None or (not nodes and self._accepted == username):
             log.debug("portal session lapsed right after login; logging in again")
             nodes = self._log_in_once(credentials)
         if nodes is None:
@@ -200,6 +205,7 @@ class PortalClient:
                 f"head_node={nodes[0]}",
             )
         self._username = username
+        self._accepted = username
         self._head_nodes = tuple(nodes)
         self._logged_in = True
         if self._share:
