@@ -172,3 +172,13 @@ def test_a_refused_connection_is_not_looked_up_and_costs_only_the_budget(fake_bi
     assert time.monotonic() - started < 3.5
     assert looked_up == []
     assert calls(fake_bin, "sbatch") >= 2
+
+
+def test_a_command_past_its_timeout_is_killed_and_what_it_said_is_kept(fake_bin: Path) -> None:
+    fake(fake_bin, "squeue", 'echo "squeue: waiting for the controller" >&2; exec sleep 30')
+    started = time.monotonic()
+    with pytest.raises(SlurmError) as raised:
+        commands.run("squeue", [], timeout=1.0)
+    assert time.monotonic() - started < 3
+    assert raised.value.timed_out
+    assert "it said: squeue: waiting for the controller" in raised.value.message
