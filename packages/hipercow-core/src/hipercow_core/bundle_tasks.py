@@ -20,7 +20,6 @@ from hipercow_core.bundles import (
     load_bundle,
     save_bundle,
 )
-from hipercow_core.drivers.registry import get_driver
 from hipercow_core.errors import InvalidInputError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.retry import retry_tasks
@@ -30,11 +29,11 @@ from hipercow_core.store import file_statuses, last_path, remove_task
 from hipercow_core.tasks import (
     TaskSpec,
     cancel_tasks,
-    create_tasks,
     followed_statuses,
     submit_with,
     tasks_status,
     wait_tasks,
+    write_new_tasks,
 )
 
 #: What `retry_bundle` retries unless told otherwise.
@@ -72,7 +71,8 @@ def create_bundle(
     chosen = choose_name(root, name)
     earlier_last = read_bytes(last_path(root))
     named = [msgspec.structs.replace(s, bundle=chosen) for s in specs]
-    ids = create_tasks(root, named, driver=driver, submit=False)
+    made = write_new_tasks(root, named, driver=driver)
+    ids = made.ids
     try:
         bundle = save_bundle(root, ids, chosen, command, data)
     except BaseException:
@@ -84,7 +84,7 @@ def create_bundle(
             atomic_write(last_path(root), earlier_last)
         raise
     if submit and ids:
-        submit_with(root, get_driver(root, driver), ids)
+        submit_with(root, made.backend, ids, known=made.by_id)
     return bundle
 
 

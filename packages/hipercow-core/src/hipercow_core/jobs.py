@@ -299,16 +299,24 @@ class _Batch:
         return error_type(message, f"{hint} {stayed}")
 
 
-def submit(root: Root, backend: AnyDriver, task_ids: Sequence[str]) -> list[str]:
+def submit(
+    root: Root,
+    backend: AnyDriver,
+    task_ids: Sequence[str],
+    known: Mapping[str, TaskData] | None = None,
+) -> list[str]:
     """Submit tasks through `backend`; returns the ids it accepted.
 
-    Raises one `DriverError` naming how many were not submitted and why; the
-    tasks it names stay `created`, so `hipercow task submit` can send them.
+    `known` holds task data the caller has just written (a creation), so a
+    batch of thousands is not read back from disk. Raises one `DriverError`
+    naming how many were not submitted and why; the tasks it names stay
+    `created`, so `hipercow task submit` can send them.
     """
     ids = list(dict.fromkeys(task_ids))
     if not ids:
         return []
-    data = {task_id: read_task_data(root, task_id) for task_id in ids}
+    given = known or {}
+    data = {task_id: given.get(task_id) or read_task_data(root, task_id) for task_id in ids}
     ensure_task_dir(root, ids)
     batch = _Batch(root, backend, data)
     waiting = ids

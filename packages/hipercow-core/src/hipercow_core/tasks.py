@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -145,6 +146,31 @@ def create_tasks(
     nothing. If submission fails the tasks stay `created` and the error says
     how to send them later.
     """
+    made = write_new_tasks(root, specs, cwd=cwd, driver=driver)
+    if submit and made.records:
+        submit_with(root, made.backend, made.ids, known=made.by_id)
+    return made.ids
+
+
+class NewTasks(NamedTuple):
+    """Tasks just written, with the driver they were validated for."""
+
+    backend: AnyDriver
+    records: list[TaskData]
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.records]
+
+    @property
+    def by_id(self) -> dict[str, TaskData]:
+        return {r.id: r for r in self.records}
+
+
+def write_new_tasks(
+    root: Root, specs: Sequence[TaskSpec], *, cwd: Path | None = None, driver: str | None = None
+) -> NewTasks:
+    """Validate and write tasks (not submitted): `create_tasks` without its submission."""
     path = root.relative_path(cwd or Path.cwd())
     backend = get_driver(root, driver)
     cluster = backend.cluster_info() if specs else None
@@ -202,11 +228,8 @@ def create_tasks(
     write_tasks(root, zip(records, (spec.files for spec in specs), strict=True))
     if records:
         record_last(root, records[-1].id)
-    ids = [r.id for r in records]
-    log.debug("created tasks", count=len(ids), driver=backend.name)
-    if submit and ids:
-        submit_with(root, backend, ids)
-    return ids
+    log.debug("created tasks", count=len(records), driver=backend.name)
+    return NewTasks(backend, records)
 
 
 def _check_dependencies(root: Root, ids: set[str]) -> None:
@@ -242,9 +265,17 @@ def create_task(
     return create_tasks(root, [spec], cwd=cwd, driver=driver, submit=submit)[0]
 
 
-def submit_with(root: Root, backend: AnyDriver, ids: Sequence[str]) -> list[str]:
-    """Submit tasks through one driver (core keeps the files); returns those it accepted."""
-    return jobs.submit(root, backend, ids)
+def submit_with(
+    root: Root,
+    backend: AnyDriver,
+    ids: Sequence[str],
+    known: Mapping[str, TaskData] | None = None,
+) -> list[str]:
+    """Submit tasks through one driver (core keeps the files); returns those it accepted.
+
+    `known`: the data of tasks just written, so they are not read back.
+    """
+    return jobs.submit(root, backend, ids, known)
 
 
 def submit_tasks(
