@@ -6,7 +6,8 @@ block to the next) in an empty directory with a home of its own, against the
 local driver. An HTML comment on the line just before a block changes that:
 
     <!-- example: needs slurm -->        not run here: needs that cluster (or windows-hpc,
-                                         conda-forge, install: see NEEDS)
+                                         conda-forge, install: see NEEDS); the Slurm
+                                         and portal tests run those pages with it
     <!-- example: fails -->              must exit non-zero (an error shown on purpose)
     <!-- example: file analysis/fit.py -->  the block is that file's content, written there
     <!-- example: output -->             (before a `text` block) lines the block above printed
@@ -28,7 +29,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,10 @@ class Block:
             return self.mark.removeprefix("needs ")
         return None
 
+    def runs(self, provides: Collection[str] = ()) -> bool:
+        """Whether the block is run where `provides` (e.g. "slurm") is at hand."""
+        return self.language in RUN and (self.needs is None or self.needs in provides)
+
 
 @dataclass
 class Page:
@@ -82,9 +87,8 @@ class Page:
     blocks: list[Block] = field(default_factory=list)
     services: tuple[str, ...] = ()
 
-    @property
-    def runnable(self) -> list[Block]:
-        return [b for b in self.blocks if b.language in RUN and b.needs is None]
+    def runnable(self, provides: Collection[str] = ()) -> list[Block]:
+        return [b for b in self.blocks if b.runs(provides)]
 
 
 def guide_pages(guide: Path = GUIDE) -> list[Path]:
@@ -150,9 +154,16 @@ def _checked(block: Block) -> Block:
     return block
 
 
-def _script(page: Page, scratch: Path) -> str:
-    """One bash script running the page's blocks in order, each block's output kept in a file."""
+def _script(page: Page, scratch: Path, provides: Collection[str], prelude: str | None) -> str:
+    """One bash script running the page's blocks in order, each block's output kept in a file.
+
+    A prelude (the test's, not the page's) runs first, as block -1.
+    """
     parts = ["set -euo pipefail"]
+    if prelude is not None:
+        (scratch / "prelude.sh").write_text(prelude)
+        parts.append('echo -1 > "$DOC/current"')
+        parts.append('source "$DOC/prelude.sh" > "$DOC/-1.out" 2>&1 < /dev/null')
     for number, block in enumerate(page.blocks):
         words = (block.mark or "").split()
         kind = words[0] if words else None
@@ -161,7 +172,7 @@ def _script(page: Page, scratch: Path) -> str:
             (scratch / f"{number}.content").write_text(block.text)
             parts.append(f'mkdir -p "$(dirname {path})"; cp "$DOC/{number}.content" {path}')
             continue
-        if block.language not in RUN or block.needs is not None:
+        if not block.runs(provides):
             continue
         if block.language == "python":
             (scratch / f"{number}.py").write_text(block.text)
@@ -198,17 +209,27 @@ def _environment(home: Path, scratch: Path) -> dict[str, str]:
     return env
 
 
-def run_page(page: Page, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+def run_page(
+    page: Page,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    provides: Collection[str] = (),
+    prelude: str | None = None,
+) -> None:
     """Run the page's examples in `workdir`; an ExampleError says which block did what.
 
     The reader's directory is `workdir/my-project` (empty, no root); processes
-    the examples leave (the local driver's) are the caller's to stop.
+    the examples leave (the local driver's) are the caller's to stop. Blocks
+    marked as needing something in `provides` run too; `prelude`, shell lines
+    run first in the reader's directory, sets up what only a test world needs
+    (a stand-in portal's address, say), never what the page itself shows.
     """
     project, home, scratch = workdir / "my-project", workdir / "home", workdir / "blocks"
     for directory in (project, home, scratch):
         directory.mkdir(parents=True)
     script = scratch / "page.sh"
-    script.write_text(_script(page, scratch))
+    script.write_text(_script(page, scratch, provides, prelude))
     env = {**_environment(home, scratch), **(extra_env or {})}
     done = subprocess.run(
         ["bash", str(script)],
@@ -220,6 +241,8 @@ def run_page(page: Page, workdir: Path, extra_env: dict[str, str] | None = None)
         check=False,
     )
     current = (scratch / "current").read_text().strip() if (scratch / "current").exists() else ""
+    if current == "-1" and done.returncode != 0:
+        raise ExampleError(f"the test's prelude exited {done.returncode}:\n{_output(scratch, -1)}")
     if done.returncode != 0 or current != "done":
         number = int(current) if current.isdigit() else 0
         block = page.blocks[number]
@@ -230,7 +253,7 @@ def run_page(page: Page, workdir: Path, extra_env: dict[str, str] | None = None)
             f"{block.where}: exited {done.returncode}\n--- the block:\n{block.text}"
             f"--- its output:\n{said}{done.stderr}"
         )
-    _check_outputs(page, scratch)
+    _check_outputs(page, scratch, provides)
 
 
 def _output(scratch: Path, number: int) -> str:
@@ -238,17 +261,22 @@ def _output(scratch: Path, number: int) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _check_outputs(page: Page, scratch: Path) -> None:
-    """Each `output` block's lines must be in what the runnable block before it printed."""
+def _check_outputs(page: Page, scratch: Path, provides: Collection[str]) -> None:
+    """Each `output` block's lines must be in what the code block before it printed.
+
+    (When that block is not run here, its output is checked where it runs.)
+    """
     last: int | None = None
     for number, block in enumerate(page.blocks):
         mark = block.mark or ""
-        if block.language in RUN and block.needs is None and not mark.startswith("file"):
+        if block.language in RUN and not mark.startswith("file"):
             last = number
         if block.mark != "output":
             continue
         if last is None:
             raise ExampleError(f"{block.where}: an output block with no example before it")
+        if not page.blocks[last].runs(provides):
+            continue
         said = _output(scratch, last)
         for line in _lines(block.text):
             if line not in said:

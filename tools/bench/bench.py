@@ -2,7 +2,8 @@
 
 `--case slurm-scale` (opt-in: it needs the Slurm cluster) is one of the harness cases;
 `--case workers` runs the worker pool's case (`tools/bench/workers.py`),
-`--case slurm-bundle` the Slurm case against submitit (`tools/bench/slurm_bundle.py`)
+`--case slurm-bundle` the Slurm case against submitit (`tools/bench/slurm_bundle.py`),
+`--case slurm-10k` 10,000 held tasks' figures, ours alone (`tools/bench/slurm_at_scale.py`),
 and `--case executor-map` the executor against submitit's map_array
 (`tools/bench/executor_map.py`), each on its own.
 
@@ -29,6 +30,10 @@ if __name__ == "__main__":
     # own runner; it runs only when asked for by name.
     if "slurm-bundle" in args:
         sys.exit(slurm_bundle.main(args))
+    if "slurm-10k" in args:
+        from tools.bench.slurm_at_scale import main as at_scale_main
+
+        sys.exit(at_scale_main(args))
     if "executor-map" in args:
         from tools.bench.executor_map import main as executor_map_main
 
