@@ -283,8 +283,9 @@ def _follow(root: Root, task_id: str, stream: BinaryIO | None = None) -> None:
 
     target = stream or sys.stdout.buffer
     try:
-        # Polled often: a provisioning's last lines and its end show promptly.
-        for chunk in follow_log(root, task_id, poll=0.1):
+        # Polled often (reading files is free): a provisioning's last lines and its end show
+        # promptly; the driver is asked far less often (see follow_log).
+        for chunk in follow_log(root, task_id, poll=0.02):
             target.write(chunk)
             target.flush()
     except KeyboardInterrupt:
