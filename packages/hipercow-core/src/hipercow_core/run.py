@@ -99,7 +99,9 @@ def task_environment(
     be entered here (deleted, or never built for this platform).
     """
     env = dict(os.environ)
-    if data.environment is not None:
+    # `empty` runs with our own interpreter as it is (provisioning jobs among them):
+    # no need to load the environments module, the runner's largest import.
+    if data.environment not in (None, "empty"):
         from hipercow_core.environments import activate
 
         env = activate(root, data.environment, env)

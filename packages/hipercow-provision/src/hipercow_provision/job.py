@@ -16,6 +16,7 @@ from typing import Any
 
 from hipercow_core.environments import (
     builds_dir,
+    history_dir,
     load_engine,
     read_environment,
     write_build,
@@ -26,7 +27,7 @@ from hipercow_core.root import Root
 from hipercow_core.schema import BuildRecord
 from hipercow_provision import history as hist
 from hipercow_provision.build import execute
-from hipercow_provision.provision import store_for
+from hipercow_provision.history import HistoryStore
 
 
 def _fail(message: str) -> None:
@@ -58,7 +59,8 @@ def run(environment: str, attempt_id: str) -> dict[str, Any]:
     from filelock import Timeout
 
     root = Root.find()
-    store = store_for(root, environment)
+    # Not provision.store_for: that module (tasks, drivers) is the submitter's, not the job's.
+    store = HistoryStore(history_dir(root, environment))
     attempt = store.read_attempt(attempt_id)
     running = store.read_running()
     if running is None or running.attempt != attempt_id:
