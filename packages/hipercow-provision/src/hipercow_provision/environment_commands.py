@@ -329,9 +329,12 @@ def provision(
     pyproject.toml is read afresh), else the project's pyproject.toml or
     requirements.txt. Exits non-zero unless the attempt succeeded.
     """
-    from hipercow_provision.provision import attempt_verdict, start_provision
+    from hipercow_core.drivers.registry import expect_submission
 
     root = Root.find()
+    expect_submission(root, driver)  # the local daemon starts while the inputs are checked
+    from hipercow_provision.provision import attempt_verdict, start_provision
+
     conda = CondaInputs(channels, environment_file, from_attempt)
     inputs = _inputs(root, name, packages, requirements, pyproject, conda)
     if wait_for_tasks:

@@ -67,6 +67,9 @@ from hipercow_core.store import file_status, log_path, read_task_data
 
 _entry_decoder = msgspec.json.Decoder(QueueEntry)
 POLL_SECONDS = 0.1
+# With nothing running or queued a round is one directory listing, so the queue is
+# watched closely: a daemon started ahead of its task starts it the moment it comes.
+IDLE_POLL_SECONDS = 0.02
 IDLE_SECONDS = 2.0
 
 
@@ -142,10 +145,13 @@ class Daemon:
         Tasks held back (a start time not reached, dependencies not finished)
         are passed over without blocking those behind them.
         """
+        queued = self.queued()
+        if not queued:
+            return
         limit = self.limit()
         used = sum(r.cores for r in self.running.values())
         now = datetime.now(UTC)
-        for task_id in self.queued():
+        for task_id in queued:
             try:
                 if not self.consider(task_id, limit, used, now):
                     return
@@ -318,7 +324,8 @@ class Daemon:
     def serve(self, lock: FileLock) -> None:
         idle_since: float | None = None
         while True:
-            if self.step():
+            busy = self.step()
+            if busy:
                 idle_since = None
             elif idle_since is None:
                 idle_since = time.monotonic()
@@ -331,7 +338,7 @@ class Daemon:
                 except Timeout:
                     return
                 idle_since = None
-            time.sleep(POLL_SECONDS)
+            time.sleep(POLL_SECONDS if busy else IDLE_POLL_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
