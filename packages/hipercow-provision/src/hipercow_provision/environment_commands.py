@@ -330,13 +330,14 @@ def provision(
     requirements.txt. Exits non-zero unless the attempt succeeded.
     """
     from hipercow_core.drivers.registry import expect_submission
-
-    root = Root.find()
-    expect_submission(root, driver)  # the local daemon starts while the inputs are checked
     from hipercow_provision.provision import attempt_verdict, start_provision
 
+    root = Root.find()
     conda = CondaInputs(channels, environment_file, from_attempt)
     inputs = _inputs(root, name, packages, requirements, pyproject, conda)
+    # Inputs refused leave the root as it was; accepted, the local daemon starts while
+    # the job is made.
+    expect_submission(root, driver)
     if wait_for_tasks:
         _wait_for_tasks(root, name)
     started = start_provision(root, name, inputs, fresh=fresh, python=python, driver=driver)
