@@ -305,3 +305,21 @@ def test_a_command_that_waits_starts_one_daemon_not_one_per_round(project: Root)
         for daemon in daemons_started_by(me):
             daemon.kill()
             daemon.wait(10)
+
+
+def test_a_daemon_started_ahead_runs_the_task_that_comes_or_idles_out(
+    cli: Cli, project: Root
+) -> None:
+    """`expect_submission` (a provisioning command, before its checks) starts the daemon early."""
+    from hipercow_core.drivers.local import daemon_running
+    from hipercow_core.drivers.registry import expect_submission
+
+    expect_submission(project)
+    wait_until(lambda: daemon_running(project))
+    task_id = create(cli, "--", "echo", "came later")
+    cli("task", "wait", task_id)
+    assert cli("task", "status", task_id).stdout.strip() == "success"
+    assert "came later" in cli("task", "log", task_id).stdout
+
+    expect_submission(project)  # and nothing is submitted: it goes by itself
+    wait_until(lambda: not daemon_running(project), timeout=30)

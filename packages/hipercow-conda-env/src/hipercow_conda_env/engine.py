@@ -134,7 +134,7 @@ class CondaEngine:
             self._install_with_tool(executable, prefix, request, workdir, cache, ctx)
         else:
             specs = lock_specs(request.lock) if request.lock else list(request.specs)
-            _solve_in_child(request.channels, specs, prefix, cache, workdir, ctx)
+            _solve(request.channels, specs, prefix, cache, workdir, ctx)
         if request.lock is not None:
             _check_replayed(prefix, request.lock)
         pinned = self._install_pip(prefix, request, workdir, ctx)
@@ -209,6 +209,28 @@ class CondaEngine:
             for p in python_packages(interpreter, ctx)
             if meta.normalised(p.name) not in conda_names and p.source == "index"
         )
+
+
+def _solve(
+    channels: tuple[str, ...],
+    specs: list[str],
+    prefix: Path,
+    cache: Path,
+    workdir: Path,
+    ctx: BuildContext,
+) -> None:
+    """Solve and install with py-rattler: here when this process skips its shutdown, else apart.
+
+    py-rattler's runtime can crash an interpreter's shutdown, so it runs in
+    this process only when the process leaves through `os._exit` (a
+    provisioning job); `hipercow-provision run` and the like use a child.
+    """
+    if ctx.exits_without_shutdown:
+        from hipercow_conda_env.solver import solve_and_install
+
+        solve_and_install(channels, specs, prefix, cache, ctx.say)
+    else:
+        _solve_in_child(channels, specs, prefix, cache, workdir, ctx)
 
 
 def _solve_in_child(

@@ -464,6 +464,12 @@ def activate(root: Root, name: str | None, env: Mapping[str, str]) -> dict[str, 
 class BuildContext(Protocol):
     """What a provisioning attempt offers an engine: commands that are logged and recorded."""
 
+    #: True when the process running the build leaves through `os._exit` once the
+    #: outcome is recorded (a provisioning job): an engine may then load a native
+    #: library whose teardown can crash an interpreter (py-rattler) in this process,
+    #: saving the start of another; elsewhere it runs such work in a child.
+    exits_without_shutdown: bool
+
     def run(
         self,
         argv: Sequence[str],

@@ -10,6 +10,12 @@ exception with its traceback) next to the task's data.
 Values travel as JSON when they are plain data; floats that JSON cannot
 hold (nan, inf) are tagged so they come back as floats. Anything else
 travels as a pickle (cloudpickle when available).
+
+A task whose payload says `exit: immediate` (hipercow's own provisioning
+jobs) leaves through `os._exit` once its result is written and its output
+flushed, skipping the interpreter's shutdown: native libraries it loaded
+(py-rattler's runtime) can crash the process as they are torn down, which
+would turn a recorded success into a failed task.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ ERROR = "error.json"
 ARGS_JSON = "args.json"
 ARGS_PICKLE = "args.pkl"
 FLOAT_TAG = "__hipercow_float__"
+#: The payload entry that asks for `os._exit` after the result (see the module's doc).
+EXIT_PAYLOAD = "exit"
+EXIT_IMMEDIATE = "immediate"
 
 
 def tag_floats(value: Any) -> Any:
@@ -167,6 +176,22 @@ def main(argv: list[str]) -> int:
     task_dir = root / "hipercow" / "tasks" / task_id[:2] / task_id[2:]
     data = json.loads(task_dir.with_name(task_id[2:] + ".json").read_bytes())  # UTF-8, any locale
     sys.path.insert(0, os.getcwd())
+    code = run_task(data, task_dir)
+    if data.get("payload", {}).get(EXIT_PAYLOAD) == EXIT_IMMEDIATE:
+        leave_now(code)
+    return code
+
+
+def leave_now(code: int) -> None:
+    """Exit at once with `code`, output flushed, without the interpreter's shutdown."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def run_task(data: dict[str, Any], task_dir: Path) -> int:
+    """Run the task and write its value or error; returns the exit status it earned."""
     try:
         value = execute(data, task_dir)
     except SystemExit as e:

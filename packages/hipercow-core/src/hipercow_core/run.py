@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -98,7 +99,9 @@ def task_environment(
     be entered here (deleted, or never built for this platform).
     """
     env = dict(os.environ)
-    if data.environment is not None:
+    # `empty` runs with our own interpreter as it is (provisioning jobs among them):
+    # no need to load the environments module, the runner's largest import.
+    if data.environment not in (None, "empty"):
         from hipercow_core.environments import activate
 
         env = activate(root, data.environment, env)
@@ -280,16 +283,29 @@ def _wait(
     a second time while it still runs.
     """
     submitted = read_submitted(root, task_id)
+    exit_codes = _exit_codes(process)
     while True:
         try:
-            return process.wait(timeout=MARKER_CHECK_SECONDS)
-        except subprocess.TimeoutExpired:
+            return exit_codes.get(timeout=MARKER_CHECK_SECONDS)
+        except queue.Empty:
             pass
         if not os.path.exists(root.task_dir(task_id) / RUNNING) and task_exists(root, task_id):
             with contextlib.suppress(HipercowError, OSError):
                 if submitted is not None:
                     mark_submitted(root, task_id, submitted)
                 mark_running(root, task_id, running)
+
+
+def _exit_codes(process: subprocess.Popen[bytes]) -> queue.Queue[int]:
+    """The command's exit status, delivered the moment it exits.
+
+    A blocking wait in a thread, because `Popen.wait(timeout)` polls on
+    POSIX (every 50 ms once it has waited a while), which every task's end
+    would pay; the runner's own thread stays free for signals and markers.
+    """
+    codes: queue.Queue[int] = queue.Queue(maxsize=1)
+    threading.Thread(target=lambda: codes.put(process.wait()), daemon=True).start()
+    return codes
 
 
 def _has_result(root: Root, task_id: str) -> bool:

@@ -418,12 +418,19 @@ def task_outer_log(root: Root, task_id: str) -> str | None:
 
 
 def follow_log(root: Root, task_id: str, *, poll: float = 0.25) -> Iterator[bytes]:
-    """Yield the task log's new bytes as they arrive, until the task has finished."""
+    """Yield the task log's new bytes as they arrive, until the task has finished.
+
+    The log and the task's markers are read every `poll` seconds: files cost
+    no scheduler call, so a short poll shows the end promptly. The driver is
+    asked (for a job that died without a marker) at first, then on the pace
+    of a wait, backing off to its `max_poll_interval`.
+    """
     read_task_data(root, task_id)
     path = log_path(root, task_id)
+    pace = _SchedulerPace(max(poll, FOLLOW_SCHEDULER_POLL), _max_poll_interval(root, task_id))
     offset = 0
+    status = task_status(root, task_id)
     while True:
-        status = task_status(root, task_id)
         try:
             with path.open("rb") as f:
                 f.seek(offset)
@@ -436,6 +443,9 @@ def follow_log(root: Root, task_id: str, *, poll: float = 0.25) -> Iterator[byte
         if status.is_terminal or status == TaskStatus.MISSING:
             return
         time.sleep(poll)
+        status = task_status(root, task_id, reconcile=False)
+        if status.is_active and pace.ready():
+            status = task_status(root, task_id)
 
 
 def cancel_tasks(root: Root, ids: Sequence[str]) -> dict[str, bool]:
@@ -459,6 +469,8 @@ def cancel_tasks_explained(root: Root, ids: Sequence[str]) -> dict[str, str | No
     return result
 
 
+#: How soon a followed log first asks the driver again after its first reading.
+FOLLOW_SCHEDULER_POLL = 1.0
 #: How often a wait reads the task files: they cost no scheduler call, and
 #: reading them often is what ends a wait within a second of the last task.
 FILE_POLL = 0.2

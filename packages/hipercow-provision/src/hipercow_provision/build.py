@@ -84,9 +84,12 @@ class Cancelled(BaseException):
 class Session:
     """The `BuildContext` an engine works through: commands logged, recorded, stoppable."""
 
-    def __init__(self, log_file: BinaryIO, echo: BinaryIO | None) -> None:
+    def __init__(
+        self, log_file: BinaryIO, echo: BinaryIO | None, *, exits_without_shutdown: bool = False
+    ) -> None:
         self._log = log_file
         self._echo = echo
+        self.exits_without_shutdown = exits_without_shutdown
         self.commands: list[tuple[str, ...]] = []
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -306,12 +309,14 @@ def execute(
     prefix_for: Callable[[str], Path],
     *,
     echo: BinaryIO | None = None,
+    exits_without_shutdown: bool = False,
 ) -> tuple[ProvisionResult, Built | None]:
     """Run an attempt whose request is recorded; returns the result it recorded.
 
     `prefix_for` turns the build key (platform and Python version, known only
     once the interpreter is found here) into the prefix to build in. The
-    caller holds the history's lock.
+    caller holds the history's lock. `exits_without_shutdown`: the caller's
+    process ends with `os._exit` (see `BuildContext.exits_without_shutdown`).
     """
     started = datetime.now(UTC)
     status: AttemptStatus = "failure"
@@ -319,7 +324,7 @@ def execute(
     said: str | None = None  # the error as the log's closing line puts it
     progress = _Progress()
     with store.log_path(attempt.id).open("ab") as log_file:
-        session = Session(log_file, echo)
+        session = Session(log_file, echo, exits_without_shutdown=exits_without_shutdown)
         try:
             with _cancellable(session):
                 _steps(

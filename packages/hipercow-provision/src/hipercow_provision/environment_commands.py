@@ -283,8 +283,9 @@ def _follow(root: Root, task_id: str, stream: BinaryIO | None = None) -> None:
 
     target = stream or sys.stdout.buffer
     try:
-        # Polled often: a provisioning's last lines and its end show promptly.
-        for chunk in follow_log(root, task_id, poll=0.1):
+        # Polled often (reading files is free): a provisioning's last lines and its end show
+        # promptly; the driver is asked far less often (see follow_log).
+        for chunk in follow_log(root, task_id, poll=0.02):
             target.write(chunk)
             target.flush()
     except KeyboardInterrupt:
@@ -328,11 +329,15 @@ def provision(
     pyproject.toml is read afresh), else the project's pyproject.toml or
     requirements.txt. Exits non-zero unless the attempt succeeded.
     """
+    from hipercow_core.drivers.registry import expect_submission
     from hipercow_provision.provision import attempt_verdict, start_provision
 
     root = Root.find()
     conda = CondaInputs(channels, environment_file, from_attempt)
     inputs = _inputs(root, name, packages, requirements, pyproject, conda)
+    # Inputs refused leave the root as it was; accepted, the local daemon starts while
+    # the job is made.
+    expect_submission(root, driver)
     if wait_for_tasks:
         _wait_for_tasks(root, name)
     started = start_provision(root, name, inputs, fresh=fresh, python=python, driver=driver)

@@ -3,25 +3,31 @@
 `start_provision` creates a `call` task of `hipercow_provision.job:run`, so
 this runs under hipercow's runner, in hipercow's own interpreter, with the
 root in `HIPERCOW_ROOT` and stdout going to the task log that the user follows.
+Its payload asks `pyexec` to leave through `os._exit` once the result is
+written, so engines may do native work (py-rattler) in this process.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from hipercow_core.environments import (
     builds_dir,
+    history_dir,
     load_engine,
     read_environment,
     write_build,
 )
+from hipercow_core.errors import HipercowError
+from hipercow_core.pyexec import EXIT_IMMEDIATE, EXIT_PAYLOAD
 from hipercow_core.root import Root
 from hipercow_core.schema import BuildRecord
 from hipercow_provision import history as hist
 from hipercow_provision.build import execute
-from hipercow_provision.provision import store_for
+from hipercow_provision.history import HistoryStore
 
 
 def _fail(message: str) -> None:
@@ -30,12 +36,31 @@ def _fail(message: str) -> None:
     raise SystemExit(1)
 
 
+def exits_without_shutdown(root: Root) -> bool:
+    """Whether `pyexec` ends this job with `os._exit`: its own task's payload says so.
+
+    Read from the task rather than assumed, so a job of a task made without
+    the entry (an older hipercow's) keeps native work in a child process.
+    """
+    from hipercow_core.store import read_task_data
+
+    task_id = os.environ.get("HIPERCOW_TASK_ID")
+    if not task_id:
+        return False
+    try:
+        payload = read_task_data(root, task_id).payload
+    except HipercowError:
+        return False
+    return payload.get(EXIT_PAYLOAD) == EXIT_IMMEDIATE
+
+
 def run(environment: str, attempt_id: str) -> dict[str, Any]:
     """Build attempt `attempt_id` of `environment`; exits non-zero unless it succeeded."""
     from filelock import Timeout
 
     root = Root.find()
-    store = store_for(root, environment)
+    # Not provision.store_for: that module (tasks, drivers) is the submitter's, not the job's.
+    store = HistoryStore(history_dir(root, environment))
     attempt = store.read_attempt(attempt_id)
     running = store.read_running()
     if running is None or running.attempt != attempt_id:
@@ -58,6 +83,7 @@ def run(environment: str, attempt_id: str) -> dict[str, Any]:
             engine,
             lambda key: builds_dir(root, environment) / key,
             echo=sys.stdout.buffer,
+            exits_without_shutdown=exits_without_shutdown(root),
         )
         if built is not None and result.platform and result.python_version:
             write_build(

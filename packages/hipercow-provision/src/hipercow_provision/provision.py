@@ -345,6 +345,7 @@ def start_provision(
     are queued or running now, which a new build may disturb.
     """
     from hipercow_core.drivers.registry import get_driver
+    from hipercow_core.pyexec import EXIT_IMMEDIATE, EXIT_PAYLOAD
     from hipercow_core.pytasks import DEFAULT_MAX_ARGS_SIZE, encode_arguments
     from hipercow_core.tasks import TaskSpec, create_tasks, submit_tasks
 
@@ -363,7 +364,8 @@ def start_provision(
             files=encode_arguments([name, attempt_id], {}, "json", DEFAULT_MAX_ARGS_SIZE),
             environment=EMPTY,
             resources=Resources(queue=queue) if queue else Resources(),
-            payload={"provision": f"{name}/{attempt_id}"},
+            # pyexec leaves the job through os._exit: see hipercow_provision.job.
+            payload={"provision": f"{name}/{attempt_id}", EXIT_PAYLOAD: EXIT_IMMEDIATE},
         )
         task_id = create_tasks(root, [spec], cwd=root.project, driver=backend.name, submit=False)[0]
         attempt = ProvisionAttempt(

@@ -296,6 +296,12 @@ class LocalDriver(Driver[LocalOptions]):
         ensure_daemon(self.root)
         return SubmitReport(accepted=accepted)
 
+    def expect_submission(self) -> None:
+        """Start the daemon now: it takes an interpreter's start, which the submitter's own
+        work then hides; it waits for the queue entry, or idles out if none comes."""
+        state_dir(self.root).mkdir(parents=True, exist_ok=True)
+        ensure_daemon(self.root)
+
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
         """Find runners that died without an outcome; restart a dead daemon for queued tasks.
 

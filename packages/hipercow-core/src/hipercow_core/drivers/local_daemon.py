@@ -11,6 +11,10 @@ Nothing that happens to one task stops the daemon: a task purged or deleted
 under it, a corrupt queue entry, a full disk. The error goes to the daemon's
 log (`local/<host>/daemon.log`), that task is dropped from the queue or left
 for a status check to settle, and the others go on.
+
+It is started by the command that queued a task, which is then waiting for
+it: what only some tasks need (dependencies, settling a lost runner) is
+imported when first needed, so the first runner starts sooner.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from filelock import FileLock, Timeout
 from hipercow_core import outcomes
 from hipercow_core.base_environment import base_environment
 from hipercow_core.cores import LOCAL_CPUS_VARIABLE
-from hipercow_core.dependencies import Readiness, ended, readiness
 from hipercow_core.drivers.local import (
     LAUNCH_FILE,
     Launch,
@@ -50,7 +53,6 @@ from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError, StorageError
 from hipercow_core.fsutil import atomic_write, read_bytes
-from hipercow_core.jobs import settle
 from hipercow_core.processes import (
     OPEN_FLAGS,
     detached_popen_kwargs,
@@ -60,12 +62,14 @@ from hipercow_core.processes import (
     usable_cpus,
 )
 from hipercow_core.root import Root, hostname
-from hipercow_core.run import EXIT_UNRECORDED
 from hipercow_core.schema import TaskData
 from hipercow_core.store import file_status, log_path, read_task_data
 
 _entry_decoder = msgspec.json.Decoder(QueueEntry)
 POLL_SECONDS = 0.1
+# With nothing running or queued a round is one directory listing, so the queue is
+# watched closely: a daemon started ahead of its task starts it the moment it comes.
+IDLE_POLL_SECONDS = 0.02
 IDLE_SECONDS = 2.0
 
 
@@ -141,10 +145,13 @@ class Daemon:
         Tasks held back (a start time not reached, dependencies not finished)
         are passed over without blocking those behind them.
         """
+        queued = self.queued()
+        if not queued:
+            return
         limit = self.limit()
         used = sum(r.cores for r in self.running.values())
         now = datetime.now(UTC)
-        for task_id in self.queued():
+        for task_id in queued:
             try:
                 if not self.consider(task_id, limit, used, now):
                     return
@@ -166,21 +173,8 @@ class Daemon:
         not_before = self.entries[task_id].not_before
         if not_before is not None and now < not_before:
             return True
-        if data.after_any and not ended(self.root, data.after_any):
+        if (data.after_any or data.depends_on) and self.held_back(task_id, data):
             return True
-        if data.depends_on:
-            state = readiness(self.root, data.depends_on)
-            if state == Readiness.FAILED:
-                settle(
-                    self.root,
-                    task_id,
-                    outcomes.failure(outcomes.DEPENDENCY_FAILED),
-                    "not started: a dependency failed",
-                )
-                self.dequeue(task_id)
-                return True
-            if state == Readiness.WAITING:
-                return True
         cores = limit if data.resources.cores == "node" else min(int(data.resources.cores), limit)
         if used + cores > limit and self.running:
             return False
@@ -193,6 +187,27 @@ class Daemon:
         self.launch(task_id, cores)
         self.dequeue(task_id)
         return True
+
+    def held_back(self, task_id: str, data: TaskData) -> bool:
+        """Whether its dependencies keep a task waiting; one that failed fails the task."""
+        from hipercow_core.dependencies import Readiness, ended, readiness
+        from hipercow_core.jobs import settle
+
+        if data.after_any and not ended(self.root, data.after_any):
+            return True
+        if not data.depends_on:
+            return False
+        state = readiness(self.root, data.depends_on)
+        if state == Readiness.FAILED:
+            settle(
+                self.root,
+                task_id,
+                outcomes.failure(outcomes.DEPENDENCY_FAILED),
+                "not started: a dependency failed",
+            )
+            self.dequeue(task_id)
+            return True
+        return state == Readiness.WAITING
 
     def runner_alive(self, task_id: str) -> bool:
         """Whether a runner of this task is alive: by its launch record, else its marker."""
@@ -275,6 +290,9 @@ class Daemon:
 
     def settle_exited(self, task_id: str, running: Running, code: int) -> None:
         """Record a runner that exited without writing the task's outcome."""
+        from hipercow_core.jobs import settle
+        from hipercow_core.run import EXIT_UNRECORDED
+
         append_outer_log(self.root, task_id, f"runner exited with code {code}")
         if not file_status(self.root, task_id).is_active or cancel_requested(self.root, task_id):
             return  # finished, cancelled or gone: nothing to settle
@@ -306,7 +324,8 @@ class Daemon:
     def serve(self, lock: FileLock) -> None:
         idle_since: float | None = None
         while True:
-            if self.step():
+            busy = self.step()
+            if busy:
                 idle_since = None
             elif idle_since is None:
                 idle_since = time.monotonic()
@@ -319,7 +338,7 @@ class Daemon:
                 except Timeout:
                     return
                 idle_since = None
-            time.sleep(POLL_SECONDS)
+            time.sleep(POLL_SECONDS if busy else IDLE_POLL_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,6 +168,14 @@ class Driver(Protocol[OptionsT]):
         """The queue or partition that environment provisioning jobs go to, if any."""
         return None
 
+    def expect_submission(self) -> None:
+        """A command will submit shortly and then wait: get ready meanwhile (default: nothing).
+
+        The local driver starts its daemon here, so the daemon's start-up
+        overlaps the command's own work instead of following it.
+        """
+        return  # a body, so that the protocol does not make it abstract
+
     def describe(self) -> dict[str, str]:
         """What `hipercow configuration` shows beyond the options (shares, a service's reach).
 

@@ -15,7 +15,13 @@ import msgspec.inspect
 
 from hipercow_core import plugins
 from hipercow_core.drivers.protocol import AnyDriver, DriverFactory, OptionsT
-from hipercow_core.errors import CorruptFileError, DriverError, HipercowWarning, InvalidInputError
+from hipercow_core.errors import (
+    CorruptFileError,
+    DriverError,
+    HipercowError,
+    HipercowWarning,
+    InvalidInputError,
+)
 from hipercow_core.root import Root
 from hipercow_core.schema import DriverEntry, MachineConfig
 
@@ -136,6 +142,19 @@ def get_driver(root: Root, name: str | None = None) -> AnyDriver:
         factory = load_driver_class(entry.name)
         _instances[key] = factory(root, parse_options(factory, entry.options))
     return _instances[key]
+
+
+def expect_submission(root: Root, name: str | None = None) -> None:
+    """Tell the driver `name` (or the default) that a job is about to be submitted to it.
+
+    Best effort, called before a command's own checks: a driver that cannot
+    be had now says why when the job is submitted.
+    """
+    try:
+        driver = get_driver(root, name)
+    except HipercowError:
+        return
+    driver.expect_submission()
 
 
 def configure_driver(root: Root, name: str, options: dict[str, Any]) -> DriverEntry:
