@@ -44,6 +44,7 @@ from hipercow_core.resources import resolve_hold_until, zone_name
 from hipercow_core.root import Root
 from hipercow_core.schema import (
     FinishedMarker,
+    HoldUntil,
     SubmittedMarker,
     TaskData,
     TaskStatus,
@@ -114,6 +115,14 @@ class _Batch:
         self.hint: str | None = None
         self.unreachable: str | None = None
         self.cause: DriverError | None = None
+        self._holds: dict[HoldUntil, datetime] = {}
+
+    def _resolved(self, hold: HoldUntil) -> datetime:
+        """When a hold ends, resolved once per batch: its tasks agree on the time."""
+        found = self._holds.get(hold)
+        if found is None:
+            found = self._holds[hold] = resolve_hold_until(hold, self.now)
+        return found
 
     def decided(self, task_id: str) -> bool:
         return task_id in self.accepted or task_id in self.refused or task_id in self.failed
@@ -149,7 +158,7 @@ class _Batch:
             if not self._ended_or_job(task_id, dep, after_any if by_jobs else None):
                 return None
         hold = data.resources.hold_until
-        not_before = resolve_hold_until(hold, self.now) if hold is not None else None
+        not_before = self._resolved(hold) if hold is not None else None
         return JobRequest(task_id, data, not_before, tuple(after), tuple(after_any))
 
     def _ended_or_job(self, task_id: str, dep: str, after: list[str] | None) -> bool:

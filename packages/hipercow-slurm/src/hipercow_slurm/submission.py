@@ -84,6 +84,7 @@ class Submission:
         #: How many more jobs a submit limit lets in, once one was met.
         self.room: int | None = None
         self.limit_reason = "the cluster's limit on submitted jobs was reached"
+        self._made_args: dict[tuple[object, ...], list[str]] = {}
 
     def run(self, requests: Sequence[JobRequest]) -> SubmitReport:
         pairs: list[tuple[str, list[str]]] = []
@@ -172,14 +173,24 @@ class Submission:
             self.report.refused[task_id] = reason
 
     def _args(self, request: JobRequest) -> list[str]:
-        return task_args(
+        """The task's sbatch arguments; a bundle's tasks mostly share theirs, made once."""
+        key = (
             request.data.resources,
-            cluster=self.cluster,
-            options=self.options,
-            begin=request.not_before,
-            dependencies=request.after_jobs,
-            after_any=request.after_any_jobs,
+            request.not_before,
+            tuple(request.after_jobs),
+            tuple(request.after_any_jobs),
         )
+        made = self._made_args.get(key)
+        if made is None:
+            made = self._made_args[key] = task_args(
+                request.data.resources,
+                cluster=self.cluster,
+                options=self.options,
+                begin=request.not_before,
+                dependencies=request.after_jobs,
+                after_any=request.after_any_jobs,
+            )
+        return list(made)
 
     def _label(self, plan: JobPlan) -> str:
         names = {self.names.get(t) for t in plan.task_ids}
