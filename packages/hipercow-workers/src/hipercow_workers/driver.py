@@ -108,7 +108,7 @@ class WorkersDriver(Driver[WorkersOptions]):
         self.options = options
         self.keys = Keys(namespace(root))
         self.redis = connect(options.redis_url)
-        self._status_script = self.redis.register_script(_STATUS_SCRIPT)
+        self._status_script = self.redis.script(_STATUS_SCRIPT)
 
     def describe(self) -> dict[str, str]:
         """Whether the pool's Redis answers now."""

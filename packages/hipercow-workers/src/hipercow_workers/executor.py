@@ -30,6 +30,21 @@ def load_pyexec(path: str) -> Any:
     return module
 
 
+def switch_environment(current: dict[str, str], wanted: dict[str, str]) -> None:
+    """Make `os.environ` (whose contents are `current`) equal `wanted`, touching only what differs.
+
+    Tasks' environments differ from the executor's in a few variables (the
+    task id, its cores); `os.environ.clear()` then `update()` would re-set
+    every variable through putenv, and `clear()` alone is quadratic in their
+    number: together most of the executor's time per trivial task.
+    """
+    for name in current.keys() - wanted.keys():
+        del os.environ[name]
+    for name, value in wanted.items():
+        if current.get(name) != value:
+            os.environ[name] = value
+
+
 def run_one(pyexec: Any, request: dict[str, Any]) -> int:
     """Run one task with its cwd, variables and log; put the process back as it was after."""
     sys.stdout.flush()
@@ -42,8 +57,7 @@ def run_one(pyexec: Any, request: dict[str, Any]) -> int:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     try:
-        os.environ.clear()
-        os.environ.update(request["env"])
+        switch_environment(saved_env, request["env"])
         os.chdir(request["cwd"])
         code: int = pyexec.main([request["root"], request["task_id"]])
     finally:
@@ -54,8 +68,7 @@ def run_one(pyexec: Any, request: dict[str, Any]) -> int:
         os.close(saved_out)
         os.close(saved_err)
         os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+        switch_environment(dict(os.environ), saved_env)  # as the task left it, back
         sys.path[:] = saved_path
     return code
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
-
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.resources import resolve_hold_until
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
 from hipercow_core.store import file_status, iter_task_ids, read_submitted, read_task_data
 from hipercow_workers.keys import DRIVER_NAME, Keys
+from hipercow_workers.resp import Client
 
 #: Written once (exclusive create) by the worker that runs the task: the claim that
 #: survives Redis, so a task queued twice, or requeued after Redis lost its data,
@@ -66,7 +65,7 @@ def waiting_in_files(root: Root) -> Waiting:
     return Waiting([task_id for _, task_id in sorted(due)], held)
 
 
-def requeue(root: Root, client: redis.Redis, keys: Keys) -> list[str]:
+def requeue(root: Root, client: Client, keys: Keys) -> list[str]:
     """Push the waiting tasks the queue does not hold, then mark the queue whole.
 
     Returns the ids pushed (held ones included). May raise Redis's connection

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import redis
 
 from hipercow_core import outcomes, pyexec
 from hipercow_core.dependencies import Readiness, ended, readiness
@@ -52,9 +51,10 @@ from hipercow_core.run import node_name, task_environment
 from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import file_status, log_path, mark_running, read_task_data
 from hipercow_workers import executor
-from hipercow_workers.connection import connect
+from hipercow_workers.connection import REDIS_DOWN, connect
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
 from hipercow_workers.rebuild import CLAIM_FILE
+from hipercow_workers.resp import Pipeline, RedisError
 
 log = get_logger(__name__)
 
@@ -68,7 +68,6 @@ REQUEUE_PAUSE = 0.05
 IN_PROCESS_KINDS = frozenset({"python", "call"})
 #: Seconds between attempts while Redis cannot be reached.
 REDIS_RETRY = 1.0
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
 
 
@@ -180,11 +179,11 @@ class Worker:
         self.released: list[str] = []
         #: A task claimed ahead, while the one before it ran.
         self.prefetched: str | None = None
-        self._next = self.redis.register_script(NEXT_SCRIPT)
+        self._next = self.redis.script(NEXT_SCRIPT)
 
     # -- registration and heartbeat ------------------------------------------
 
-    def publish(self, pipe: redis.client.Pipeline | None = None) -> None:
+    def publish(self, pipe: Pipeline | None = None) -> None:
         self.record.last_beat = datetime.now(UTC)
         target = pipe if pipe is not None else self.redis
         target.hset(self.keys.workers, self.id, msgspec.json.encode(self.record))
@@ -200,7 +199,7 @@ class Worker:
         while not self.stopping.wait(self.s.heartbeat):
             try:
                 self.beat()
-            except redis.RedisError as e:
+            except RedisError as e:
                 log.warning("heartbeat failed", worker=self.id, error=str(e))
 
     def control_loop(self) -> None:
@@ -314,9 +313,8 @@ class Worker:
         `next_item`.
         """
         queue = self.keys.queue
-        wait = max(0.01, timeout)  # BLMOVE takes fractions of a second; the stub says int
         try:
-            self.redis.execute_command("BLMOVE", queue, queue, "LEFT", "LEFT", wait)  # type: ignore[no-untyped-call]
+            self.redis.blmove(queue, queue, ("LEFT", "LEFT"), max(0.01, timeout))
         except REDIS_DOWN as e:
             self.redis_down(e)
 
