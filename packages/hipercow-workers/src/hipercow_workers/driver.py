@@ -12,6 +12,7 @@ files first (`hipercow_workers.rebuild`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -31,14 +32,14 @@ from hipercow_core.drivers.protocol import (
     SubmitReport,
     task_file,
 )
-from hipercow_core.errors import HipercowWarning
+from hipercow_core.errors import CorruptFileError, HipercowWarning
 from hipercow_core.fsutil import read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo, NodeInfo
+from hipercow_core.store import read_running
 from hipercow_workers import rebuild
 from hipercow_workers.connection import connect, guarded
 from hipercow_workers.keys import CANCEL, DRIVER_NAME, Keys, namespace
-from hipercow_workers.rebuild import CLAIM_FILE
 
 OUTER_LOG = "workers.log"
 
@@ -165,7 +166,7 @@ class WorkersDriver(Driver[WorkersOptions]):
         never_started = []
         for task_id, claim in zip(ids, claims, strict=True):
             if claim.startswith("-") and rebuild.claimed(self.root, task_id):
-                note = f"lost: worker {claim[1:]} stopped heartbeating while running it"
+                note = self._lost_note(task_id, claim[1:])
                 result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
             else:
                 if claim.startswith("-"):  # taken by a worker that died before it started it
@@ -184,6 +185,19 @@ class WorkersDriver(Driver[WorkersOptions]):
                 stacklevel=2,
             )
         return result
+
+    def _lost_note(self, task_id: str, worker: str) -> str:
+        """Which worker went silent, and the process its running marker names (the one to look for).
+
+        That is the executor or runner that ran the task, or the worker
+        itself in the moment before it started the task's runner.
+        """
+        note = f"lost: worker {worker} stopped heartbeating while running it"
+        with contextlib.suppress(CorruptFileError, OSError):
+            running = read_running(self.root, task_id)
+            if running is not None:
+                note += f" (process {running.pid} on {running.host})"
+        return note
 
     def _rebuild(self) -> None:
         """Redis lost its data: queue again, from the files, every task still waiting."""
@@ -247,20 +261,21 @@ class WorkersDriver(Driver[WorkersOptions]):
         return CancelReport(stopped=set(ids))
 
     def outer_log(self, task_id: str, job_id: str | None) -> str | None:
-        """What the pool did with the task: held, taken by which worker (its claim), cancelled.
+        """What the pool did with the task: held, taken by which worker, cancelled.
 
-        The worker that takes a task writes only its claim file (one small
-        write per task), so its line is made from that file's name and time.
+        The worker that takes a Python task writes no line of its own (no
+        write more per task): the running marker it wrote as its claim
+        names it, and its line is made from that.
         """
         lines = []
         raw = read_bytes(task_file(self.root, task_id, OUTER_LOG))
         if raw is not None:
             lines.append(raw.decode(errors="replace"))
-        claim = task_file(self.root, task_id, CLAIM_FILE)
-        worker = read_bytes(claim)
-        if worker is not None:
-            stamp = datetime.fromtimestamp(claim.stat().st_mtime).astimezone()
-            lines.append(f"{stamp:%Y-%m-%d %H:%M:%S} started by worker {worker.decode()}\n")
+        with contextlib.suppress(CorruptFileError):
+            running = read_running(self.root, task_id)
+            if running is not None and running.worker is not None:
+                stamp = running.time.astimezone()
+                lines.append(f"{stamp:%Y-%m-%d %H:%M:%S} started by worker {running.worker}\n")
         return "".join(lines) or None
 
     def cluster_info(self) -> ClusterInfo:

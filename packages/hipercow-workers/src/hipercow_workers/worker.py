@@ -38,9 +38,7 @@ import msgspec
 
 from hipercow_core import outcomes, pyexec
 from hipercow_core.dependencies import Readiness, ended, readiness
-from hipercow_core.drivers.protocol import task_file
 from hipercow_core.errors import HipercowError
-from hipercow_core.fsutil import write_once
 from hipercow_core.interpreters import task_python
 from hipercow_core.jobs import settle
 from hipercow_core.log import get_logger
@@ -49,11 +47,11 @@ from hipercow_core.processes import kill_tree
 from hipercow_core.root import Root, hostname
 from hipercow_core.run import node_name, task_environment
 from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
-from hipercow_core.store import file_status, log_path, mark_running, read_task_data
+from hipercow_core.store import claim_running, file_status, log_path, read_task_data
 from hipercow_workers import executor
 from hipercow_workers.connection import REDIS_DOWN, connect
+from hipercow_workers.driver import append_outer_log
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
-from hipercow_workers.rebuild import CLAIM_FILE
 from hipercow_workers.resp import Pipeline, RedisError
 
 log = get_logger(__name__)
@@ -383,7 +381,7 @@ class Worker:
                 return "skipped"
             if state == Readiness.WAITING:
                 return self._requeue_waiting(task_id)
-        if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
+        if not self.claim(data):
             return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
         outcome = self.run(data)
         if outcome is not None:
@@ -393,9 +391,28 @@ class Worker:
 
     # -- running one task -----------------------------------------------------
 
+    def in_process(self, data: TaskData) -> bool:
+        """Whether the task runs in the executor (Python in the worker's environment)."""
+        return data.kind in IN_PROCESS_KINDS and same_environment(
+            data.environment, self.s.environment
+        )
+
+    def claim(self, data: TaskData) -> bool:
+        """Take the task for good by writing its running marker, once, naming this worker.
+
+        The marker is the claim that survives Redis: a task queued twice, or
+        queued again after Redis lost its data, runs once. It names the
+        executor that runs an in-process task; the runner started for any
+        other task writes its own marker over it.
+        """
+        pid = self.executor.ensure().pid if self.in_process(data) else os.getpid()
+        return claim_running(
+            self.root, data.id, RunningMarker(_now(), self.record.host, pid, worker=self.id)
+        )
+
     def run(self, data: TaskData) -> Ended | None:
         """Run a task; the outcome (and note) to record, or None if the runner recorded it."""
-        if data.kind in IN_PROCESS_KINDS and same_environment(data.environment, self.s.environment):
+        if self.in_process(data):
             return self.run_in_process(data)
         return self.run_child(data)
 
@@ -415,7 +432,6 @@ class Worker:
             self._log(task_id, f"hipercow: {e.message}\n")
             return outcomes.failure(outcomes.ENVIRONMENT, 1), e.message
         process = self.executor.ensure()
-        mark_running(self.root, task_id, RunningMarker(_now(), self.record.host, process.pid))
         self.executor.send(
             {
                 "root": str(self.root.project),
@@ -451,6 +467,8 @@ class Worker:
     def run_child(self, data: TaskData) -> Ended | None:
         """Shell tasks and the rest: the ordinary runner in a child process."""
         task_id = data.id
+        # The runner's marker replaces the claim's, so the outer log keeps who started it.
+        append_outer_log(self.root, task_id, f"started by worker {self.id}")
         command = [sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)]
         with log_path(self.root, task_id).open("ab") as task_log:
             process = subprocess.Popen(
