@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -88,6 +88,7 @@ def task_environment(
     data: TaskData,
     secrets: dict[str, str] | None = None,
     driver: str | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The process environment of a task: ours, entered into its environment, plus its variables.
 
@@ -95,9 +96,12 @@ def task_environment(
     before its own `--env`, which always wins. `driver` is the one it was
     submitted to (default: the one it was made for), whose grant of cores
     is believed. Raises a HipercowError when the task's environment cannot
-    be entered here (deleted, or never built for this platform).
+    be entered here (deleted, or never built for this platform). `base`
+    is "ours" when given: a copy of `os.environ` kept by a process that
+    starts many tasks, since copying `os.environ` itself decodes every
+    variable each time.
     """
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     if data.environment is not None:
         from hipercow_core.environments import activate
 

@@ -322,6 +322,13 @@ def read_submitted(root: Root, task_id: str) -> SubmittedMarker | None:
     return decode(path, raw, _submitted_decoder, REMOVE_HINT) if raw else None
 
 
+def read_finished(root: Root, task_id: str) -> FinishedMarker | None:
+    """The terminal marker alone: one read, for code that looks at many ended tasks."""
+    path = os.path.join(root.task_path(task_id), FINISHED)
+    raw = read_bytes(path)
+    return decode(path, raw, _finished_decoder, REMOVE_HINT) if raw else None
+
+
 def read_markers(root: Root, task_id: str) -> Markers:
     task_dir = root.task_dir(task_id)
     submitted, running, finished = (task_dir / SUBMITTED, task_dir / RUNNING, task_dir / FINISHED)

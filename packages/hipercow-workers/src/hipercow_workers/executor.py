@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 
@@ -73,7 +74,8 @@ def run_one(pyexec: Any, request: dict[str, Any]) -> int:
     return code
 
 
-def serve(pyexec: Any, requests: TextIO, answers: TextIO) -> None:
+def serve(pyexec: Any, requests: Iterable[bytes], answers: TextIO) -> None:
+    """Requests are UTF-8 JSON lines, read as bytes: the locale's encoding may be another."""
     for line in requests:
         if not line.strip():
             continue
@@ -90,7 +92,7 @@ def main(argv: list[str]) -> int:
     pyexec = load_pyexec(argv[0])
     # Answers go on a copy of the original stdout: fd 1 itself is each task's log in turn.
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    serve(pyexec, sys.stdin, answers)
+    serve(pyexec, sys.stdin.buffer, answers)
     return 0
 
 

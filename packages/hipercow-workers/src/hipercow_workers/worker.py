@@ -109,22 +109,26 @@ def same_environment(a: str | None, b: str | None) -> bool:
 
 
 class Executor:
-    """The long-lived Python process that runs in-process tasks (see `executor.py`)."""
+    """The long-lived Python process that runs in-process tasks (see `executor.py`).
 
-    def __init__(self, python: str) -> None:
+    It starts with `environ` (default: this process's variables), the
+    environment the requests' `env` is mostly made of.
+    """
+
+    def __init__(self, python: str, environ: dict[str, str] | None = None) -> None:
         self.python = python
-        self.process: subprocess.Popen[str] | None = None
+        self.environ = environ
+        self.process: subprocess.Popen[bytes] | None = None
         self.answers: queue.Queue[str | None] = queue.Queue()
 
-    def ensure(self) -> subprocess.Popen[str]:
+    def ensure(self) -> subprocess.Popen[bytes]:
         if self.process is None or self.process.poll() is not None:
             self.answers = queue.Queue()
             self.process = subprocess.Popen(
                 [self.python, executor.__file__, pyexec.__file__],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
+                env=self.environ,
             )
             threading.Thread(
                 target=self._read, args=(self.process, self.answers), daemon=True
@@ -132,16 +136,17 @@ class Executor:
         return self.process
 
     @staticmethod
-    def _read(process: subprocess.Popen[str], answers: queue.Queue[str | None]) -> None:
+    def _read(process: subprocess.Popen[bytes], answers: queue.Queue[str | None]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            answers.put(line)
+            answers.put(line.decode("utf-8", errors="replace"))
         answers.put(None)  # the process is gone
 
     def send(self, request: dict[str, object]) -> None:
+        """One JSON line (msgspec: the request is mostly the task's environment, 3 kB or so)."""
         process = self.ensure()
         assert process.stdin is not None
-        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.write(msgspec.json.encode(request) + b"\n")
         process.stdin.flush()
 
     def kill(self) -> None:
@@ -167,7 +172,9 @@ class Worker:
         self.redis = connect(settings.redis_url)
         self.id = settings.worker_id
         self.record = WorkerRecord(self.id, node_name(), os.getpid(), datetime.now(UTC))
-        self.executor = Executor(task_python(settings.environment, self.root))
+        #: The variables tasks start from, copied once (see `task_environment`).
+        self.environ = dict(os.environ)
+        self.executor = Executor(task_python(settings.environment, self.root), self.environ)
         self.stopping = threading.Event()
         self.idle_timeout = settings.idle_timeout
         self.stop_after_task = False
@@ -427,7 +434,7 @@ class Worker:
     def run_in_process(self, data: TaskData) -> Ended | None:
         task_id = data.id
         try:
-            env = task_environment(self.root, data)
+            env = task_environment(self.root, data, base=self.environ)
         except HipercowError as e:
             self._log(task_id, f"hipercow: {e.message}\n")
             return outcomes.failure(outcomes.ENVIRONMENT, 1), e.message
