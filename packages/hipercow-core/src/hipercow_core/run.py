@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 from hipercow_core.store import (
     RUNNING,
+    claim_running,
     file_status,
     log_path,
     mark_finished,
@@ -59,7 +60,7 @@ from hipercow_core.store import (
     task_exists,
 )
 
-USAGE = "usage: hipercow-task-run [--root PATH] TASK_ID"
+USAGE = "usage: hipercow-task-run [--root PATH] [--claim-for WORKER] TASK_ID"
 DEPENDENCY_POLL_SECONDS = 2.0
 # Output kept per task unless the task says otherwise; the rest is dropped
 # after a marker line, so `yes` cannot fill the share.
@@ -71,6 +72,8 @@ NO_RESULT = outcomes.NO_RESULT
 OUTCOME_RETRY_ENV = "HIPERCOW_OUTCOME_RETRY_SECONDS"
 OUTCOME_RETRY_SECONDS = 120.0
 EXIT_UNRECORDED = 75
+#: With `--claim-for`: another runner had already taken the task, so this one did nothing.
+EXIT_TAKEN = 76
 _RESULT_FILES = ("result.json", "result.pkl")
 MARKER_CHECK_SECONDS = 1.0
 _CHUNK = 1 << 16
@@ -336,22 +339,33 @@ def _pin(driver: str | None) -> None:
         pin_to_cpus(cpus)
 
 
-def run_task(root: Root, task_id: str) -> int:
+def run_task(root: Root, task_id: str, claim_for: str | None = None) -> int:
     """Run one task and return the runner's exit status: 0 exactly when it recorded success.
 
     Batch scripts decide whether their job succeeded from this status alone,
     so it is never 0 for a task whose outcome is anything but `success`.
+
+    `claim_for` (a pool worker's id) makes the running marker the task's
+    claim: written once, naming the worker; if it exists already the task
+    is someone else's and the runner exits `EXIT_TAKEN` at once.
     """
-    code = _run(root, task_id)
+    code = _run(root, task_id, claim_for)
+    if code == EXIT_TAKEN:
+        return code
     if file_status(root, task_id) == TaskStatus.SUCCESS:
         return 0
     return code or 1
 
 
-def _run(root: Root, task_id: str) -> int:
+def _run(root: Root, task_id: str, claim_for: str | None = None) -> int:
+    from hipercow_core import __version__
+
     data = read_task_data(root, task_id)
     if file_status(root, task_id).is_terminal:
         return 0
+    running = RunningMarker(_now(), node_name(), os.getpid(), __version__, worker=claim_for)
+    if claim_for is not None and not claim_running(root, task_id, running):
+        return EXIT_TAKEN
     if (data.depends_on or data.after_any) and not _dependencies_ok(root, data):
         _record(
             root,
@@ -364,14 +378,13 @@ def _run(root: Root, task_id: str) -> int:
     except UnsafePathError as e:
         _finish(root, task_id, 1, "the task log is a symbolic link, which hipercow does not follow")
         raise e
-    from hipercow_core import __version__
-
     submitted = read_submitted(root, task_id)
     driver = submitted.driver if submitted else data.driver
     contain_own_tree()
     _pin(driver)
-    running = RunningMarker(_now(), node_name(), os.getpid(), __version__)
-    mark_running(root, task_id, running)
+    if claim_for is None:
+        running = RunningMarker(_now(), node_name(), os.getpid(), __version__)
+        mark_running(root, task_id, running)
     cwd = root.project / data.path
     try:
         return _run_logged(root, data, cwd, log, running, driver)
@@ -461,14 +474,17 @@ def _cannot_start(data: TaskData, cwd: Path, error: OSError) -> tuple[int, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     root_path: str | None = None
-    if len(args) == 3 and args[0] == "--root":
+    claim_for: str | None = None
+    if len(args) >= 3 and args[0] == "--root":
         root_path, args = args[1], args[2:]
+    if len(args) == 3 and args[0] == "--claim-for":
+        claim_for, args = args[1], args[2:]
     if len(args) != 1:
         print(USAGE, file=sys.stderr)
         return 2
     try:
         root = Root.find(Path(root_path)) if root_path else Root.find()
-        return run_task(root, args[0])
+        return run_task(root, args[0], claim_for)
     except OutcomeNotRecordedError as e:
         # Unbuffered and best effort: this stderr is the task log, on the disk that is full.
         with contextlib.suppress(OSError):

@@ -39,7 +39,7 @@ from hipercow_core.schema import ClusterInfo, NodeInfo
 from hipercow_core.store import read_running
 from hipercow_workers import rebuild
 from hipercow_workers.connection import connect, guarded
-from hipercow_workers.keys import CANCEL, DRIVER_NAME, Keys, namespace
+from hipercow_workers.keys import CANCEL, DRIVER_NAME, Keys, decode_record, namespace
 
 OUTER_LOG = "workers.log"
 
@@ -164,15 +164,17 @@ class WorkersDriver(Driver[WorkersOptions]):
         result: dict[str, JobState] = {}
         unclaimed = 0
         never_started = []
+        lost: dict[str, str] = {}
         for task_id, claim in zip(ids, claims, strict=True):
             if claim.startswith("-") and rebuild.claimed(self.root, task_id):
-                note = self._lost_note(task_id, claim[1:])
-                result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
+                lost[task_id] = claim[1:]
             else:
                 if claim.startswith("-"):  # taken by a worker that died before it started it
                     never_started.append(task_id)
                 unclaimed += claim == ""
                 result[task_id] = JobState.active()
+        for task_id, note in self._lost_notes(lost).items():
+            result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
         if never_started:
             self._give_back(never_started)
         if unclaimed and int(alive) == 0:
@@ -186,18 +188,27 @@ class WorkersDriver(Driver[WorkersOptions]):
             )
         return result
 
-    def _lost_note(self, task_id: str, worker: str) -> str:
-        """Which worker went silent, and the process its running marker names (the one to look for).
+    def _lost_notes(self, lost: Mapping[str, str]) -> dict[str, str]:
+        """For each task lost with its worker: that worker, its process, and the task's process.
 
-        That is the executor or runner that ran the task, or the worker
-        itself in the moment before it started the task's runner.
+        The task's process is the one its running marker names: the executor
+        or runner that ran it, or the worker itself in the moment between
+        taking a task and starting its runner.
         """
-        note = f"lost: worker {worker} stopped heartbeating while running it"
-        with contextlib.suppress(CorruptFileError, OSError):
-            running = read_running(self.root, task_id)
-            if running is not None:
-                note += f" (process {running.pid} on {running.host})"
-        return note
+        if not lost:
+            return {}
+        workers = sorted(set(lost.values()))
+        raw = guarded(self.options.redis_url, lambda: self.redis.hmget(self.keys.workers, workers))
+        pids = {w: decode_record(r).pid for w, r in zip(workers, raw, strict=True) if r}
+        notes = {}
+        for task_id, worker in lost.items():
+            pid = f" (pid {pids[worker]})" if worker in pids else ""
+            notes[task_id] = f"lost: worker {worker}{pid} stopped heartbeating while running it"
+            with contextlib.suppress(CorruptFileError, OSError):
+                running = read_running(self.root, task_id)
+                if running is not None and running.pid != pids.get(worker):
+                    notes[task_id] += f" in process {running.pid} on {running.host}"
+        return notes
 
     def _rebuild(self) -> None:
         """Redis lost its data: queue again, from the files, every task still waiting."""

@@ -45,12 +45,11 @@ from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
 from hipercow_core.processes import kill_tree
 from hipercow_core.root import Root, hostname
-from hipercow_core.run import node_name, task_environment
+from hipercow_core.run import EXIT_TAKEN, node_name, task_environment
 from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
 from hipercow_core.store import claim_running, file_status, log_path, read_task_data
 from hipercow_workers import executor
 from hipercow_workers.connection import REDIS_DOWN, connect
-from hipercow_workers.driver import append_outer_log
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
 from hipercow_workers.resp import Pipeline, RedisError
 
@@ -91,6 +90,9 @@ return {'taken', task}
 
 #: What the worker records for a task it saw end: the outcome, and a note in words.
 Ended = tuple[Outcome, str | None]
+#: A task another worker's runner had claimed: nothing to record.
+Taken = Literal["taken"]
+TAKEN: Taken = "taken"
 
 
 @dataclass
@@ -388,9 +390,15 @@ class Worker:
                 return "skipped"
             if state == Readiness.WAITING:
                 return self._requeue_waiting(task_id)
-        if not self.claim(data):
-            return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
-        outcome = self.run(data)
+        outcome: Ended | Taken | None
+        if self.in_process(data):
+            if not self.claim(data):
+                return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
+            outcome = self.run_in_process(data)
+        else:
+            outcome = self.run_child(data)  # its runner makes the claim
+        if outcome == TAKEN:
+            return "skipped"
         if outcome is not None:
             settle(self.root, task_id, *outcome)
         self.record.done += 1
@@ -405,23 +413,18 @@ class Worker:
         )
 
     def claim(self, data: TaskData) -> bool:
-        """Take the task for good by writing its running marker, once, naming this worker.
+        """Take an in-process task for good by writing its running marker, once, naming this worker.
 
         The marker is the claim that survives Redis: a task queued twice, or
         queued again after Redis lost its data, runs once. It names the
-        executor that runs an in-process task; the runner started for any
-        other task writes its own marker over it.
+        executor that runs the task. A task run through the runner is
+        claimed the same way by that runner (`--claim-for`), so its marker
+        names the runner's process from the start.
         """
-        pid = self.executor.ensure().pid if self.in_process(data) else os.getpid()
+        pid = self.executor.ensure().pid
         return claim_running(
             self.root, data.id, RunningMarker(_now(), self.record.host, pid, worker=self.id)
         )
-
-    def run(self, data: TaskData) -> Ended | None:
-        """Run a task; the outcome (and note) to record, or None if the runner recorded it."""
-        if self.in_process(data):
-            return self.run_in_process(data)
-        return self.run_child(data)
 
     def deadline(self, data: TaskData) -> float | None:
         minutes = data.resources.max_runtime
@@ -471,12 +474,16 @@ class Worker:
             status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
             return Outcome(status, None, code), None
 
-    def run_child(self, data: TaskData) -> Ended | None:
-        """Shell tasks and the rest: the ordinary runner in a child process."""
+    def run_child(self, data: TaskData) -> Ended | Taken | None:
+        """Shell tasks and the rest: the ordinary runner in a child process, which claims the task.
+
+        `TAKEN` if its runner found the task claimed already (queued twice).
+        """
         task_id = data.id
-        # The runner's marker replaces the claim's, so the outer log keeps who started it.
-        append_outer_log(self.root, task_id, f"started by worker {self.id}")
-        command = [sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)]
+        command = [
+            *(sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)),
+            *("--claim-for", self.id),
+        ]
         with log_path(self.root, task_id).open("ab") as task_log:
             process = subprocess.Popen(
                 [*command, task_id],
@@ -496,6 +503,8 @@ class Worker:
                     kill_tree(process.pid, grace=0.5)
                     process.wait()
                     return _stopped(stop, f"worker {self.id} stopped runner {process.pid}")
+        if code == EXIT_TAKEN:
+            return TAKEN
         if file_status(self.root, task_id).is_terminal:
             return None
         how = outcomes.signal_reason(-code) if code < 0 else f"exited with code {code}"
