@@ -111,3 +111,29 @@ def test_a_task_that_exits_the_process_gives_no_answer_and_a_new_process_starts(
     finally:
         executor.close()
     assert task_result(root, after) == 2
+
+
+def test_each_task_sees_its_own_variables_and_none_another_task_set(root: Root) -> None:
+    """Variables reach the task whatever their characters, and what a task sets dies with it."""
+    setter = expression_spec(
+        "import os; os.environ['LEFT_BEHIND'] = 'x'; os.environ.pop('HOME', None); "
+        "os.environ['GREETING']"
+    )
+    reader = expression_spec(
+        "import os; (os.environ.get('LEFT_BEHIND'), 'HOME' in os.environ, "
+        "os.environ.get('GREETING'))"
+    )
+    first, second = create_tasks(root, [setter, reader], cwd=root.project, submit=False)
+    executor = Executor(sys.executable, {"HOME": "/home/someone", "PATH": "/usr/bin:/bin"})
+    try:
+        asked = request(root, first)
+        own = task_environment(root, read_task_data(root, first))
+        asked["env"] = {**own, "GREETING": "grüße ✓"}
+        executor.send(asked)
+        assert answer(executor) == {"code": 0}
+        executor.send(request(root, second))
+        assert answer(executor) == {"code": 0}
+    finally:
+        executor.close()
+    assert task_result(root, first) == "grüße ✓"
+    assert task_result(root, second) == [None, True, None]

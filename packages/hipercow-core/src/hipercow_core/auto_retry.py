@@ -18,7 +18,7 @@ from hipercow_core import outcomes
 from hipercow_core.errors import HipercowError, HipercowWarning, InvalidInputError
 from hipercow_core.root import Root
 from hipercow_core.schema import Resources, RetryPolicy, TaskData, TaskStatus
-from hipercow_core.store import read_markers, read_task_data, retried_by
+from hipercow_core.store import read_finished, read_task_data, retried_by
 
 #: What users type for `--retry-on`, and the reasons they stand for.
 RETRY_ON = {
@@ -101,12 +101,16 @@ def due(data: TaskData, status: TaskStatus, reason: str | None) -> bool:
 
 
 def retry_if_due(root: Root, task_id: str) -> str | None:
-    """The task's retry: the one already linked, or one made now if its policy says so."""
+    """The task's retry: the one already linked, or one made now if its policy says so.
+
+    Waits ask this of every task that ends, so one that did not fail costs
+    two small reads (its link, its marker), not its data too.
+    """
     existing = retried_by(root, task_id)
     if existing is not None:
         return existing
-    finished = read_markers(root, task_id).finished
-    if finished is None:
+    finished = read_finished(root, task_id)
+    if finished is None or finished.status != TaskStatus.FAILURE:  # only failures are retried
         return None
     data = read_task_data(root, task_id)
     if not due(data, finished.status, finished.reason):

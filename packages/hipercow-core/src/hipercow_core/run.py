@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 from hipercow_core.store import (
     RUNNING,
+    claim_running,
     file_status,
     log_path,
     mark_finished,
@@ -60,7 +61,7 @@ from hipercow_core.store import (
     task_exists,
 )
 
-USAGE = "usage: hipercow-task-run [--root PATH] TASK_ID"
+USAGE = "usage: hipercow-task-run [--root PATH] [--claim-for WORKER] TASK_ID"
 DEPENDENCY_POLL_SECONDS = 2.0
 # Output kept per task unless the task says otherwise; the rest is dropped
 # after a marker line, so `yes` cannot fill the share.
@@ -72,6 +73,8 @@ NO_RESULT = outcomes.NO_RESULT
 OUTCOME_RETRY_ENV = "HIPERCOW_OUTCOME_RETRY_SECONDS"
 OUTCOME_RETRY_SECONDS = 120.0
 EXIT_UNRECORDED = 75
+#: With `--claim-for`: another runner had already taken the task, so this one did nothing.
+EXIT_TAKEN = 76
 _RESULT_FILES = ("result.json", "result.pkl")
 MARKER_CHECK_SECONDS = 1.0
 _CHUNK = 1 << 16
@@ -89,6 +92,7 @@ def task_environment(
     data: TaskData,
     secrets: dict[str, str] | None = None,
     driver: str | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The process environment of a task: ours, entered into its environment, plus its variables.
 
@@ -96,9 +100,12 @@ def task_environment(
     before its own `--env`, which always wins. `driver` is the one it was
     submitted to (default: the one it was made for), whose grant of cores
     is believed. Raises a HipercowError when the task's environment cannot
-    be entered here (deleted, or never built for this platform).
+    be entered here (deleted, or never built for this platform). `base`
+    is "ours" when given: a copy of `os.environ` kept by a process that
+    starts many tasks, since copying `os.environ` itself decodes every
+    variable each time.
     """
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     # `empty` runs with our own interpreter as it is (provisioning jobs among them):
     # no need to load the environments module, the runner's largest import.
     if data.environment not in (None, "empty"):
@@ -348,22 +355,33 @@ def _pin(driver: str | None) -> None:
         pin_to_cpus(cpus)
 
 
-def run_task(root: Root, task_id: str) -> int:
+def run_task(root: Root, task_id: str, claim_for: str | None = None) -> int:
     """Run one task and return the runner's exit status: 0 exactly when it recorded success.
 
     Batch scripts decide whether their job succeeded from this status alone,
     so it is never 0 for a task whose outcome is anything but `success`.
+
+    `claim_for` (a pool worker's id) makes the running marker the task's
+    claim: written once, naming the worker; if it exists already the task
+    is someone else's and the runner exits `EXIT_TAKEN` at once.
     """
-    code = _run(root, task_id)
+    code = _run(root, task_id, claim_for)
+    if code == EXIT_TAKEN:
+        return code
     if file_status(root, task_id) == TaskStatus.SUCCESS:
         return 0
     return code or 1
 
 
-def _run(root: Root, task_id: str) -> int:
+def _run(root: Root, task_id: str, claim_for: str | None = None) -> int:
+    from hipercow_core import __version__
+
     data = read_task_data(root, task_id)
     if file_status(root, task_id).is_terminal:
         return 0
+    running = RunningMarker(_now(), node_name(), os.getpid(), __version__, worker=claim_for)
+    if claim_for is not None and not claim_running(root, task_id, running):
+        return EXIT_TAKEN
     if (data.depends_on or data.after_any) and not _dependencies_ok(root, data):
         _record(
             root,
@@ -376,14 +394,13 @@ def _run(root: Root, task_id: str) -> int:
     except UnsafePathError as e:
         _finish(root, task_id, 1, "the task log is a symbolic link, which hipercow does not follow")
         raise e
-    from hipercow_core import __version__
-
     submitted = read_submitted(root, task_id)
     driver = submitted.driver if submitted else data.driver
     contain_own_tree()
     _pin(driver)
-    running = RunningMarker(_now(), node_name(), os.getpid(), __version__)
-    mark_running(root, task_id, running)
+    if claim_for is None:
+        running = RunningMarker(_now(), node_name(), os.getpid(), __version__)
+        mark_running(root, task_id, running)
     cwd = root.project / data.path
     try:
         return _run_logged(root, data, cwd, log, running, driver)
@@ -473,14 +490,17 @@ def _cannot_start(data: TaskData, cwd: Path, error: OSError) -> tuple[int, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     root_path: str | None = None
-    if len(args) == 3 and args[0] == "--root":
+    claim_for: str | None = None
+    if len(args) >= 3 and args[0] == "--root":
         root_path, args = args[1], args[2:]
+    if len(args) == 3 and args[0] == "--claim-for":
+        claim_for, args = args[1], args[2:]
     if len(args) != 1:
         print(USAGE, file=sys.stderr)
         return 2
     try:
         root = Root.find(Path(root_path)) if root_path else Root.find()
-        return run_task(root, args[0])
+        return run_task(root, args[0], claim_for)
     except OutcomeNotRecordedError as e:
         # Unbuffered and best effort: this stderr is the task log, on the disk that is full.
         with contextlib.suppress(OSError):

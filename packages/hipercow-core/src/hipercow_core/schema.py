@@ -165,13 +165,15 @@ class RunningMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     """Written by the runner on the node when the task starts.
 
     `hipercow_version` is the runner's own, so a node running another
-    release than the submitting machine shows in `task info`.
+    release than the submitting machine shows in `task info`. `worker` is
+    the pool worker that took the task, when one did (see `claim_running`).
     """
 
     time: datetime
     host: str
     pid: int
     hipercow_version: str | None = None
+    worker: str | None = None
 
 
 class Usage(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -322,6 +322,13 @@ def read_submitted(root: Root, task_id: str) -> SubmittedMarker | None:
     return decode(path, raw, _submitted_decoder, REMOVE_HINT) if raw else None
 
 
+def read_finished(root: Root, task_id: str) -> FinishedMarker | None:
+    """The terminal marker alone: one read, for code that looks at many ended tasks."""
+    path = os.path.join(root.task_path(task_id), FINISHED)
+    raw = read_bytes(path)
+    return decode(path, raw, _finished_decoder, REMOVE_HINT) if raw else None
+
+
 def read_markers(root: Root, task_id: str) -> Markers:
     task_dir = root.task_dir(task_id)
     submitted, running, finished = (task_dir / SUBMITTED, task_dir / RUNNING, task_dir / FINISHED)
@@ -363,6 +370,22 @@ def mark_submitted_many(root: Root, markers: Mapping[str, SubmittedMarker]) -> N
 
 def mark_running(root: Root, task_id: str, marker: RunningMarker) -> None:
     atomic_write(_in_task_dir(root, task_id, RUNNING), msgspec.json.encode(marker))
+
+
+def claim_running(root: Root, task_id: str, marker: RunningMarker) -> bool:
+    """Write the running marker unless the task has one; True if this call wrote it.
+
+    For runners that take tasks from a shared queue (the worker pool): the
+    marker is then also the claim, so a task handed out twice runs once,
+    for one file per task rather than a claim file and a marker.
+    """
+    return write_once(_in_task_dir(root, task_id, RUNNING), msgspec.json.encode(marker))
+
+
+def read_running(root: Root, task_id: str) -> RunningMarker | None:
+    path = os.path.join(root.task_path(task_id), RUNNING)
+    raw = read_bytes(path)
+    return decode(path, raw, _running_decoder, REMOVE_HINT) if raw else None
 
 
 def mark_finished(root: Root, task_id: str, marker: FinishedMarker) -> bool:

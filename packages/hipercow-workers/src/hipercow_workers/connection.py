@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-import redis
-
 from hipercow_core.errors import SchedulerUnavailableError
+from hipercow_workers.resp import Client, RedisUnavailableError
 
 T = TypeVar("T")
 
+#: What a Redis that cannot be reached (refused, timed out, dropped) raises.
+REDIS_DOWN = (RedisUnavailableError,)
 
-def connect(url: str) -> redis.Redis:
+
+def connect(url: str) -> Client:
     """A client for `url`; nothing is sent until the first command."""
     try:
-        return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+        return Client(url, connect_timeout=5, timeout=30)
     except ValueError as e:
         raise SchedulerUnavailableError(
             f"'{url}' is not a Redis URL ({e})",
@@ -35,5 +37,5 @@ def guarded(url: str, call: Callable[[], T]) -> T:
     """Run a Redis call, turning a connection failure into `SchedulerUnavailableError`."""
     try:
         return call()
-    except (redis.ConnectionError, redis.TimeoutError) as e:
+    except REDIS_DOWN as e:
         raise unavailable(url, e) from None

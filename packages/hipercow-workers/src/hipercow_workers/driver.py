@@ -12,6 +12,7 @@ files first (`hipercow_workers.rebuild`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -31,14 +32,14 @@ from hipercow_core.drivers.protocol import (
     SubmitReport,
     task_file,
 )
-from hipercow_core.errors import HipercowWarning
+from hipercow_core.errors import CorruptFileError, HipercowWarning
 from hipercow_core.fsutil import read_bytes
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo, NodeInfo
+from hipercow_core.store import read_running
 from hipercow_workers import rebuild
 from hipercow_workers.connection import connect, guarded
-from hipercow_workers.keys import CANCEL, DRIVER_NAME, Keys, namespace
-from hipercow_workers.rebuild import CLAIM_FILE
+from hipercow_workers.keys import CANCEL, DRIVER_NAME, Keys, decode_record, namespace
 
 OUTER_LOG = "workers.log"
 
@@ -108,7 +109,7 @@ class WorkersDriver(Driver[WorkersOptions]):
         self.options = options
         self.keys = Keys(namespace(root))
         self.redis = connect(options.redis_url)
-        self._status_script = self.redis.register_script(_STATUS_SCRIPT)
+        self._status_script = self.redis.script(_STATUS_SCRIPT)
 
     def describe(self) -> dict[str, str]:
         """Whether the pool's Redis answers now."""
@@ -163,15 +164,17 @@ class WorkersDriver(Driver[WorkersOptions]):
         result: dict[str, JobState] = {}
         unclaimed = 0
         never_started = []
+        lost: dict[str, str] = {}
         for task_id, claim in zip(ids, claims, strict=True):
             if claim.startswith("-") and rebuild.claimed(self.root, task_id):
-                note = f"lost: worker {claim[1:]} stopped heartbeating while running it"
-                result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
+                lost[task_id] = claim[1:]
             else:
                 if claim.startswith("-"):  # taken by a worker that died before it started it
                     never_started.append(task_id)
                 unclaimed += claim == ""
                 result[task_id] = JobState.active()
+        for task_id, note in self._lost_notes(lost).items():
+            result[task_id] = JobState.ended(outcomes.failure(outcomes.LOST), note)
         if never_started:
             self._give_back(never_started)
         if unclaimed and int(alive) == 0:
@@ -184,6 +187,28 @@ class WorkersDriver(Driver[WorkersOptions]):
                 stacklevel=2,
             )
         return result
+
+    def _lost_notes(self, lost: Mapping[str, str]) -> dict[str, str]:
+        """For each task lost with its worker: that worker, its process, and the task's process.
+
+        The task's process is the one its running marker names: the executor
+        or runner that ran it, or the worker itself in the moment between
+        taking a task and starting its runner.
+        """
+        if not lost:
+            return {}
+        workers = sorted(set(lost.values()))
+        raw = guarded(self.options.redis_url, lambda: self.redis.hmget(self.keys.workers, workers))
+        pids = {w: decode_record(r).pid for w, r in zip(workers, raw, strict=True) if r}
+        notes = {}
+        for task_id, worker in lost.items():
+            pid = f" (pid {pids[worker]})" if worker in pids else ""
+            notes[task_id] = f"lost: worker {worker}{pid} stopped heartbeating while running it"
+            with contextlib.suppress(CorruptFileError, OSError):
+                running = read_running(self.root, task_id)
+                if running is not None and running.pid != pids.get(worker):
+                    notes[task_id] += f" in process {running.pid} on {running.host}"
+        return notes
 
     def _rebuild(self) -> None:
         """Redis lost its data: queue again, from the files, every task still waiting."""
@@ -247,20 +272,21 @@ class WorkersDriver(Driver[WorkersOptions]):
         return CancelReport(stopped=set(ids))
 
     def outer_log(self, task_id: str, job_id: str | None) -> str | None:
-        """What the pool did with the task: held, taken by which worker (its claim), cancelled.
+        """What the pool did with the task: held, taken by which worker, cancelled.
 
-        The worker that takes a task writes only its claim file (one small
-        write per task), so its line is made from that file's name and time.
+        The worker that takes a Python task writes no line of its own (no
+        write more per task): the running marker it wrote as its claim
+        names it, and its line is made from that.
         """
         lines = []
         raw = read_bytes(task_file(self.root, task_id, OUTER_LOG))
         if raw is not None:
             lines.append(raw.decode(errors="replace"))
-        claim = task_file(self.root, task_id, CLAIM_FILE)
-        worker = read_bytes(claim)
-        if worker is not None:
-            stamp = datetime.fromtimestamp(claim.stat().st_mtime).astimezone()
-            lines.append(f"{stamp:%Y-%m-%d %H:%M:%S} started by worker {worker.decode()}\n")
+        with contextlib.suppress(CorruptFileError):
+            running = read_running(self.root, task_id)
+            if running is not None and running.worker is not None:
+                stamp = running.time.astimezone()
+                lines.append(f"{stamp:%Y-%m-%d %H:%M:%S} started by worker {running.worker}\n")
         return "".join(lines) or None
 
     def cluster_info(self) -> ClusterInfo:

@@ -17,22 +17,22 @@ by the next command.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
-
-from hipercow_core.drivers.protocol import task_file
 from hipercow_core.resources import resolve_hold_until
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
-from hipercow_core.store import file_status, iter_task_ids, read_submitted, read_task_data
+from hipercow_core.store import (
+    RUNNING,
+    file_status,
+    iter_task_ids,
+    read_submitted,
+    read_task_data,
+)
 from hipercow_workers.keys import DRIVER_NAME, Keys
-
-#: Written once (exclusive create) by the worker that runs the task: the claim that
-#: survives Redis, so a task queued twice, or requeued after Redis lost its data,
-#: never runs twice.
-CLAIM_FILE = "workers-claim"
+from hipercow_workers.resp import Client
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,12 @@ class Waiting:
 
 
 def claimed(root: Root, task_id: str) -> bool:
-    """Whether a worker has taken the task for good (its claim file exists)."""
-    return task_file(root, task_id, CLAIM_FILE).exists()
+    """Whether a worker has taken the task for good: its running marker, the claim, exists.
+
+    The worker that takes a task writes that marker once (`store.claim_running`),
+    so it survives Redis and a task queued twice never runs twice.
+    """
+    return os.path.exists(os.path.join(root.task_path(task_id), RUNNING))
 
 
 def waiting_in_files(root: Root) -> Waiting:
@@ -66,7 +70,7 @@ def waiting_in_files(root: Root) -> Waiting:
     return Waiting([task_id for _, task_id in sorted(due)], held)
 
 
-def requeue(root: Root, client: redis.Redis, keys: Keys) -> list[str]:
+def requeue(root: Root, client: Client, keys: Keys) -> list[str]:
     """Push the waiting tasks the queue does not hold, then mark the queue whole.
 
     Returns the ids pushed (held ones included). May raise Redis's connection

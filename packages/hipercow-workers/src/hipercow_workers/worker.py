@@ -35,26 +35,23 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import redis
 
 from hipercow_core import outcomes, pyexec
 from hipercow_core.dependencies import Readiness, ended, readiness
-from hipercow_core.drivers.protocol import task_file
 from hipercow_core.errors import HipercowError
-from hipercow_core.fsutil import write_once
 from hipercow_core.interpreters import task_python
 from hipercow_core.jobs import settle
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
 from hipercow_core.processes import kill_tree
 from hipercow_core.root import Root, hostname
-from hipercow_core.run import node_name, task_environment
+from hipercow_core.run import EXIT_TAKEN, node_name, task_environment
 from hipercow_core.schema import RunningMarker, TaskData, TaskStatus
-from hipercow_core.store import file_status, log_path, mark_running, read_task_data
+from hipercow_core.store import claim_running, file_status, log_path, read_task_data
 from hipercow_workers import executor
-from hipercow_workers.connection import connect
+from hipercow_workers.connection import REDIS_DOWN, connect
 from hipercow_workers.keys import CANCEL, STOP, STOP_WHEN_IDLE, Keys, WorkerRecord
-from hipercow_workers.rebuild import CLAIM_FILE
+from hipercow_workers.resp import Pipeline, RedisError
 
 log = get_logger(__name__)
 
@@ -68,7 +65,6 @@ REQUEUE_PAUSE = 0.05
 IN_PROCESS_KINDS = frozenset({"python", "call"})
 #: Seconds between attempts while Redis cannot be reached.
 REDIS_RETRY = 1.0
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 DUE = frozenset({TaskStatus.CREATED, TaskStatus.SUBMITTED})
 
 
@@ -94,6 +90,9 @@ return {'taken', task}
 
 #: What the worker records for a task it saw end: the outcome, and a note in words.
 Ended = tuple[Outcome, str | None]
+#: A task another worker's runner had claimed: nothing to record.
+Taken = Literal["taken"]
+TAKEN: Taken = "taken"
 
 
 @dataclass
@@ -112,22 +111,26 @@ def same_environment(a: str | None, b: str | None) -> bool:
 
 
 class Executor:
-    """The long-lived Python process that runs in-process tasks (see `executor.py`)."""
+    """The long-lived Python process that runs in-process tasks (see `executor.py`).
 
-    def __init__(self, python: str) -> None:
+    It starts with `environ` (default: this process's variables), the
+    environment the requests' `env` is mostly made of.
+    """
+
+    def __init__(self, python: str, environ: dict[str, str] | None = None) -> None:
         self.python = python
-        self.process: subprocess.Popen[str] | None = None
+        self.environ = environ
+        self.process: subprocess.Popen[bytes] | None = None
         self.answers: queue.Queue[str | None] = queue.Queue()
 
-    def ensure(self) -> subprocess.Popen[str]:
+    def ensure(self) -> subprocess.Popen[bytes]:
         if self.process is None or self.process.poll() is not None:
             self.answers = queue.Queue()
             self.process = subprocess.Popen(
                 [self.python, executor.__file__, pyexec.__file__],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
+                env=self.environ,
             )
             threading.Thread(
                 target=self._read, args=(self.process, self.answers), daemon=True
@@ -135,16 +138,17 @@ class Executor:
         return self.process
 
     @staticmethod
-    def _read(process: subprocess.Popen[str], answers: queue.Queue[str | None]) -> None:
+    def _read(process: subprocess.Popen[bytes], answers: queue.Queue[str | None]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            answers.put(line)
+            answers.put(line.decode("utf-8", errors="replace"))
         answers.put(None)  # the process is gone
 
     def send(self, request: dict[str, object]) -> None:
+        """One JSON line (msgspec: the request is mostly the task's environment, 3 kB or so)."""
         process = self.ensure()
         assert process.stdin is not None
-        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.write(msgspec.json.encode(request) + b"\n")
         process.stdin.flush()
 
     def kill(self) -> None:
@@ -170,7 +174,9 @@ class Worker:
         self.redis = connect(settings.redis_url)
         self.id = settings.worker_id
         self.record = WorkerRecord(self.id, node_name(), os.getpid(), datetime.now(UTC))
-        self.executor = Executor(task_python(settings.environment, self.root))
+        #: The variables tasks start from, copied once (see `task_environment`).
+        self.environ = dict(os.environ)
+        self.executor = Executor(task_python(settings.environment, self.root), self.environ)
         self.stopping = threading.Event()
         self.idle_timeout = settings.idle_timeout
         self.stop_after_task = False
@@ -180,11 +186,11 @@ class Worker:
         self.released: list[str] = []
         #: A task claimed ahead, while the one before it ran.
         self.prefetched: str | None = None
-        self._next = self.redis.register_script(NEXT_SCRIPT)
+        self._next = self.redis.script(NEXT_SCRIPT)
 
     # -- registration and heartbeat ------------------------------------------
 
-    def publish(self, pipe: redis.client.Pipeline | None = None) -> None:
+    def publish(self, pipe: Pipeline | None = None) -> None:
         self.record.last_beat = datetime.now(UTC)
         target = pipe if pipe is not None else self.redis
         target.hset(self.keys.workers, self.id, msgspec.json.encode(self.record))
@@ -200,7 +206,7 @@ class Worker:
         while not self.stopping.wait(self.s.heartbeat):
             try:
                 self.beat()
-            except redis.RedisError as e:
+            except RedisError as e:
                 log.warning("heartbeat failed", worker=self.id, error=str(e))
 
     def control_loop(self) -> None:
@@ -314,9 +320,8 @@ class Worker:
         `next_item`.
         """
         queue = self.keys.queue
-        wait = max(0.01, timeout)  # BLMOVE takes fractions of a second; the stub says int
         try:
-            self.redis.execute_command("BLMOVE", queue, queue, "LEFT", "LEFT", wait)  # type: ignore[no-untyped-call]
+            self.redis.blmove(queue, queue, ("LEFT", "LEFT"), max(0.01, timeout))
         except REDIS_DOWN as e:
             self.redis_down(e)
 
@@ -385,9 +390,15 @@ class Worker:
                 return "skipped"
             if state == Readiness.WAITING:
                 return self._requeue_waiting(task_id)
-        if not write_once(task_file(self.root, task_id, CLAIM_FILE), self.id.encode()):
-            return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
-        outcome = self.run(data)
+        outcome: Ended | Taken | None
+        if self.in_process(data):
+            if not self.claim(data):
+                return "skipped"  # another worker took it (queued twice, e.g. after a requeue)
+            outcome = self.run_in_process(data)
+        else:
+            outcome = self.run_child(data)  # its runner makes the claim
+        if outcome == TAKEN:
+            return "skipped"
         if outcome is not None:
             settle(self.root, task_id, *outcome)
         self.record.done += 1
@@ -395,11 +406,25 @@ class Worker:
 
     # -- running one task -----------------------------------------------------
 
-    def run(self, data: TaskData) -> Ended | None:
-        """Run a task; the outcome (and note) to record, or None if the runner recorded it."""
-        if data.kind in IN_PROCESS_KINDS and same_environment(data.environment, self.s.environment):
-            return self.run_in_process(data)
-        return self.run_child(data)
+    def in_process(self, data: TaskData) -> bool:
+        """Whether the task runs in the executor (Python in the worker's environment)."""
+        return data.kind in IN_PROCESS_KINDS and same_environment(
+            data.environment, self.s.environment
+        )
+
+    def claim(self, data: TaskData) -> bool:
+        """Take an in-process task for good by writing its running marker, once, naming this worker.
+
+        The marker is the claim that survives Redis: a task queued twice, or
+        queued again after Redis lost its data, runs once. It names the
+        executor that runs the task. A task run through the runner is
+        claimed the same way by that runner (`--claim-for`), so its marker
+        names the runner's process from the start.
+        """
+        pid = self.executor.ensure().pid
+        return claim_running(
+            self.root, data.id, RunningMarker(_now(), self.record.host, pid, worker=self.id)
+        )
 
     def deadline(self, data: TaskData) -> float | None:
         minutes = data.resources.max_runtime
@@ -412,12 +437,11 @@ class Worker:
     def run_in_process(self, data: TaskData) -> Ended | None:
         task_id = data.id
         try:
-            env = task_environment(self.root, data)
+            env = task_environment(self.root, data, base=self.environ)
         except HipercowError as e:
             self._log(task_id, f"hipercow: {e.message}\n")
             return outcomes.failure(outcomes.ENVIRONMENT, 1), e.message
         process = self.executor.ensure()
-        mark_running(self.root, task_id, RunningMarker(_now(), self.record.host, process.pid))
         self.executor.send(
             {
                 "root": str(self.root.project),
@@ -450,10 +474,16 @@ class Worker:
             status = TaskStatus.SUCCESS if code == 0 else TaskStatus.FAILURE
             return Outcome(status, None, code), None
 
-    def run_child(self, data: TaskData) -> Ended | None:
-        """Shell tasks and the rest: the ordinary runner in a child process."""
+    def run_child(self, data: TaskData) -> Ended | Taken | None:
+        """Shell tasks and the rest: the ordinary runner in a child process, which claims the task.
+
+        `TAKEN` if its runner found the task claimed already (queued twice).
+        """
         task_id = data.id
-        command = [sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)]
+        command = [
+            *(sys.executable, "-m", "hipercow_core.run", "--root", str(self.root.project)),
+            *("--claim-for", self.id),
+        ]
         with log_path(self.root, task_id).open("ab") as task_log:
             process = subprocess.Popen(
                 [*command, task_id],
@@ -473,6 +503,8 @@ class Worker:
                     kill_tree(process.pid, grace=0.5)
                     process.wait()
                     return _stopped(stop, f"worker {self.id} stopped runner {process.pid}")
+        if code == EXIT_TAKEN:
+            return TAKEN
         if file_status(self.root, task_id).is_terminal:
             return None
         how = outcomes.signal_reason(-code) if code < 0 else f"exited with code {code}"
