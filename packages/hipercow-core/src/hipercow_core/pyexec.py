@@ -149,7 +149,13 @@ def run_call(target: str, task_dir: Path) -> Any:
 
 
 def run_pickled_call(task_dir: Path) -> Any:
+    """Call a function that travelled by value: pickled with its arguments, or as its own bytes.
+
+    (A batch pickles its function once and each call carries those bytes.)
+    """
     function, args, kwargs = pickle.loads((task_dir / ARGS_PICKLE).read_bytes())
+    if isinstance(function, bytes):
+        function = pickle.loads(function)
     return function(*args, **kwargs)
 
 
