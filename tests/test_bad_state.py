@@ -177,6 +177,20 @@ def test_the_runner_does_not_append_through_a_symlinked_log(
     assert info["status"] == "failure" and "symbolic link" in info["reason"]
 
 
+def test_the_runner_run_by_hand_on_a_task_never_submitted_runs_it(
+    cli: Cli, project: Root
+) -> None:
+    # Such a task has no directory yet (core makes it at submission).
+    from hipercow_core.run import main as run_main
+    from hipercow_core.tasks import create_task
+
+    task_id = create_task(project, ["sh", "-c", "echo by hand"], submit=False)
+    assert not project.task_dir(task_id).exists()
+    assert run_main(["--root", str(project.project), task_id]) == 0
+    assert cli("task", "status", task_id).stdout.strip() == "success"
+    assert cli("task", "log", task_id).stdout == "by hand\n"
+
+
 def test_environment_delete_does_not_delete_through_a_symlinked_directory(
     cli: Cli, project: Root, tmp_path: Path
 ) -> None:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 from hipercow_core.store import (
     RUNNING,
     claim_running,
+    ensure_task_dir,
     file_status,
     log_path,
     mark_finished,
@@ -377,8 +378,13 @@ def _run(root: Root, task_id: str, claim_for: str | None = None) -> int:
     from hipercow_core import __version__
 
     data = read_task_data(root, task_id)
-    if file_status(root, task_id).is_terminal:
+    status = file_status(root, task_id)
+    if status.is_terminal:
         return 0
+    if status == TaskStatus.CREATED:
+        # Its driver may start it before core records the submission; or someone
+        # runs a task by hand that was never submitted: it has no directory yet.
+        ensure_task_dir(root, [task_id])
     running = RunningMarker(_now(), node_name(), os.getpid(), __version__, worker=claim_for)
     if claim_for is not None and not claim_running(root, task_id, running):
         return EXIT_TAKEN
