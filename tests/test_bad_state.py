@@ -177,9 +177,7 @@ def test_the_runner_does_not_append_through_a_symlinked_log(
     assert info["status"] == "failure" and "symbolic link" in info["reason"]
 
 
-def test_the_runner_run_by_hand_on_a_task_never_submitted_runs_it(
-    cli: Cli, project: Root
-) -> None:
+def test_the_runner_run_by_hand_on_a_task_never_submitted_runs_it(cli: Cli, project: Root) -> None:
     # Such a task has no directory yet (core makes it at submission).
     from hipercow_core.run import main as run_main
     from hipercow_core.tasks import create_task
