@@ -8,7 +8,6 @@ retry (`follow=False` asks about the task itself), as the CLI does.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -159,6 +158,8 @@ class Task:
         return self._result_async().__await__()
 
     async def _result_async(self) -> Any:
+        import asyncio  # here, not at the top: it is loaded whenever this runs, and only then
+
         target = self.latest()
         status = await asyncio.to_thread(task_status, self.root, target)
         if status == TaskStatus.CREATED:
