@@ -27,6 +27,7 @@ from hipercow_core.bundles import (
 )
 from hipercow_core.errors import CorruptFileError, HipercowError, InvalidInputError
 from hipercow_core.fsutil import no_links, writing
+from hipercow_core.log import get_logger
 from hipercow_core.provisioning_jobs import users_tasks
 from hipercow_core.retry import retry_chain
 from hipercow_core.root import Root
@@ -36,10 +37,13 @@ from hipercow_core.store import (
     data_readable,
     file_status,
     iter_task_ids,
+    read_submitted,
     read_task_data,
     remove_task,
 )
 from hipercow_core.tasks import tasks_status
+
+log = get_logger(__name__)
 
 # What can be purged: finished tasks, and tasks whose files are unreadable
 # (only when asked for by name: `--status unreadable`).
@@ -209,5 +213,29 @@ def purge_tasks(root: Root, plan: PurgePlan) -> None:
                 path.unlink(missing_ok=True)
         elif gone.intersection(b.task_ids):
             replace_bundle(root, without(b, gone))
+    _forget_jobs(root, plan.task_ids)
     for task_id in plan.task_ids:
         remove_task(root, task_id)
+
+
+def _forget_jobs(root: Root, task_ids: Iterable[str]) -> None:
+    """Let each driver drop what it keeps of the purged tasks' jobs (array records, scripts).
+
+    Best effort: the tasks go whatever happens here, and a driver that cannot
+    be had on this machine (one configured elsewhere) keeps its files.
+    """
+    from hipercow_core.drivers.registry import get_driver
+
+    groups: dict[str, dict[str, str]] = {}
+    for task_id in task_ids:
+        try:
+            marker = read_submitted(root, task_id)
+        except CorruptFileError:
+            continue
+        if marker is not None and marker.job_id:
+            groups.setdefault(marker.driver, {})[task_id] = marker.job_id
+    for name, jobs in groups.items():
+        try:
+            get_driver(root, name).forget(jobs)
+        except (HipercowError, OSError) as e:
+            log.info("driver records of purged tasks kept", driver=name, error=str(e))

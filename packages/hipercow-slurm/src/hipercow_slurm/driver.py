@@ -69,6 +69,10 @@ class SlurmDriver(Driver[SlurmOptions]):
         finally:
             queue.forget(self.root.cache_dir())
 
+    def forget(self, jobs: Mapping[str, str]) -> None:
+        """Purged tasks: their batch directories and array records, once no task needs them."""
+        jobfiles.forget(self.root, jobs)
+
     def status(self, jobs: Mapping[str, str]) -> dict[str, JobState]:
         """What squeue (and, for jobs it forgot, sacct) says of these jobs.
 

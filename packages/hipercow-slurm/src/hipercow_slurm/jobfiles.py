@@ -22,15 +22,20 @@ only by the submitting machine, never by the node.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 import msgspec
 
 from hipercow_core.drivers.protocol import task_file
-from hipercow_core.fsutil import atomic_write, read_bytes
+from hipercow_core.fsutil import atomic_write, no_links, read_bytes
 from hipercow_core.root import Root
-from hipercow_core.store import read_markers
+from hipercow_core.store import read_markers, task_exists
+
+T = TypeVar("T")
 
 RECORD = "slurm.json"
 SCRIPT = "job.sh"
@@ -133,6 +138,50 @@ def _array(root: Root, job_id: str) -> ArrayRecord | None:
         except msgspec.DecodeError:
             return None
     return _arrays[key]
+
+
+def forget(root: Root, jobs: Mapping[str, str]) -> None:
+    """Remove what the driver keeps outside the tasks' directories for jobs being purged.
+
+    A single job's batch directory goes with its task. An array's record and
+    batch directory go once every task it lists is being purged or already
+    gone, so purging some of a bundle keeps the rest's outer logs.
+    """
+    arrays: set[str] = set()
+    for task_id, job_id in jobs.items():
+        array, sep, index = job_id.partition("_")
+        if sep and index.isdigit():
+            arrays.add(array)
+            continue
+        raw = read_bytes(task_file(root, task_id, RECORD))
+        record = _decoded(raw, _record_decoder) if raw else None
+        if record is not None:
+            _remove_batch(root, record.job_name)
+    for array in sorted(arrays):
+        found = _array(root, array)
+        if found is None or not all(t in jobs or not task_exists(root, t) for t in found.task_ids):
+            continue
+        _remove_batch(root, found.name)
+        path = root.path / ARRAYS_DIR / f"{array}.json"
+        no_links(root.path, path)
+        path.unlink(missing_ok=True)
+        _arrays.pop((str(root.path), array), None)
+
+
+def _decoded(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _remove_batch(root: Root, name: str) -> None:
+    """Remove one job's batch directory (script, array outputs), never through a link."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        return
+    path = jobs_dir(root) / name
+    no_links(root.path, path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def note(root: Root, task_id: str, line: str) -> None:

@@ -168,6 +168,16 @@ class Driver(Protocol[OptionsT]):
         """The queue or partition that environment provisioning jobs go to, if any."""
         return None
 
+    def forget(self, jobs: Mapping[str, str]) -> None:
+        """These tasks (task id -> job id) are about to be purged: drop what the driver keeps of them.
+
+        Called by `purge` just before it removes the tasks. A driver that keeps
+        files outside the tasks' directories (a job array's record, a batch
+        script's directory) removes those no remaining task needs (default:
+        nothing, for drivers that keep nothing of their own).
+        """
+        return  # a body, so that the protocol does not make it abstract
+
     def expect_submission(self) -> None:
         """A command will submit shortly and then wait: get ready meanwhile (default: nothing).
 
