@@ -321,3 +321,53 @@ def test_an_array_writes_one_record_for_its_tasks_and_a_reused_id_is_not_theirs(
     assert read_record(root, ids[2]) is None
     again = read_record(root, others[2])
     assert again is not None and again.job_id == "101_2"
+
+
+NARROW_SBATCH = """#!/bin/sh
+for arg; do case "$arg" in --array=0-*) size=${{arg#--array=0-}}; size=$((size + 1));; esac; done
+size=${{size:-1}}
+printf '%s\\n' "$size" >> "{dir}/calls"
+if [ "$size" -gt 11 ]; then  # MaxArraySize=11, lowered since the facts were saved
+  echo "sbatch: error: Batch job submission failed: Invalid job array specification" >&2
+  exit 1
+fi
+n=$(( $(cat "{dir}/next" 2>/dev/null || echo 100) + 1 ))
+echo $n > "{dir}/next"
+echo $n
+"""
+
+
+class SavedFacts(DescribedCluster):
+    """A driver whose cluster facts were saved when MaxArraySize was larger than it is now."""
+
+    def __init__(self, root: Root, saved: ClusterInfo, now: ClusterInfo) -> None:
+        super().__init__(root, SlurmOptions(), saved, 20)
+        self.now = now
+        self.refreshed = 0
+
+    def fresh_cluster_info(self) -> ClusterInfo:
+        self.refreshed += 1
+        return self.now
+
+    def submit(self, requests: Sequence[JobRequest]) -> SubmitReport:
+        submission = Submission(
+            self.root, self.options, self.cluster, Budget(self.budget), self.fresh_cluster_info
+        )
+        return submission.run(requests)
+
+
+def test_an_array_refused_as_too_wide_for_saved_facts_is_resent_narrower(
+    root: Root, fake_bin: Path, dev_cluster: ClusterInfo
+) -> None:
+    (fake_bin / "sbatch").write_text(NARROW_SBATCH.format(dir=fake_bin))
+    (fake_bin / "sbatch").chmod(0o755)
+    saved = msgspec.structs.replace(
+        dev_cluster, extra={"max_array_size": "1001", "cached_at": "2026-12-01T10:00:00+00:00"}
+    )
+    now = msgspec.structs.replace(dev_cluster, extra={"max_array_size": "11"})
+    driver = SavedFacts(root, saved, now)
+    ids = [new_task(root, i) for i in range(30)]
+    jobs.submit(root, driver, ids)
+    assert all(file_status(root, t) == TaskStatus.SUBMITTED for t in ids)
+    assert [int(n) for n in (fake_bin / "calls").read_text().split()] == [30, 10, 10, 10]
+    assert driver.refreshed == 1

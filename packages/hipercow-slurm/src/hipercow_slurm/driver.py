@@ -65,7 +65,9 @@ class SlurmDriver(Driver[SlurmOptions]):
         budget = Budget()
         cluster = self._cluster(budget)
         try:
-            return Submission(self.root, self.options, cluster, budget).run(requests)
+            saved = "cached_at" in cluster.extra  # may be ten minutes old
+            refresh = self.fresh_cluster_info if saved else None
+            return Submission(self.root, self.options, cluster, budget, refresh).run(requests)
         finally:
             queue.forget(self.root.cache_dir())
 

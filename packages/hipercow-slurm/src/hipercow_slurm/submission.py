@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from hipercow_core.log import get_logger
 from hipercow_core.root import Root
 from hipercow_core.schema import ClusterInfo
 from hipercow_slurm import commands, limits
-from hipercow_slurm.arrays import JobPlan, plan_jobs
+from hipercow_slurm.arrays import JobPlan, plan_jobs, split_evenly
 from hipercow_slurm.cluster_info import max_array_size
 from hipercow_slurm.commands import Budget, Output, SlurmError
 from hipercow_slurm.jobfiles import (
@@ -57,6 +57,8 @@ DRIVER = "slurm"
 #: Characters kept out of job names (they are also batch directory names).
 _JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 HINT = "Check the tasks' resources and the driver's options ('hipercow driver show slurm')."
+#: What sbatch says of an array wider than MaxArraySize allows (lower-cased).
+_INVALID_ARRAY = "invalid job array specification"
 QUEUE_FULL_HINT = (
     "The cluster holds as many jobs as it may (MaxJobCount); submit the rest once some "
     "have finished."
@@ -71,7 +73,12 @@ class Submission:
     """One `submit` call of the driver."""
 
     def __init__(
-        self, root: Root, options: SlurmOptions, cluster: ClusterInfo, budget: Budget
+        self,
+        root: Root,
+        options: SlurmOptions,
+        cluster: ClusterInfo,
+        budget: Budget,
+        refresh: Callable[[], ClusterInfo] | None = None,
     ) -> None:
         self.root = root
         self.options = options
@@ -85,6 +92,8 @@ class Submission:
         self.room: int | None = None
         self.limit_reason = "the cluster's limit on submitted jobs was reached"
         self._made_args: dict[tuple[object, ...], list[str]] = {}
+        #: Asks the cluster afresh, when its facts came from the saved answer (used once).
+        self.refresh = refresh
 
     def run(self, requests: Sequence[JobRequest]) -> SubmitReport:
         pairs: list[tuple[str, list[str]]] = []
@@ -95,15 +104,20 @@ class Submission:
             except HipercowError as e:
                 self.report.refused[request.task_id] = str(e)
         for plan in plan_jobs(pairs, max_array_size(self.cluster)):
-            if self.report.unreachable is not None:
-                break
-            if self.stopped is not None:
-                self._refuse(plan.task_ids, self.stopped)
-                continue
-            fitted = self._fit(plan)
-            if fitted is not None:
-                self._submit(fitted)
+            # After a refresh of the cluster's facts, arrays planned wider are split anew.
+            for piece in split_evenly(plan.task_ids, max_array_size(self.cluster)):
+                self._send(JobPlan(plan.args, tuple(piece)))
         return self.report
+
+    def _send(self, plan: JobPlan) -> None:
+        if self.report.unreachable is not None:  # core says so of every task left
+            return
+        if self.stopped is not None:
+            self._refuse(plan.task_ids, self.stopped)
+            return
+        fitted = self._fit(plan)
+        if fitted is not None:
+            self._submit(fitted)
 
     def _submit(self, plan: JobPlan) -> None:
         """One sbatch for a plan; what Slurm said decides what happens to the rest."""
@@ -116,6 +130,8 @@ class Submission:
             log.info("sbatch refused a job", tasks=len(plan.task_ids), error=e.message)
             if e.submit_limit:
                 self._over_limit(plan, e)
+            elif self._too_wide(plan, e):
+                self._refresh_and_split(plan)
             elif e.queue_full:
                 self.stopped = f"the cluster's queue is full ({_last_line(e.message)})"
                 self.report.hint = QUEUE_FULL_HINT
@@ -126,6 +142,26 @@ class Submission:
             self._accept(plan, job_id, batch)
             if self.room is not None:
                 self.room -= len(plan.task_ids)
+
+    def _too_wide(self, plan: JobPlan, error: SlurmError) -> bool:
+        """sbatch refused an array as too wide: the saved MaxArraySize may be out of date."""
+        return (
+            plan.is_array and self.refresh is not None and _INVALID_ARRAY in error.message.lower()
+        )
+
+    def _refresh_and_split(self, plan: JobPlan) -> None:
+        """Ask the cluster afresh (once per submission) and send the array in narrower parts."""
+        assert self.refresh is not None
+        before = max_array_size(self.cluster)
+        self.cluster = self.refresh()
+        self.refresh = None
+        largest = max_array_size(self.cluster)
+        log.info("MaxArraySize was out of date", saved=before, now=largest)
+        if largest >= len(plan.task_ids):  # not its width after all: sbatch's reason stands
+            self._refuse(plan.task_ids, "sbatch refused the job: Invalid job array specification")
+            return
+        for piece in split_evenly(plan.task_ids, largest):
+            self._send(JobPlan(plan.args, tuple(piece)))
 
     def _fit(self, plan: JobPlan) -> JobPlan | None:
         """The part of a plan that fits under a submit limit met earlier; the rest refused."""
