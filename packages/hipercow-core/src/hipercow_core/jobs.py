@@ -68,6 +68,16 @@ STAYED = "They stayed 'created': run 'hipercow task submit' to send them later."
 # -- settling ----------------------------------------------------------------
 
 
+def fail_not_started(root: Root, task_id: str) -> bool:
+    """Fail a queued task whose dependency failed, before it ever starts (a queue's own check)."""
+    return settle(
+        root,
+        task_id,
+        outcomes.failure(outcomes.DEPENDENCY_FAILED),
+        "not started: a dependency failed",
+    )
+
+
 def settle(root: Root, task_id: str, outcome: Outcome, note: str | None = None) -> bool:
     """Write a task's terminal marker unless it has one; True if this call wrote it.
 

@@ -40,7 +40,7 @@ from hipercow_core import outcomes, pyexec
 from hipercow_core.dependencies import Readiness, ended, readiness
 from hipercow_core.errors import HipercowError
 from hipercow_core.interpreters import task_python
-from hipercow_core.jobs import settle
+from hipercow_core.jobs import fail_not_started, settle
 from hipercow_core.log import get_logger
 from hipercow_core.outcomes import Outcome
 from hipercow_core.processes import kill_tree
@@ -381,12 +381,7 @@ class Worker:
         if data.depends_on:
             state = readiness(self.root, data.depends_on)
             if state == Readiness.FAILED:
-                settle(
-                    self.root,
-                    task_id,
-                    outcomes.failure(outcomes.DEPENDENCY_FAILED),
-                    "not started: a dependency failed",
-                )
+                fail_not_started(self.root, task_id)
                 return "skipped"
             if state == Readiness.WAITING:
                 return self._requeue_waiting(task_id)

@@ -191,7 +191,7 @@ class Daemon:
     def held_back(self, task_id: str, data: TaskData) -> bool:
         """Whether its dependencies keep a task waiting; one that failed fails the task."""
         from hipercow_core.dependencies import Readiness, ended, readiness
-        from hipercow_core.jobs import settle
+        from hipercow_core.jobs import fail_not_started
 
         if data.after_any and not ended(self.root, data.after_any):
             return True
@@ -199,12 +199,7 @@ class Daemon:
             return False
         state = readiness(self.root, data.depends_on)
         if state == Readiness.FAILED:
-            settle(
-                self.root,
-                task_id,
-                outcomes.failure(outcomes.DEPENDENCY_FAILED),
-                "not started: a dependency failed",
-            )
+            fail_not_started(self.root, task_id)
             self.dequeue(task_id)
             return True
         return state == Readiness.WAITING
