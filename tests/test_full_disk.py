@@ -177,13 +177,13 @@ def test_an_outcome_that_cannot_be_written_is_recorded_as_such_once_there_is_roo
 ) -> None:
     root, cli = small
     cli.env["HIPERCOW_OUTCOME_RETRY_SECONDS"] = "1"
-    gate = disk.mount / "gate"
+    gate = disk.mount.parent / "gate"  # off the small disk, so it opens once that is full
     task_id = cli(
         "task", "create", "--", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"
     ).stdout.strip()
     wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "running")
+    disk.fill()  # before the task ends: the runner notices its end at once
     gate.touch()
-    disk.fill()
     wait_until(lambda: not _runner_alive(root, task_id), timeout=30)  # it gave up: exit 75
     assert not (root.task_dir(task_id) / "finished.json").exists()
     disk.free()

@@ -6,6 +6,7 @@ commands, which would restart a dead daemon and hide the failure).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -76,7 +77,8 @@ def test_a_task_deleted_under_the_daemon_does_not_stop_it(cli: Cli, project: Roo
     Path(str(project.task_dir(doomed)) + ".json").unlink()
     os.kill(launch["pid"], signal.SIGKILL)
     for child in children:
-        child.kill()
+        with contextlib.suppress(psutil.NoSuchProcess):  # it may end with its runner
+            child.kill()
     wait_until(lambda: finished(project, after) == "success", timeout=30)
 
 

@@ -1,7 +1,9 @@
 """Faults injected on demand into the next calls of a path.
 
 A driver must survive a slow portal, an HTTP 500, a body of garbage and a
-connection dropped without an answer. Tests ask for those here, for the next
+connection dropped without an answer, and a session that lapses at a chosen
+call ("lapse": every session ends just before it is answered, so the call
+meets a lapsed session whatever the machine's speed). Tests ask for those here, for the next
 ``count`` calls of one path (or of every path, ``"*"``), and by default the
 call is not carried out. With ``after`` true the call is carried out first and
 only its answer is lost, the case where a retried submit would double a job.
@@ -13,7 +15,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FAULT_KINDS = ("slow", "500", "garbage", "drop")
+FAULT_KINDS = ("slow", "500", "garbage", "drop", "lapse")
 ANY_PATH = "*"
 
 

@@ -167,6 +167,10 @@ class Portal:
         fault = self.faults.take(path)
         if fault is not None:
             record.fault = fault.kind
+        if fault is not None and fault.kind == "lapse":
+            # Every session has lapsed by the time this call is answered, whatever the clock.
+            self.sessions.expire_all()
+            fault = None
         if fault is not None and fault.kind == "slow" and not fault.after:
             time.sleep(fault.delay)
         if fault is not None and fault.kind != "slow" and not fault.after:

@@ -225,13 +225,21 @@ class PortalStandin:
     def add_fault(
         self, path: str, kind: str, count: int = 1, delay: float = 0.0, after: bool = False
     ) -> dict[str, Any]:
-        """Inject ``kind`` ("slow", "500", "garbage", "drop") into the next ``count`` calls."""
+        """Inject ``kind`` ("slow", "500", "garbage", "drop", "lapse") into the next ``count`` calls.
+
+        "lapse" ends every session just before the call is answered, so the
+        call meets a lapsed session at a moment the test chooses.
+        """
         fault: Fault = self.portal.faults.add(path, kind, count, delay, after)
         return fault.to_json()
 
     def faults(self) -> list[dict[str, Any]]:
         """Faults not yet used up."""
         return self.portal.faults.pending()
+
+    def set_session_ttl(self, seconds: float) -> None:
+        """Sessions live `seconds` idle from now on: short only for the part of a test that wants lapses."""
+        self.portal.sessions.set_ttl(seconds)
 
     def expire_sessions(self) -> int:
         """End every session now; returns how many there were."""

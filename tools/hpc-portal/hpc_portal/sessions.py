@@ -44,6 +44,10 @@ class SessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
+    def set_ttl(self, ttl: float) -> None:
+        """How long sessions live idle from now on (sessions alive now included)."""
+        self._ttl = ttl
+
     def create(self, user: str | None, access: bool) -> Session:
         """Start a new session (a fresh id, as PHP would after a login form post)."""
         now = self._clock()
