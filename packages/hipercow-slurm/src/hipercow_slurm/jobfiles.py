@@ -22,11 +22,11 @@ only by the submitting machine, never by the node.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
 
 import msgspec
 
@@ -34,8 +34,6 @@ from hipercow_core.drivers.protocol import task_file
 from hipercow_core.fsutil import atomic_write, no_links, read_bytes
 from hipercow_core.root import Root
 from hipercow_core.store import read_markers, task_exists
-
-T = TypeVar("T")
 
 RECORD = "slurm.json"
 SCRIPT = "job.sh"
@@ -153,10 +151,10 @@ def forget(root: Root, jobs: Mapping[str, str]) -> None:
         if sep and index.isdigit():
             arrays.add(array)
             continue
-        raw = read_bytes(task_file(root, task_id, RECORD))
-        record = _decoded(raw, _record_decoder) if raw else None
-        if record is not None:
-            _remove_batch(root, record.job_name)
+        with contextlib.suppress(msgspec.DecodeError):  # a garbled record keeps its batch
+            record = read_record(root, task_id, job_id)
+            if record is not None:
+                _remove_batch(root, record.job_name)
     for array in sorted(arrays):
         found = _array(root, array)
         if found is None or not all(t in jobs or not task_exists(root, t) for t in found.task_ids):
@@ -166,13 +164,6 @@ def forget(root: Root, jobs: Mapping[str, str]) -> None:
         no_links(root.path, path)
         path.unlink(missing_ok=True)
         _arrays.pop((str(root.path), array), None)
-
-
-def _decoded(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T | None:
-    try:
-        return decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
 
 
 def _remove_batch(root: Root, name: str) -> None:
