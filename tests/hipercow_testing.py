@@ -99,6 +99,17 @@ def kill_processes_under(path: Path) -> None:
     psutil.wait_procs(victims, timeout=5)
 
 
+def daemon_pid(root: Root) -> int | None:
+    """The pid of this project's local daemon, never another test's (they run side by side)."""
+    marker = "hipercow_core.drivers.local_daemon"
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = process.info["cmdline"] or []
+            if marker in cmdline and str(root.project) in cmdline:
+                return int(process.info["pid"])
+    return None
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.1) -> None:
     """Poll `predicate` until it holds; fail the test if it never does."""
     deadline = time.monotonic() + timeout

@@ -164,7 +164,7 @@ def test_a_runner_that_finishes_on_a_full_disk_records_its_outcome_once_there_is
     wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "running")
     gate.touch()
     disk.fill()
-    wait_until(lambda: not _runner_alive(root, task_id) or _tried(root), timeout=30)
+    wait_until(lambda: not _runner_alive(root, task_id) or _tried(gate), timeout=30)
     assert cli("task", "status", task_id).stdout.strip() == "running"
     disk.free()
     wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "success", timeout=60)
@@ -201,12 +201,12 @@ def _runner_alive(root: Root, task_id: str) -> bool:
     return bool(psutil.pid_exists(launch["pid"]))
 
 
-def _tried(root: Root) -> bool:
-    """The runner has finished its command: the task's shell is gone from the process table."""
+def _tried(gate: Path) -> bool:
+    """The runner has finished its command: this task's shell (it names its gate) is gone."""
     import psutil
 
     return not any(
-        "while [ ! -e" in " ".join(p.info["cmdline"] or [])
+        f"while [ ! -e {gate} ]" in " ".join(p.info["cmdline"] or [])
         for p in psutil.process_iter(["cmdline"])
     )
 

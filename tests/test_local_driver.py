@@ -15,7 +15,7 @@ import pytest
 
 from hipercow_core.drivers.local import Launch
 from hipercow_core.root import Root
-from hipercow_testing import BIN, Cli, wait_until
+from hipercow_testing import BIN, Cli, daemon_pid, wait_until
 
 
 def create(cli: Cli, *args: str) -> str:
@@ -152,9 +152,9 @@ def test_a_runner_killed_from_outside_is_lost(cli: Cli, project: Root) -> None:
 def test_lost_is_found_by_a_status_check_even_without_the_daemon(cli: Cli, project: Root) -> None:
     task_id = create(cli, "--", "sleep", "600")
     runner = launch_of(project, task_id)
-    for process in psutil.process_iter(["cmdline"]):
-        if "hipercow_core.drivers.local_daemon" in " ".join(process.info["cmdline"] or []):
-            process.kill()
+    daemon = daemon_pid(project)
+    assert daemon is not None
+    os.kill(daemon, signal.SIGKILL)
     os.kill(runner.pid, signal.SIGKILL)
     wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "failure", timeout=15)
     assert json.loads(cli("task", "info", task_id, "--json").stdout)["reason"] == "lost"

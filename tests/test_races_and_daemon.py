@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from hipercow_core.root import Root
-from hipercow_testing import BIN, Cli, wait_until
+from hipercow_testing import BIN, Cli, daemon_pid, wait_until
 
 
 def gated(cli: Cli, gate: Path, *, counter: Path | None = None) -> str:
@@ -34,15 +34,6 @@ def finished(root: Root, task_id: str) -> str | None:
 
 def status(cli: Cli, task_id: str) -> str:
     return cli("task", "status", task_id, check=False).stdout.strip()
-
-
-def daemon_pid(root: Root) -> int | None:
-    marker = "hipercow_core.drivers.local_daemon"
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if marker in cmdline and str(root.project) in cmdline:
-            return int(process.info["pid"])
-    return None
 
 
 # 2. The daemon survives anything that happens to one task.
