@@ -337,6 +337,21 @@ def _proc_argv(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _started_for(layout: Layout, pid: int) -> bool:
+    """Whether a process belongs to this cluster: its argv or environment names our config.
+
+    Daemons get ``-f <conf>`` or ``SLURM_CONF=<conf>`` from us, and job steps inherit the
+    environment of the slurmd that forked them; another cluster's processes carry neither.
+    """
+    if str(layout.conf) in _proc_argv(pid):
+        return True
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"SLURM_CONF={layout.conf}".encode() in environ.split(b"\0")
+
+
 def _has_marker(argv: list[str], marker: tuple[str, ...]) -> bool:
     """Whether ``marker`` appears as consecutive arguments in ``argv``."""
     if not marker:
@@ -374,6 +389,11 @@ def scan_processes(comm: str, marker: tuple[str, ...] = ()) -> list[int]:
         if entry.name.isdigit() and process_matches(int(entry.name), comm, marker):
             found.append(int(entry.name))
     return sorted(found)
+
+
+def leftovers(layout: Layout, comm: str) -> list[int]:
+    """This cluster's live processes named ``comm``; another cluster's are left alone."""
+    return [pid for pid in scan_processes(comm) if _started_for(layout, pid)]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
@@ -1011,19 +1031,21 @@ def cmd_stop(layout: Layout, purge: bool) -> int:
 
     # Job steps survive their slurmd (e.g. after kill-node, or when the controller was down
     # so nothing could be cancelled); kill each step with its job's processes.
-    steps = scan_processes("slurmstepd")
+    steps = leftovers(layout, "slurmstepd")
     if steps:
         doomed = steps + descendants(steps)
         log(f"killing leftover job steps and their processes: {doomed}")
         send_signal(doomed, signal.SIGKILL)
-    # Fallback by exact process name: catches daemons whose pid files were lost.
-    names = ["slurmd", "slurmctld", "slurmstepd", "slurmdbd"] + (["munged"] if owned else [])
+    # Fallback for daemons whose pid files were lost: by name, but only this cluster's.
+    names = ["slurmd", "slurmctld", "slurmstepd", "slurmdbd"]
     for name in names:
-        if scan_processes(name):
-            log(f"killing leftover {name} processes: {scan_processes(name)}")
-            sh.pkill("-KILL", "-x", name, _ok_code=[0, 1])
-    wait_until(lambda: not any(scan_processes(name) for name in names), 5.0)
-    left = {name: scan_processes(name) for name in names if scan_processes(name)}
+        if found := leftovers(layout, name):
+            log(f"killing leftover {name} processes: {found}")
+            send_signal(found, signal.SIGKILL)
+    if owned and munged.running():
+        send_signal(munged.pids(), signal.SIGKILL)
+    wait_until(lambda: not any(leftovers(layout, name) for name in names), 5.0)
+    left = {name: found for name in names if (found := leftovers(layout, name))}
     for stale in layout.run.glob("*.pid") if layout.run.exists() else []:
         stale.unlink(missing_ok=True)
     if left:
