@@ -71,7 +71,7 @@ def create_bundle(
     chosen = choose_name(root, name)
     earlier_last = read_bytes(last_path(root))
     named = [msgspec.structs.replace(s, bundle=chosen) for s in specs]
-    made = write_new_tasks(root, named, driver=driver)
+    made = write_new_tasks(root, named, driver=driver, submit=submit)
     ids = made.ids
     try:
         bundle = save_bundle(root, ids, chosen, command, data)

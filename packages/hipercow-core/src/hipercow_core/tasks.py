@@ -146,7 +146,7 @@ def create_tasks(
     nothing. If submission fails the tasks stay `created` and the error says
     how to send them later.
     """
-    made = write_new_tasks(root, specs, cwd=cwd, driver=driver)
+    made = write_new_tasks(root, specs, cwd=cwd, driver=driver, submit=submit)
     if submit and made.records:
         submit_with(root, made.backend, made.ids, known=made.by_id)
     return made.ids
@@ -168,9 +168,19 @@ class NewTasks(NamedTuple):
 
 
 def write_new_tasks(
-    root: Root, specs: Sequence[TaskSpec], *, cwd: Path | None = None, driver: str | None = None
+    root: Root,
+    specs: Sequence[TaskSpec],
+    *,
+    cwd: Path | None = None,
+    driver: str | None = None,
+    submit: bool = False,
 ) -> NewTasks:
-    """Validate and write tasks (not submitted): `create_tasks` without its submission."""
+    """Validate and write tasks (not submitted): `create_tasks` without its submission.
+
+    With `submit`, the caller submits them next: once they are validated the
+    driver is told (`expect_submission`), so its preparation (the local
+    daemon's start, the Slurm driver's import of `sh`) overlaps the writing.
+    """
     path = root.relative_path(cwd or Path.cwd())
     backend = get_driver(root, driver)
     cluster = backend.cluster_info() if specs else None
@@ -225,6 +235,8 @@ def write_new_tasks(
             )
         )
     _check_dependencies(root, {d for spec in specs for d in (*spec.depends_on, *spec.after_any)})
+    if submit and records:
+        backend.expect_submission()
     write_tasks(root, zip(records, (spec.files for spec in specs), strict=True))
     if records:
         record_last(root, records[-1].id)

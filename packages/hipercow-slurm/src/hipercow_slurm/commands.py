@@ -8,7 +8,10 @@ clear error, never one budget per job. Slurm's clients already keep trying
 for about MessageTimeout (10 s by default) before they give up, so few
 attempts fit in a budget; that is intended.
 
-Everything goes through `sh`, since this driver runs on POSIX only.
+Everything goes through `sh`, since this driver runs on POSIX only. `sh` is
+imported when the first command runs, not with the driver: importing it costs
+as much as writing a few hundred tasks, and `prefetch` lets a submitting
+command import it on a second thread while it writes them.
 """
 
 from __future__ import annotations
@@ -17,14 +20,39 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
-
-import sh
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hipercow_core.errors import DriverError, SchedulerUnavailableError
 from hipercow_core.log import get_logger
 
+if TYPE_CHECKING:
+    import sh
+else:
+    sh = None  # set by _load_sh, before the first command runs
+
 log = get_logger(__name__)
+_loading = threading.Lock()
+
+
+def _load_sh() -> None:
+    """Import `sh` once, here or on `prefetch`'s thread, whichever comes first."""
+    global sh
+    with _loading:
+        if sh is None:
+            import sh as module
+
+            sh = module
+
+
+def prefetch() -> None:
+    """Import `sh` on a daemon thread now, for a command that will run one soon.
+
+    The submitter's own work until its sbatch is mostly file writes, which
+    leave the interpreter free: the import fits in beside them.
+    """
+    if sh is None:
+        threading.Thread(target=_load_sh, name="hipercow-sh-import", daemon=True).start()
+
 
 #: Seconds one driver call may spend retrying before it reports the scheduler unreachable.
 DEFAULT_BUDGET = 20.0
@@ -170,6 +198,7 @@ def run(
     The command is looked up on PATH at every call, so a wrapper put first on
     PATH (site scripts, tests that count calls) is honoured.
     """
+    _load_sh()
     try:
         command = sh.Command(program)
     except sh.CommandNotFound:
