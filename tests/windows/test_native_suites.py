@@ -2,7 +2,7 @@
 
 These are the same tests Linux runs (packages/*/tests), each file in one
 Windows pytest run: the store and its atomic and write-once files, bulk data,
-bundles, dependencies, retries, resources, secrets, processes (the Windows
+bundles, dependencies, retries, resources, secrets, file locks and processes (the Windows
 branch for real), and the CLI's output. Tests that only mean something on
 POSIX skip there with their reason; the count of those is printed.
 """
@@ -22,6 +22,7 @@ from windows.wine import WinPython
 SUITES = (
     "packages/hipercow-core/tests/test_store.py",
     "packages/hipercow-core/tests/test_fsutil.py",
+    "packages/hipercow-core/tests/test_file_locks.py",
     "packages/hipercow-core/tests/test_bulk.py",
     "packages/hipercow-core/tests/test_bundle_tasks.py",
     "packages/hipercow-core/tests/test_dependencies.py",

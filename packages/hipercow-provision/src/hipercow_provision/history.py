@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-from filelock import FileLock
 
 from hipercow_core.errors import HipercowError, InvalidInputError
+from hipercow_core.file_locks import FileLock, LockTimeoutError
 from hipercow_core.fsutil import atomic_write, decode, read_bytes, write_once
 from hipercow_core.schema import (
     AttemptStatus,
@@ -212,12 +212,10 @@ class HistoryStore:
         return FileLock(self.directory / LOCK)
 
     def lock_is_free(self) -> bool:
-        from filelock import Timeout
-
         lock = self.lock()
         try:
             lock.acquire(timeout=0)
-        except Timeout:
+        except LockTimeoutError:
             return False
         lock.release()
         return True

@@ -22,6 +22,7 @@ from hipercow_core.environments import (
     write_build,
 )
 from hipercow_core.errors import HipercowError
+from hipercow_core.file_locks import LockTimeoutError
 from hipercow_core.pyexec import EXIT_IMMEDIATE, EXIT_PAYLOAD
 from hipercow_core.root import Root
 from hipercow_core.schema import BuildRecord
@@ -56,8 +57,6 @@ def exits_without_shutdown(root: Root) -> bool:
 
 def run(environment: str, attempt_id: str) -> dict[str, Any]:
     """Build attempt `attempt_id` of `environment`; exits non-zero unless it succeeded."""
-    from filelock import Timeout
-
     root = Root.find()
     # Not provision.store_for: that module (tasks, drivers) is the submitter's, not the job's.
     store = HistoryStore(history_dir(root, environment))
@@ -72,7 +71,7 @@ def run(environment: str, attempt_id: str) -> dict[str, Any]:
     lock = store.lock()
     try:
         lock.acquire(timeout=5)
-    except Timeout:
+    except LockTimeoutError:
         store.write_result(hist.lost_result(attempt, "another build held the environment's lock"))
         store.release(attempt_id)
         _fail(f"another build of environment '{environment}' holds {lock.lock_file}")

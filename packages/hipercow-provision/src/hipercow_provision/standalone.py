@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from hipercow_core.environments import load_engine
 from hipercow_core.errors import InvalidInputError
+from hipercow_core.file_locks import LockTimeoutError
 from hipercow_core.schema import (
     ProvisionAttempt,
     ProvisionInputs,
@@ -48,8 +49,6 @@ def build_attempt(
     same history is refused while one holds the lock; an attempt left without
     an outcome by a build that died is closed as lost first.
     """
-    from filelock import Timeout
-
     name = engine_name or (entries[-1].attempt.engine if entries else "uv")
     engine = load_engine(name)
     if not engine.needs_build:
@@ -58,7 +57,7 @@ def build_attempt(
     lock = store.lock()
     try:
         lock.acquire(timeout=1)
-    except Timeout:
+    except LockTimeoutError:
         running = store.read_running()
         detail = (
             f": attempt {running.attempt}, pid {running.pid} on {running.host}" if running else ""

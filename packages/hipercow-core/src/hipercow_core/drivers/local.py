@@ -196,12 +196,12 @@ def cancel_requested(root: Root, task_id: str) -> bool:
 
 
 def daemon_running(root: Root) -> bool:
-    from filelock import FileLock, Timeout
+    from hipercow_core.file_locks import FileLock, LockTimeoutError
 
     lock = FileLock(lock_path(root))
     try:
         lock.acquire(timeout=0)
-    except Timeout:
+    except LockTimeoutError:
         return True
     lock.release()
     return False

@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-from filelock import FileLock, Timeout
 
 from hipercow_core import outcomes
 from hipercow_core.base_environment import base_environment
@@ -52,6 +51,7 @@ from hipercow_core.drivers.local import (
 from hipercow_core.drivers.protocol import task_file
 from hipercow_core.drivers.registry import configured_entry, parse_options
 from hipercow_core.errors import HipercowError, StorageError
+from hipercow_core.file_locks import FileLock, LockTimeoutError
 from hipercow_core.fsutil import atomic_write, read_bytes
 from hipercow_core.processes import (
     OPEN_FLAGS,
@@ -330,7 +330,7 @@ class Daemon:
                     return
                 try:
                     lock.acquire(timeout=0)
-                except Timeout:
+                except LockTimeoutError:
                     return
                 idle_since = None
             time.sleep(POLL_SECONDS if busy else IDLE_POLL_SECONDS)
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     lock = FileLock(lock_file)
     try:
         lock.acquire(timeout=0)
-    except Timeout:
+    except LockTimeoutError:
         return 0
     unpin()  # started from inside a pinned task, it would hand out only that task's CPUs
     try:
