@@ -157,13 +157,7 @@ def test_a_runner_that_finishes_on_a_full_disk_records_its_outcome_once_there_is
 ) -> None:
     root, cli = small
     cli.env["HIPERCOW_OUTCOME_RETRY_SECONDS"] = "120"
-    gate = disk.mount / "gate"
-    task_id = cli(
-        "task", "create", "--", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"
-    ).stdout.strip()
-    wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "running")
-    gate.touch()
-    disk.fill()
+    task_id, gate = _ends_once_the_disk_is_full(disk, cli)
     wait_until(lambda: not _runner_alive(root, task_id) or _tried(gate), timeout=30)
     assert cli("task", "status", task_id).stdout.strip() == "running"
     disk.free()
@@ -177,13 +171,7 @@ def test_an_outcome_that_cannot_be_written_is_recorded_as_such_once_there_is_roo
 ) -> None:
     root, cli = small
     cli.env["HIPERCOW_OUTCOME_RETRY_SECONDS"] = "1"
-    gate = disk.mount.parent / "gate"  # off the small disk, so it opens once that is full
-    task_id = cli(
-        "task", "create", "--", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"
-    ).stdout.strip()
-    wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "running")
-    disk.fill()  # before the task ends: the runner notices its end at once
-    gate.touch()
+    task_id, _ = _ends_once_the_disk_is_full(disk, cli)
     wait_until(lambda: not _runner_alive(root, task_id), timeout=30)  # it gave up: exit 75
     assert not (root.task_dir(task_id) / "finished.json").exists()
     disk.free()
@@ -192,6 +180,22 @@ def test_an_outcome_that_cannot_be_written_is_recorded_as_such_once_there_is_roo
     assert json.loads(marker.read_text())["reason"] == "outcome not recorded"
     details = json.loads(cli("task", "info", task_id, "--json").stdout)
     assert details["status"] == "failure"
+
+
+def _ends_once_the_disk_is_full(disk: SmallDisk, cli: Cli) -> tuple[str, Path]:
+    """A running task, and its gate: opened (off the small disk) only once that disk is full.
+
+    Filled first, because the runner notices its command's end at once and
+    would record the outcome before a disk filled afterwards.
+    """
+    gate = disk.mount.parent / "gate"
+    task_id = cli(
+        "task", "create", "--", "sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.1; done"
+    ).stdout.strip()
+    wait_until(lambda: cli("task", "status", task_id).stdout.strip() == "running")
+    disk.fill()
+    gate.touch()
+    return task_id, gate
 
 
 def _runner_alive(root: Root, task_id: str) -> bool:
