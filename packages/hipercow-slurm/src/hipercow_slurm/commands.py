@@ -9,9 +9,9 @@ for about MessageTimeout (10 s by default) before they give up, so few
 attempts fit in a budget; that is intended.
 
 Everything goes through `sh`, since this driver runs on POSIX only. `sh` is
-imported when the first command runs, not with the driver: importing it costs
-as much as writing a few hundred tasks, and `prefetch` lets a submitting
-command import it on a second thread while it writes them.
+imported when the first command runs, not with the driver: its import (asyncio
+included) costs as much as writing a few hundred tasks, and commands that read
+only the task files (a status of finished tasks, a listing) never need it.
 """
 
 from __future__ import annotations
@@ -31,27 +31,16 @@ else:
     sh = None  # set by _load_sh, before the first command runs
 
 log = get_logger(__name__)
-_loading = threading.Lock()
 
 
 def _load_sh() -> None:
-    """Import `sh` once, here or on `prefetch`'s thread, whichever comes first."""
+    """Import `sh` once, before the first command runs."""
     global sh
-    with _loading:
-        if sh is None:
-            import sh as module
-
-            sh = module
-
-
-def prefetch() -> None:
-    """Import `sh` on a daemon thread now, for a command that will run one soon.
-
-    The submitter's own work until its sbatch is mostly file writes, which
-    leave the interpreter free: the import fits in beside them.
-    """
     if sh is None:
-        threading.Thread(target=_load_sh, name="hipercow-sh-import", daemon=True).start()
+        import sh as module  # thread-safe: a second caller waits for the same module
+
+        sh = module
+
 
 
 #: Seconds one driver call may spend retrying before it reports the scheduler unreachable.

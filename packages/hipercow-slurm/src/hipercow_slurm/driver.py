@@ -230,10 +230,6 @@ class SlurmDriver(Driver[SlurmOptions]):
             if name is not None and info.queue(name) is None
         ]
 
-    def expect_submission(self) -> None:
-        """Load what sbatch needs (`sh`) beside the submitter's writing of the tasks."""
-        commands.prefetch()
-
     def fresh_cluster_info(self) -> ClusterInfo:
         """Ask sinfo and scontrol now, not the saved answer (which may be ten minutes old)."""
         return cluster_info.cluster_info(
