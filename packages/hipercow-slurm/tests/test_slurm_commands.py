@@ -184,7 +184,6 @@ def test_a_command_past_its_timeout_is_killed_and_what_it_said_is_kept(fake_bin:
     assert "it said: squeue: waiting for the controller" in raised.value.message
 
 
-
 def test_the_driver_loads_without_sh_and_the_first_command_loads_it(fake_bin: Path) -> None:
     """Commands that only read task files never pay for `sh`; a fresh interpreter shows it."""
     import subprocess

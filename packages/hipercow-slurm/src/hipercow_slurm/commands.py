@@ -42,7 +42,6 @@ def _load_sh() -> None:
         sh = module
 
 
-
 #: Seconds one driver call may spend retrying before it reports the scheduler unreachable.
 DEFAULT_BUDGET = 20.0
 #: Seconds one sbatch may take: a loaded controller, or one behind a job_submit plugin,
