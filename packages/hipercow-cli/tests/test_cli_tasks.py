@@ -118,3 +118,18 @@ def test_list_and_last_agree(piped: Run) -> None:
     listed = json.loads(piped("task", "list", "--json").stdout)
     assert [t["id"] for t in listed] == ids
     assert all(t["command"] == ["true"] for t in listed)
+
+
+def test_no_submit_keeps_a_task_back_until_task_submit(piped: Run) -> None:
+    task_id = create(piped, "echo", "later", options=("--no-submit",))
+    assert piped("task", "status", task_id).stdout == "created\n"
+    assert piped("task", "submit", task_id).code == 0
+    assert piped("task", "wait", task_id).code == 0
+    assert piped("task", "log", task_id).stdout == "later\n"
+
+
+def test_no_submit_with_wait_is_refused_and_creates_nothing(piped: Run) -> None:
+    done = piped("task", "create", "--no-submit", "--wait", "--", "true")
+    assert done.code == 1
+    assert done.stderr.startswith("Error: --wait cannot wait for a task that --no-submit keeps")
+    assert piped("task", "list").stdout == ""

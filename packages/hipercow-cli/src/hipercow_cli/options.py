@@ -228,6 +228,13 @@ def check_timeout(value: float | None) -> float | None:
     return value
 
 
+NoSubmit = Annotated[
+    bool,
+    typer.Option(
+        "--no-submit", help="Create the tasks but do not submit them ('task submit' later)."
+    ),
+]
+
 Timeout = Annotated[
     float | None,
     typer.Option(callback=check_timeout, help="Give up after this many seconds (exit code 1)."),

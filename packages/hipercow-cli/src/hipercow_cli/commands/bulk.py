@@ -22,7 +22,13 @@ from hipercow_cli.commands.task import (
     parse_retry_policy,
     task_options,
 )
-from hipercow_cli.options import Driver, Json, with_resource_options, with_secret_options
+from hipercow_cli.options import (
+    Driver,
+    Json,
+    NoSubmit,
+    with_resource_options,
+    with_secret_options,
+)
 from hipercow_core import bulk
 from hipercow_core.root import Root
 from hipercow_core.schema import DataValue, Resources
@@ -58,12 +64,6 @@ TaskNames = Annotated[
     ),
 ]
 Preview = Annotated[bool, typer.Option("--preview", help="Show the tasks and create nothing.")]
-NoSubmit = Annotated[
-    bool,
-    typer.Option(
-        "--no-submit", help="Create the tasks but do not submit them ('task submit' later)."
-    ),
-]
 
 MaxTasks = Annotated[
     int,

@@ -14,6 +14,7 @@ from hipercow_cli import completion, output
 from hipercow_cli.options import (
     Driver,
     Json,
+    NoSubmit,
     Timeout,
     given_resource_fields,
     parse_pairs,
@@ -215,11 +216,17 @@ def create_and_report(
     wait: bool,
     timeout: float | None,
     as_json: bool,
+    submit: bool = True,
 ) -> None:
     """Create one task, print its id, and wait for it if asked."""
     from hipercow_core.tasks import create_tasks
 
-    task_id = create_tasks(root, [spec], driver=driver)[0]
+    if wait and not submit:
+        raise InvalidInputError(
+            "--wait cannot wait for a task that --no-submit keeps back",
+            "Drop one of them; submit it later with 'hipercow task submit ID'.",
+        )
+    task_id = create_tasks(root, [spec], driver=driver, submit=submit)[0]
     if as_json and not wait:
         output.emit_json({"id": task_id})
     elif not as_json:
@@ -259,6 +266,7 @@ def create(
     max_log_size: MaxLogSize = None,
     wait: Wait = False,
     timeout: Timeout = None,
+    no_submit: NoSubmit = False,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -306,7 +314,7 @@ def create(
         )
     else:
         spec = TaskSpec(command=tuple(command), **options)
-    create_and_report(root, spec, driver, wait, timeout, as_json)
+    create_and_report(root, spec, driver, wait, timeout, as_json, submit=not no_submit)
 
 
 @app.command("call")
@@ -342,6 +350,7 @@ def call(
     max_log_size: MaxLogSize = None,
     wait: Wait = False,
     timeout: Timeout = None,
+    no_submit: NoSubmit = False,
     driver: Driver = None,
     as_json: Json = False,
     *,
@@ -395,7 +404,7 @@ def call(
             max_log_size,
         ),
     )
-    create_and_report(root, spec, driver, wait, timeout, as_json)
+    create_and_report(root, spec, driver, wait, timeout, as_json, submit=not no_submit)
 
 
 @app.command("submit")
