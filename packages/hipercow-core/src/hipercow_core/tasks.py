@@ -179,7 +179,7 @@ def write_new_tasks(
 
     With `submit`, the caller submits them next: once they are validated the
     driver is told (`expect_submission`), so its preparation (the local
-    daemon's start, the Slurm driver's import of `sh`) overlaps the writing.
+    daemon's start) overlaps the writing.
     """
     path = root.relative_path(cwd or Path.cwd())
     backend = get_driver(root, driver)
