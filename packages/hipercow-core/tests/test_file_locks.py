@@ -30,11 +30,32 @@ HOLDER = (
 )
 
 
+PROBE = (
+    "import sys\n"
+    "from hipercow_core.file_locks import FileLock, LockTimeoutError\n"
+    "try:\n"
+    "    FileLock(sys.argv[1]).acquire(timeout=0)\n"
+    "except LockTimeoutError:\n"
+    "    print('refused')\n"
+)
+
+
+def script(tmp_path: Path, name: str, text: str) -> str:
+    """A script file for a second interpreter, rather than `-c` code of several lines.
+
+    Under Wine, starting a child with such a command line once failed with
+    WinError 1359 (ci10); a file keeps the command line one plain line.
+    """
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
 @pytest.fixture
 def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """A process holding the lock on tmp_path/lock until its stdin closes."""
+    """A process holding the lock on tmp_path/sub/lock until its stdin closes."""
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(tmp_path / "sub" / "lock")],
+        [sys.executable, script(tmp_path, "holder.py", HOLDER), str(tmp_path / "sub" / "lock")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -97,17 +118,7 @@ def test_it_is_reentrant_and_held_until_released_as_often_as_taken(tmp_path: Pat
         lock.release()
         assert lock.is_locked
         probe = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys\n"
-                "from hipercow_core.file_locks import FileLock, LockTimeoutError\n"
-                "try:\n"
-                "    FileLock(sys.argv[1]).acquire(timeout=0)\n"
-                "except LockTimeoutError:\n"
-                "    print('refused')\n",
-                str(path),
-            ],
+            [sys.executable, script(tmp_path, "probe.py", PROBE), str(path)],
             capture_output=True,
             text=True,
             timeout=60,
