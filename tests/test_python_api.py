@@ -31,6 +31,7 @@ from hipercow_core import (
     create_expression_task,
     wait,
 )
+from hipercow_core.bundle_tasks import bundle_task_ids
 from hipercow_core.drivers.local import LocalDriver
 from hipercow_core.root import Root
 from hipercow_core.schema import TaskStatus
@@ -124,6 +125,55 @@ def test_a_function_defined_in_main_runs_as_a_task(project: Root) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[1000, 1001, 1002, 1003, 1004]", "42"]
+
+
+def test_a_map_keeps_one_copy_of_a_function_sent_by_value_and_a_retry_still_runs(
+    project: Root, cli: Cli
+) -> None:
+    """A notebook function holding data, mapped widely, must not fill the share."""
+    script = project.project / "sweep.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os
+            from hipercow_core import HipercowExecutor
+
+            HELD = b"x" * 2_000_000
+
+            def held_plus(x):
+                if x == 3 and not os.path.exists("second-go"):
+                    raise RuntimeError("not yet")
+                return len(HELD) + x
+
+            if __name__ == "__main__":
+                with HipercowExecutor() as ex:
+                    futures = [ex.submit(held_plus, 0)]
+                    results = ex.map(held_plus, range(20), name="held")
+                    for x, future in zip(range(20), results.futures):
+                        print(x, future.exception(timeout=240) is None)
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=project.project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 False" in done.stdout.splitlines()
+    ids = bundle_task_ids(project, "held")
+    functions = [project.task_dir(t) / "function.pkl" for t in ids]
+    assert all(f.is_file() for f in functions)
+    assert len({f.stat().st_ino for f in functions}) == 1  # one file, linked into each task
+    kept = {p.stat().st_ino: p.stat().st_size for p in project.tasks_dir.rglob("*") if p.is_file()}
+    assert sum(kept.values()) < 6_000_000  # the map's copy, the single call's, and small files
+    (project.project / "second-go").touch()
+    retried = cli("task", "retry", ids[3]).stdout.split()[-1]
+    assert cli("task", "wait", retried, "--timeout", "120").code == 0
+    assert Task(project, retried).result() == 2_000_003
 
 
 def test_as_completed_yields_tasks_as_they_finish(project: Root) -> None:

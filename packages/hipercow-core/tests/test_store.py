@@ -20,6 +20,7 @@ from hipercow_core.store import (
     mark_finished,
     read_task_data,
     write_task,
+    write_tasks,
 )
 from hipercow_core.tasks import TaskSpec, create_tasks
 
@@ -72,6 +73,49 @@ def test_task_round_trip_and_missing(tmp_path: Path) -> None:
     assert file_status(root, other) == TaskStatus.MISSING
     with pytest.raises(TaskNotFoundError):
         read_task_data(root, other)
+
+
+def _new(count: int) -> list[TaskData]:
+    now = datetime.now(UTC)
+    return [
+        TaskData(id=new_task_id(), kind="call", command=("f",), path=".", created=now)
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("count", [3, 600])  # 600: written by several threads
+def test_an_input_many_tasks_share_is_kept_once(tmp_path: Path, count: int) -> None:
+    root, _ = Root.init(tmp_path)
+    shared = b"the function" * 1000
+    tasks = _new(count)
+    write_tasks(
+        root, [(t, {"function.pkl": shared, "args.pkl": b"%d" % i}) for i, t in enumerate(tasks)]
+    )
+    kept = [root.task_dir(t.id) / "function.pkl" for t in tasks]
+    assert all(k.read_bytes() == shared for k in kept)
+    assert len({k.stat().st_ino for k in kept}) == 1
+    assert [(root.task_dir(t.id) / "args.pkl").read_bytes() for t in tasks[:3]] == [
+        b"0",
+        b"1",
+        b"2",
+    ]
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_shared_input_is_copied_where_the_disk_has_no_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(source: str, target: str) -> None:
+        raise PermissionError(1, "Operation not permitted", target)  # as a share without links says
+
+    monkeypatch.setattr("hipercow_core.store.os.link", refused)
+    root, _ = Root.init(tmp_path)
+    shared = b"the function"
+    tasks = _new(3)
+    write_tasks(root, [(t, {"function.pkl": shared}) for t in tasks])
+    kept = [root.task_dir(t.id) / "function.pkl" for t in tasks]
+    assert [k.read_bytes() for k in kept] == [shared] * 3
+    assert len({k.stat().st_ino for k in kept}) == 3
 
 
 def test_half_made_task_reads_as_created(tmp_path: Path) -> None:

@@ -93,8 +93,17 @@ class FunctionTarget:
                 **options,
             )
         function = self._blob()
+        if len(function) > max_args_size:
+            raise InvalidInputError(
+                f"the function '{self.name}' takes {len(function) / 1e6:.1f} MB pickled, "
+                f"over the {max_args_size / 1e6:g} MB limit",
+                "Load large data inside the function (from a file) rather than holding it, "
+                "or raise max_args_size=.",
+            )
         with _by_value(self.function):  # the arguments may hold objects of its module
-            files = encode_arguments(args, kwargs, "pickle", max_args_size, function=function)
+            files = encode_arguments(args, kwargs, "pickle", max_args_size)
+        # The same bytes object for every call: the store writes it once and links it.
+        files[pyexec.FUNCTION_PICKLE] = function
         return TaskSpec(
             command=(self.name,),
             kind="call",

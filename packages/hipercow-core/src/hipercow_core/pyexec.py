@@ -39,6 +39,8 @@ RESULT_PICKLE = "result.pkl"
 ERROR = "error.json"
 ARGS_JSON = "args.json"
 ARGS_PICKLE = "args.pkl"
+#: A function sent by value, apart from its call's arguments (one copy, linked, per map).
+FUNCTION_PICKLE = "function.pkl"
 FLOAT_TAG = "__hipercow_float__"
 #: The payload entry that asks for `os._exit` after the result (see the module's doc).
 EXIT_PAYLOAD = "exit"
@@ -149,10 +151,18 @@ def run_call(target: str, task_dir: Path) -> Any:
 
 
 def run_pickled_call(task_dir: Path) -> Any:
-    """Call a function that travelled by value: pickled with its arguments, or as its own bytes.
+    """Call a function that travelled by value.
 
-    (A batch pickles its function once and each call carries those bytes.)
+    A map's calls keep the function in `function.pkl` (written once, linked
+    into each task) and their arguments in `args.pkl`; a single call, or a
+    task of an older hipercow, keeps the function inside `args.pkl`, pickled
+    or as the bytes of its pickle.
     """
+    own = task_dir / FUNCTION_PICKLE
+    if own.exists():
+        function = pickle.loads(own.read_bytes())
+        args, kwargs = pickle.loads((task_dir / ARGS_PICKLE).read_bytes())
+        return function(*args, **kwargs)
     function, args, kwargs = pickle.loads((task_dir / ARGS_PICKLE).read_bytes())
     if isinstance(function, bytes):
         function = pickle.loads(function)

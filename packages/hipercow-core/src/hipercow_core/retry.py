@@ -31,7 +31,7 @@ from hipercow_core.store import (
 from hipercow_core.tasks import TaskSpec, create_tasks, submit_with
 
 # The inputs a task keeps in its directory beside data.json, copied to a retry.
-_INPUT_FILES = ("args.json", "args.pkl")
+_INPUT_FILES = ("args.json", "args.pkl", "function.pkl")
 
 
 def follow(
