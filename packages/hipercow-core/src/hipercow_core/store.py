@@ -129,17 +129,19 @@ def _write_shared(by_shard: _Shards) -> dict[int, str]:
 
     Returns where each was written, by the object's id: the other tasks link to it.
     """
-    uses: dict[int, list[str]] = {}
-    for shard, batch in by_shard.items():
-        for name, _, files in batch:
-            for file_name, content in files.items():
-                uses.setdefault(id(content), []).append(f"{shard}{os.sep}{name}{os.sep}{file_name}")
+    uses: dict[int, int] = {}
+    for batch in by_shard.values():
+        for _, _, files in batch:
+            for content in files.values():
+                uses[id(content)] = uses.get(id(content), 0) + 1
+    if all(count == 1 for count in uses.values()):
+        return {}
     written: dict[int, str] = {}
     for shard, batch in by_shard.items():
         for name, _, files in batch:
             for file_name, content in files.items():
                 key = id(content)
-                if len(uses[key]) > 1 and key not in written:
+                if uses[key] > 1 and key not in written:
                     task_dir = f"{shard}{os.sep}{name}"
                     os.makedirs(task_dir, exist_ok=True)  # the task is new: the directory is ours
                     _write_new(f"{task_dir}{os.sep}.tmp-{file_name}", content)
