@@ -171,7 +171,8 @@ def _write_shard(
     for name, encoded, files in batch:
         if files:
             task_dir = f"{shard}{os.sep}{name}"
-            os.makedirs(task_dir, exist_ok=True)  # made already if it holds a shared input
+            with contextlib.suppress(FileExistsError):  # made already if it holds a shared input
+                os.mkdir(task_dir)
             for file_name, content in files.items():
                 target = f"{task_dir}{os.sep}{file_name}"
                 first = shared.get(id(content))
