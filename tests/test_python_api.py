@@ -96,11 +96,24 @@ def test_map_returns_100_values_in_order_from_one_bundle_and_one_submission(
     assert bundle.record.data[7] == {"x": 7}
 
 
-def test_a_function_defined_in_main_runs_as_a_task(project: Root) -> None:
+def run_sweep(project: Root, code: str, *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`code` as a user's script `sweep.py` in the project, run by its own interpreter."""
     script = project.project / "sweep.py"
-    script.write_text(
-        textwrap.dedent(
-            """
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(script)],
+        cwd=project.project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_function_defined_in_main_runs_as_a_task(project: Root) -> None:
+    done = run_sweep(
+        project,
+        """
             from hipercow_core import HipercowExecutor
 
             OFFSET = 1000
@@ -112,16 +125,8 @@ def test_a_function_defined_in_main_runs_as_a_task(project: Root) -> None:
                 with HipercowExecutor() as ex:
                     print(list(ex.map(shifted, range(5))))
                     print(ex.submit(lambda y: y * 3, 14).result(timeout=120))
-            """
-        )
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=project.project,
-        capture_output=True,
-        text=True,
+            """,
         timeout=240,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[1000, 1001, 1002, 1003, 1004]", "42"]
@@ -131,10 +136,9 @@ def test_a_map_keeps_one_copy_of_a_function_sent_by_value_and_a_retry_still_runs
     project: Root, cli: Cli
 ) -> None:
     """A notebook function holding data, mapped widely, must not fill the share."""
-    script = project.project / "sweep.py"
-    script.write_text(
-        textwrap.dedent(
-            """
+    done = run_sweep(
+        project,
+        """
             import os
             from hipercow_core import HipercowExecutor
 
@@ -147,20 +151,12 @@ def test_a_map_keeps_one_copy_of_a_function_sent_by_value_and_a_retry_still_runs
 
             if __name__ == "__main__":
                 with HipercowExecutor() as ex:
-                    futures = [ex.submit(held_plus, 0)]
+                    ex.submit(held_plus, 0)  # a single call keeps its function in args.pkl
                     results = ex.map(held_plus, range(20), name="held")
                     for x, future in zip(range(20), results.futures):
                         print(x, future.exception(timeout=240) is None)
-            """
-        )
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=project.project,
-        capture_output=True,
-        text=True,
+            """,
         timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "3 False" in done.stdout.splitlines()

@@ -51,6 +51,7 @@ class FileLock:
             self._depth += 1
             return
         deadline = None if timeout < 0 else time.monotonic() + timeout
+        Path(self.lock_file).parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = _try_lock(self.lock_file)
             if fd is not None:
@@ -83,7 +84,6 @@ class FileLock:
 
 
 def _open(path: str) -> int:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(PermissionError):  # someone else's file: open it as it is
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
     return os.open(path, os.O_RDWR)

@@ -158,12 +158,13 @@ def run_pickled_call(task_dir: Path) -> Any:
     task of an older hipercow, keeps the function inside `args.pkl`, pickled
     or as the bytes of its pickle.
     """
+    stored = pickle.loads((task_dir / ARGS_PICKLE).read_bytes())
     own = task_dir / FUNCTION_PICKLE
     if own.exists():
         function = pickle.loads(own.read_bytes())
-        args, kwargs = pickle.loads((task_dir / ARGS_PICKLE).read_bytes())
-        return function(*args, **kwargs)
-    function, args, kwargs = pickle.loads((task_dir / ARGS_PICKLE).read_bytes())
+        args, kwargs = stored
+    else:
+        function, args, kwargs = stored
     if isinstance(function, bytes):
         function = pickle.loads(function)
     return function(*args, **kwargs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -121,7 +122,9 @@ def write_tasks(root: Root, tasks: Iterable[tuple[TaskData, Mapping[str, bytes]]
         raise
 
 
-_Shards = dict[str, list[tuple[str, bytes, Mapping[str, bytes]]]]
+#: A shard's new tasks: (name, encoded data, input files); and every shard's, by directory.
+_Batch = list[tuple[str, bytes, Mapping[str, bytes]]]
+_Shards = dict[str, _Batch]
 
 
 def _write_shared(by_shard: _Shards) -> dict[int, str]:
@@ -129,14 +132,10 @@ def _write_shared(by_shard: _Shards) -> dict[int, str]:
 
     Returns where each was written, by the object's id: the other tasks link to it.
     """
-    uses: dict[int, int] = {}
-    for batch in by_shard.values():
-        for _, _, files in batch:
-            for content in files.values():
-                uses[id(content)] = uses.get(id(content), 0) + 1
-    if all(count == 1 for count in uses.values()):
-        return {}
+    uses = Counter(id(c) for batch in by_shard.values() for _, _, f in batch for c in f.values())
     written: dict[int, str] = {}
+    if all(count == 1 for count in uses.values()):
+        return written
     for shard, batch in by_shard.items():
         for name, _, files in batch:
             for file_name, content in files.items():
@@ -144,9 +143,7 @@ def _write_shared(by_shard: _Shards) -> dict[int, str]:
                 if uses[key] > 1 and key not in written:
                     task_dir = f"{shard}{os.sep}{name}"
                     os.makedirs(task_dir, exist_ok=True)  # the task is new: the directory is ours
-                    _write_new(f"{task_dir}{os.sep}.tmp-{file_name}", content)
-                    written[key] = f"{task_dir}{os.sep}{file_name}"
-                    os.replace(f"{task_dir}{os.sep}.tmp-{file_name}", written[key])
+                    written[key] = _write_input(task_dir, file_name, content)
     return written
 
 
@@ -164,9 +161,7 @@ def _write_shards(by_shard: _Shards, shared: dict[int, str]) -> None:
         raise errors[0]
 
 
-def _write_shard(
-    shard: str, batch: list[tuple[str, bytes, Mapping[str, bytes]]], shared: dict[int, str]
-) -> None:
+def _write_shard(shard: str, batch: _Batch, shared: dict[int, str]) -> None:
     os.makedirs(shard, exist_ok=True)
     for name, encoded, files in batch:
         if files:
@@ -184,11 +179,18 @@ def _write_shard(
                         continue
                     except OSError:  # no hard links here (some network shares): a copy
                         pass
-                _write_new(f"{task_dir}{os.sep}.tmp-{file_name}", content)
-                os.replace(f"{task_dir}{os.sep}.tmp-{file_name}", target)
+                _write_input(task_dir, file_name, content)
         temporary = f"{shard}{os.sep}.tmp-{name}"
         _write_new(temporary, encoded)
         os.replace(temporary, f"{shard}{os.sep}{name}{DATA_SUFFIX}")
+
+
+def _write_input(task_dir: str, file_name: str, content: bytes) -> str:
+    """One input file of a new task, through a temporary name; its path."""
+    path = f"{task_dir}{os.sep}{file_name}"
+    _write_new(f"{task_dir}{os.sep}.tmp-{file_name}", content)
+    os.replace(f"{task_dir}{os.sep}.tmp-{file_name}", path)
+    return path
 
 
 def _unwrite(shard: str, name: str) -> None:
